@@ -1,0 +1,142 @@
+//! P-256 keys and signatures in their wire encodings.
+//!
+//! Public keys travel as base64url (no padding) of the uncompressed SEC1 point (65 bytes);
+//! signatures as base64url of the fixed 64-byte `r || s` form (as JWS ES256 does). Signing is
+//! deterministic (RFC 6979), so the test vectors pin exact signature bytes.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use p256::ecdsa::signature::{Signer, Verifier};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha256};
+
+use crate::ProtocolError;
+
+/// base64url without padding, the one binary encoding of this protocol.
+pub fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Decodes base64url without padding.
+pub fn unb64(text: &str) -> Result<Vec<u8>, ProtocolError> {
+    URL_SAFE_NO_PAD.decode(text).map_err(|_| ProtocolError::BadBase64)
+}
+
+/// A P-256 public key: a device's, or the server's challenge-signing key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DevicePublicKey(p256::ecdsa::VerifyingKey);
+
+impl DevicePublicKey {
+    pub fn from_sec1(bytes: &[u8]) -> Result<Self, ProtocolError> {
+        p256::ecdsa::VerifyingKey::from_sec1_bytes(bytes)
+            .map(Self)
+            .map_err(|_| ProtocolError::BadPublicKey)
+    }
+
+    pub fn from_b64(text: &str) -> Result<Self, ProtocolError> {
+        Self::from_sec1(&unb64(text).map_err(|_| ProtocolError::BadPublicKey)?)
+    }
+
+    /// Uncompressed SEC1 bytes (65).
+    pub fn to_sec1(&self) -> Vec<u8> {
+        self.0.to_sec1_point(false).as_bytes().to_vec()
+    }
+
+    pub fn to_b64(&self) -> String {
+        b64(&self.to_sec1())
+    }
+
+    /// SHA-256 of the uncompressed SEC1 bytes, base64url: what an enrollment link pins.
+    pub fn fingerprint(&self) -> String {
+        b64(&Sha256::digest(self.to_sec1()))
+    }
+
+    /// Checks `signature` over exactly `message`.
+    pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), ProtocolError> {
+        self.0.verify(message, &signature.0).map_err(|_| ProtocolError::BadSignature)
+    }
+}
+
+impl Serialize for DevicePublicKey {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_b64())
+    }
+}
+
+impl<'de> Deserialize<'de> for DevicePublicKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Self::from_b64(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An ECDSA P-256 / SHA-256 signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signature(p256::ecdsa::Signature);
+
+impl Signature {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ProtocolError> {
+        p256::ecdsa::Signature::from_slice(bytes)
+            .map(Self)
+            .map_err(|_| ProtocolError::MalformedSignature)
+    }
+
+    pub fn from_b64(text: &str) -> Result<Self, ProtocolError> {
+        Self::from_bytes(&unb64(text).map_err(|_| ProtocolError::MalformedSignature)?)
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.0.to_bytes().to_vec()
+    }
+
+    pub fn to_b64(&self) -> String {
+        b64(&self.to_bytes())
+    }
+}
+
+impl Serialize for Signature {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_b64())
+    }
+}
+
+impl<'de> Deserialize<'de> for Signature {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Self::from_b64(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A P-256 private key. Its bytes are wiped when it is dropped, and it never prints.
+/// Where it lives (keychain, server secret) is the caller's concern; this crate only uses it.
+#[derive(Clone)]
+pub struct SigningKey(p256::ecdsa::SigningKey);
+
+impl SigningKey {
+    /// From the 32-byte big-endian scalar. Callers make the bytes with a CSPRNG.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ProtocolError> {
+        p256::ecdsa::SigningKey::from_slice(bytes)
+            .map(Self)
+            .map_err(|_| ProtocolError::BadPrivateKey)
+    }
+
+    /// The 32-byte scalar, for the key store. Wipe it (zeroize) once stored.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.0.to_bytes().into()
+    }
+
+    pub fn public_key(&self) -> DevicePublicKey {
+        DevicePublicKey(*self.0.verifying_key())
+    }
+
+    /// Signs exactly `message` (SHA-256 inside, RFC 6979 nonce).
+    pub fn sign(&self, message: &[u8]) -> Signature {
+        Signature(self.0.sign(message))
+    }
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKey([redacted])")
+    }
+}

@@ -1,0 +1,327 @@
+//! Every type that crosses the network between server, device and relying party.
+//!
+//! Times are Unix seconds (`i64`). Amounts are integers in the currency's minor unit (yen
+//! for JPY). Binary values are base64url without padding. Enums are only ever added to.
+
+use serde::{Deserialize, Serialize};
+
+use crate::keys::{DevicePublicKey, Signature};
+use crate::ErrorCode;
+
+/// The body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// What the person is asked to approve. `kind` is the tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ChallengeDetails {
+    Login(LoginContext),
+    Withdrawal(WithdrawalContext),
+}
+
+impl ChallengeDetails {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ChallengeDetails::Login(_) => "login",
+            ChallengeDetails::Withdrawal(_) => "withdrawal",
+        }
+    }
+}
+
+/// Where and how a login is being attempted, as shown to the person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginContext {
+    /// When the login was attempted, as shown (RFC 3339 with the customer's offset).
+    pub time: String,
+    pub ip: String,
+    /// Approximate place derived from the IP, e.g. "東京都 / Tokyo".
+    pub place: String,
+    /// Browser and OS, e.g. "Chrome 131 / Windows 11".
+    pub browser: String,
+}
+
+/// A withdrawal request, as shown to the person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WithdrawalContext {
+    /// In the minor unit of `currency` (JPY: yen).
+    pub amount: u64,
+    /// ISO 4217 code, e.g. "JPY".
+    pub currency: String,
+    pub bank: String,
+    pub branch: String,
+    /// Masked destination account number, e.g. "****5678".
+    pub account_masked: String,
+    /// When the withdrawal was requested (RFC 3339).
+    pub requested_at: String,
+}
+
+/// Number matching: the relying party's page shows a number; the person types it into the app.
+/// The device learns only how many digits to ask for, never the number itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberMatch {
+    pub digits: u8,
+}
+
+/// A challenge as the server signs and pushes it to devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Challenge {
+    pub id: String,
+    pub origin: String,
+    pub account_id: String,
+    pub nonce: String,
+    pub details: ChallengeDetails,
+    pub number_match: Option<NumberMatch>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// A challenge with the server's ES256 signature over
+/// `"inkan/challenge/v1" || 0x00 || JCS(challenge)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedChallenge {
+    pub challenge: Challenge,
+    pub server_signature: Signature,
+}
+
+/// The person's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Approve,
+    Deny,
+    /// "This was not me": denies, blocks further pushes, alerts the customer.
+    DenyFraud,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Approve => "approve",
+            Decision::Deny => "deny",
+            Decision::DenyFraud => "deny_fraud",
+        }
+    }
+}
+
+/// A challenge's state. Persisted: only ever added to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChallengeState {
+    Pending,
+    Approved,
+    Denied,
+    DeniedFraud,
+    Expired,
+    /// Too many wrong numbers were typed.
+    Failed,
+}
+
+impl ChallengeState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChallengeState::Pending => "pending",
+            ChallengeState::Approved => "approved",
+            ChallengeState::Denied => "denied",
+            ChallengeState::DeniedFraud => "denied_fraud",
+            ChallengeState::Expired => "expired",
+            ChallengeState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(text.to_owned())).ok()
+    }
+
+    pub fn is_final(self) -> bool {
+        self != ChallengeState::Pending
+    }
+
+    pub fn from_decision(decision: Decision) -> Self {
+        match decision {
+            Decision::Approve => ChallengeState::Approved,
+            Decision::Deny => ChallengeState::Denied,
+            Decision::DenyFraud => ChallengeState::DeniedFraud,
+        }
+    }
+}
+
+// ---- Device API -------------------------------------------------------------------------
+
+/// Offline-code parameters issued at enrollment (RFC 6238).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpParams {
+    /// 20 random bytes, base64url. Goes straight into the device keychain.
+    pub secret: String,
+    pub digits: u32,
+    pub period: u32,
+    /// Always "SHA1" in version 1.
+    pub algorithm: String,
+}
+
+impl std::fmt::Debug for TotpParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpParams")
+            .field("secret", &"[redacted]")
+            .field("digits", &self.digits)
+            .field("period", &self.period)
+            .finish()
+    }
+}
+
+/// `POST /v1/device/enroll`: redeem a ticket, with proof of possession of the new key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    pub ticket: String,
+    pub device_public_key: DevicePublicKey,
+    pub device_name: String,
+    pub platform: String,
+    /// Over [`crate::EnrollPayload`] with label `inkan/enroll/v1`.
+    pub signature: Signature,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    pub device_id: String,
+    pub account_id: String,
+    pub account_label: String,
+    /// The server's challenge-signing key; its fingerprint must match the link's `server_key`.
+    pub server_public_key: DevicePublicKey,
+    pub totp: TotpParams,
+}
+
+/// `POST /v1/device/nonce` answer: a single-use nonce for device authentication.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NonceResponse {
+    pub nonce: String,
+    pub expires_at: i64,
+}
+
+/// `POST /v1/device/session`: prove possession of the device key over a server nonce.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionRequest {
+    pub device_id: String,
+    pub nonce: String,
+    pub signed_at: i64,
+    /// Over [`crate::DeviceAuthPayload`] with label `inkan/device-auth/v1`.
+    pub signature: Signature,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionResponse {
+    /// Bearer token for the device API and the push channel.
+    pub token: String,
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for SessionResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionResponse").field("token", &"[redacted]").field("expires_at", &self.expires_at).finish()
+    }
+}
+
+/// `POST /v1/device/challenges/{id}/decision`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionSubmission {
+    pub decision: Decision,
+    pub matched_number: Option<String>,
+    pub signed_at: i64,
+    /// Over [`crate::ApprovalPayload`] with label `inkan/approval/v1`.
+    pub signature: Signature,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionOutcome {
+    pub challenge_id: String,
+    pub state: ChallengeState,
+}
+
+/// Events on the push channel (`GET /v1/device/events`, server-sent events). The SSE event
+/// name is the tag; the data is the JSON of the variant's content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum PushEvent {
+    /// A new challenge to show.
+    Challenge(Box<SignedChallenge>),
+    /// A challenge left the pending state (decided elsewhere, expired): drop it from the inbox.
+    Resolved(DecisionOutcome),
+}
+
+// ---- Relying-party API ------------------------------------------------------------------
+
+/// `POST /v1/rp/enrollment-tickets`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTicketRequest {
+    pub account_id: String,
+    /// Display hint for the app, e.g. "デモ証券 ****5678". Defaults to the account id masked.
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketCreated {
+    pub ticket_id: String,
+    pub uri: String,
+    pub expires_at: i64,
+    pub qr_svg: String,
+    /// PNG image, standard base64.
+    pub qr_png_base64: String,
+}
+
+/// `POST /v1/rp/challenges`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateChallengeRequest {
+    pub account_id: String,
+    pub details: ChallengeDetails,
+    /// Ask the person to type a number shown on the relying party's page.
+    #[serde(default)]
+    pub number_match: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChallengeCreated {
+    pub challenge_id: String,
+    pub expires_at: i64,
+    /// The number for the relying party's page to show, when number matching was asked for.
+    pub number_to_show: Option<String>,
+}
+
+/// `GET /v1/rp/challenges/{id}` and `.../wait`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChallengeStatus {
+    pub challenge_id: String,
+    pub account_id: String,
+    pub state: ChallengeState,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub decided_at: Option<i64>,
+    pub device_id: Option<String>,
+}
+
+/// `GET /v1/rp/accounts/{account}/devices`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    pub device_id: String,
+    pub account_id: String,
+    pub name: String,
+    pub platform: String,
+    pub enrolled_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// `GET /v1/rp/accounts/{account}`: the account's push-protection state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountPushState {
+    pub account_id: String,
+    pub push_blocked: bool,
+    pub cooldown_until: Option<i64>,
+    pub open_challenges: u32,
+}

@@ -1,0 +1,120 @@
+//! `inkan-server`: the brokerage's verification service.
+//!
+//! It issues enrollment tickets and binds devices to accounts (proof of possession), signs and
+//! pushes approval challenges to devices over a live channel (server-sent events), checks the
+//! devices' signed decisions against its own record, enforces the anti-push-bombing limits, and
+//! answers the relying party (the brokerage's web backend) through an API-key protected API,
+//! with an append-only audit log. Storage is SQLite through sqlx.
+//!
+//! It is not the brokerage's web site (customers, passwords, sessions: a later layer on top),
+//! and it never holds a device's private key.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod clock;
+pub mod error;
+pub mod hub;
+pub mod qr;
+pub mod service;
+pub mod settings;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use inkan_protocol::keys::{SigningKey, b64};
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+
+pub use clock::{Clock, SharedClock, SystemClock};
+pub use service::{Service, SharedService};
+pub use settings::{Limits, Settings};
+
+/// How often overdue challenges are marked expired (and devices told).
+pub const EXPIRY_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+/// `N` bytes from the operating system's CSPRNG.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut out = [0u8; N];
+    getrandom::fill(&mut out).expect("the operating system's random source failed");
+    out
+}
+
+/// `n` random bytes, base64url.
+pub fn random_token(n: usize) -> String {
+    let mut out = vec![0u8; n];
+    getrandom::fill(&mut out).expect("the operating system's random source failed");
+    b64(&out)
+}
+
+pub fn random_signing_key() -> SigningKey {
+    loop {
+        let bytes = zeroize::Zeroizing::new(random_bytes::<32>());
+        if let Ok(key) = SigningKey::from_bytes(&*bytes) {
+            return key;
+        }
+    }
+}
+
+pub fn sha256(bytes: &[u8]) -> Vec<u8> {
+    Sha256::digest(bytes).to_vec()
+}
+
+/// A server running in this process.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub service: SharedService,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Stops accepting, closes open connections, and waits for the server task.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.task.abort();
+        let _ = (&mut self.task).await;
+    }
+
+    /// Ends the server task at once, as if the process were killed.
+    pub fn kill(self) {
+        self.task.abort();
+    }
+}
+
+/// Opens the store, binds `listener` (or `settings.listen`), and serves until stopped.
+pub async fn start(settings: Settings, clock: SharedClock, listener: Option<TcpListener>) -> anyhow::Result<RunningServer> {
+    settings.check()?;
+    let store = store::Store::open(&settings.database_url).await?;
+    let listener = match listener {
+        Some(l) => l,
+        None => TcpListener::bind(settings.listen).await?,
+    };
+    let addr = listener.local_addr()?;
+    let service = Arc::new(Service::new(settings, store, clock));
+    let app = api::router(service.clone());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let sweeper = service.clone();
+    let task = tokio::spawn(async move {
+        let sweep = async move {
+            let mut tick = tokio::time::interval(EXPIRY_SWEEP_INTERVAL);
+            loop {
+                tick.tick().await;
+                if let Err(e) = sweeper.sweep_expired().await {
+                    tracing::warn!(error = %e, "expiry sweep failed");
+                }
+            }
+        };
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+            let _ = rx.await;
+        });
+        tokio::select! {
+            r = serve => if let Err(e) = r { tracing::error!(error = %e, "server stopped") },
+            _ = sweep => {}
+        }
+    });
+    Ok(RunningServer { addr, service, shutdown: Some(tx), task })
+}

@@ -1,0 +1,553 @@
+//! What the server decides: enrollment, device authentication, challenges and decisions.
+//!
+//! HTTP handlers are thin wrappers around these methods (so the load benchmark and tests can
+//! reason about one place). Each method takes `now` from the clock once and passes it down.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use inkan_protocol::keys::{DevicePublicKey, b64};
+use inkan_protocol::{
+    ApprovalPayload, Challenge, ChallengeCreated, ChallengeDetails, ChallengeState,
+    ChallengeStatus, CreateChallengeRequest, DecisionOutcome, DecisionSubmission,
+    DeviceAuthPayload, DeviceInfo, EnrollPayload, EnrollRequest, EnrollResponse, EnrollmentUri,
+    Label, NonceResponse, NumberMatch, PushEvent, SessionRequest, SessionResponse,
+    SignedChallenge, TicketCreated, TotpParams, totp,
+};
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use crate::clock::SharedClock;
+use crate::error::{ApiError, ApiResult};
+use crate::hub::{Hub, HubEvent};
+use crate::settings::Settings;
+use crate::store::{ChallengeRow, DeviceRow, NewChallenge, NewDevice, Store};
+use crate::{qr, random_bytes, random_token, sha256};
+
+/// Longest device name and platform string accepted at enrollment, in characters.
+pub const MAX_DEVICE_NAME_CHARS: usize = 64;
+/// Longest account id, in characters.
+pub const MAX_ACCOUNT_ID_CHARS: usize = 64;
+/// Random bytes in ids, nonces and session tokens.
+pub const ID_BYTES: usize = 16;
+pub const TOKEN_BYTES: usize = 32;
+/// Offline-code steps accepted either side of now.
+pub const TOTP_SKEW_STEPS: u64 = 1;
+
+pub struct Service {
+    pub settings: Settings,
+    pub store: Store,
+    pub hub: Hub,
+    pub clock: SharedClock,
+    server_public_key: DevicePublicKey,
+}
+
+/// An authenticated device (from its session token).
+#[derive(Debug, Clone)]
+pub struct AuthedDevice {
+    pub device_id: String,
+    pub account_id: String,
+    pub public_key: DevicePublicKey,
+}
+
+fn check_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
+    if value.trim().is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
+        return Err(ApiError::InvalidDetails(format!("{field} must be 1 to {max} printable characters")));
+    }
+    Ok(())
+}
+
+fn check_account_id(account_id: &str) -> ApiResult<()> {
+    if account_id.is_empty()
+        || account_id.len() > MAX_ACCOUNT_ID_CHARS
+        || !account_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(ApiError::BadRequest(format!(
+            "account_id must be 1 to {MAX_ACCOUNT_ID_CHARS} characters of A-Z a-z 0-9 - _"
+        )));
+    }
+    Ok(())
+}
+
+/// Masks all but the last four characters: "12345678" -> "****5678".
+pub fn mask_tail(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let keep = chars.len().min(4).min(chars.len().saturating_sub(1).max(1));
+    let hidden = chars.len().saturating_sub(keep).max(1);
+    format!("{}{}", "*".repeat(hidden.min(8)), chars[chars.len() - keep..].iter().collect::<String>())
+}
+
+/// A uniformly random number of `digits` digits (leading zeros kept).
+fn random_number(digits: u8) -> String {
+    let modulus = 10u32.pow(u32::from(digits));
+    let zone = u32::MAX - (u32::MAX % modulus);
+    loop {
+        let b = random_bytes::<4>();
+        let v = u32::from_be_bytes(b);
+        if v < zone {
+            return format!("{:0width$}", v % modulus, width = digits as usize);
+        }
+    }
+}
+
+impl Service {
+    pub fn new(settings: Settings, store: Store, clock: SharedClock) -> Self {
+        let server_public_key = settings.signing_key.public_key();
+        let hub = Hub::new(settings.limits.push_channel_capacity);
+        Service { settings, store, hub, clock, server_public_key }
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    pub fn server_public_key(&self) -> &DevicePublicKey {
+        &self.server_public_key
+    }
+
+    fn limits(&self) -> &crate::settings::Limits {
+        &self.settings.limits
+    }
+
+    // ---- enrollment ------------------------------------------------------------------
+
+    pub async fn create_ticket(&self, account_id: &str, label: Option<&str>) -> ApiResult<(TicketCreated, EnrollmentUri)> {
+        check_account_id(account_id)?;
+        let label = match label {
+            Some(l) => l.to_owned(),
+            None => format!("Inkan {}", mask_tail(account_id)),
+        };
+        let now = self.now();
+        let secret = random_token(inkan_protocol::uri::TICKET_BYTES);
+        let uri = EnrollmentUri::new(&self.settings.public_origin, &secret, &self.server_public_key.fingerprint(), &label)
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let id = random_token(ID_BYTES);
+        let expires_at = now + self.limits().ticket_ttl_secs;
+        self.store.insert_ticket(&id, &sha256(secret.as_bytes()), account_id, &label, now, expires_at).await?;
+        self.store.audit(now, "ticket_created", Some(account_id), None, None, json!({"ticket_id": id})).await?;
+        let text = uri.to_uri_string();
+        let created = TicketCreated {
+            ticket_id: id,
+            qr_svg: qr::svg(&text).map_err(ApiError::Internal)?,
+            qr_png_base64: base64::engine::general_purpose::STANDARD.encode(qr::png(&text).map_err(ApiError::Internal)?),
+            uri: text,
+            expires_at,
+        };
+        Ok((created, uri))
+    }
+
+    pub async fn enroll(&self, req: EnrollRequest) -> ApiResult<EnrollResponse> {
+        let now = self.now();
+        check_text("device_name", &req.device_name, MAX_DEVICE_NAME_CHARS).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        check_text("platform", &req.platform, MAX_DEVICE_NAME_CHARS).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let ticket = self.store.ticket_by_hash(&sha256(req.ticket.as_bytes())).await?.ok_or(ApiError::TicketUnknown)?;
+        if ticket.used_at.is_some() {
+            self.store.audit(now, "ticket_reuse_refused", Some(&ticket.account_id), None, None, json!({"ticket_id": ticket.id})).await?;
+            return Err(ApiError::TicketAlreadyUsed);
+        }
+        if now > ticket.expires_at {
+            return Err(ApiError::TicketExpired);
+        }
+        let payload = EnrollPayload {
+            origin: self.settings.public_origin.clone(),
+            ticket: req.ticket.clone(),
+            device_public_key: req.device_public_key.clone(),
+            device_name: req.device_name.clone(),
+            platform: req.platform.clone(),
+        };
+        if Label::Enroll.verify(&req.device_public_key, &payload, &req.signature).is_err() {
+            self.store.audit(now, "enroll_bad_signature", Some(&ticket.account_id), None, None, json!({"ticket_id": ticket.id})).await?;
+            return Err(ApiError::BadSignature);
+        }
+        let device_id = random_token(ID_BYTES);
+        let totp_secret = zeroize::Zeroizing::new(random_bytes::<{ totp::SECRET_BYTES }>().to_vec());
+        let device = NewDevice {
+            id: &device_id,
+            account_id: &ticket.account_id,
+            name: &req.device_name,
+            platform: &req.platform,
+            public_key: &req.device_public_key.to_sec1(),
+            totp_secret: &totp_secret,
+            enrolled_at: now,
+        };
+        if !self.store.redeem_ticket(&ticket.id, device).await? {
+            return Err(ApiError::TicketAlreadyUsed);
+        }
+        self.store
+            .audit(now, "device_enrolled", Some(&ticket.account_id), Some(&device_id), None, json!({"ticket_id": ticket.id, "name": req.device_name, "platform": req.platform}))
+            .await?;
+        tracing::info!(account = %mask_tail(&ticket.account_id), device_id, "device enrolled");
+        Ok(EnrollResponse {
+            device_id,
+            account_id: ticket.account_id,
+            account_label: ticket.label,
+            server_public_key: self.server_public_key.clone(),
+            totp: TotpParams { secret: b64(&totp_secret), digits: totp::DEFAULT_DIGITS, period: totp::DEFAULT_PERIOD, algorithm: "SHA1".into() },
+        })
+    }
+
+    // ---- device authentication -------------------------------------------------------
+
+    pub async fn issue_nonce(&self) -> ApiResult<NonceResponse> {
+        let now = self.now();
+        let nonce = random_token(ID_BYTES);
+        let expires_at = now + self.limits().nonce_ttl_secs;
+        self.store.insert_nonce(&nonce, expires_at).await?;
+        Ok(NonceResponse { nonce, expires_at })
+    }
+
+    pub async fn open_session(&self, req: SessionRequest) -> ApiResult<SessionResponse> {
+        let now = self.now();
+        let expires = self.store.take_nonce(&req.nonce).await?.ok_or(ApiError::NonceUnknown)?;
+        if now > expires {
+            return Err(ApiError::NonceUnknown);
+        }
+        if (req.signed_at - now).abs() > self.limits().max_clock_skew_secs {
+            return Err(ApiError::ClockSkew);
+        }
+        let device = self.active_device(&req.device_id).await?;
+        let payload = DeviceAuthPayload { origin: self.settings.public_origin.clone(), device_id: req.device_id.clone(), nonce: req.nonce, signed_at: req.signed_at };
+        Label::DeviceAuth.verify(&device.public_key, &payload, &req.signature).map_err(|_| ApiError::BadSignature)?;
+        let token = random_token(TOKEN_BYTES);
+        let expires_at = now + self.limits().session_ttl_secs;
+        self.store.insert_session(&sha256(token.as_bytes()), &device.device_id, expires_at).await?;
+        Ok(SessionResponse { token, expires_at })
+    }
+
+    async fn active_device(&self, device_id: &str) -> ApiResult<AuthedDevice> {
+        let row = self.store.device(device_id).await?.ok_or(ApiError::DeviceUnknown)?;
+        Self::authed(row)
+    }
+
+    fn authed(row: DeviceRow) -> ApiResult<AuthedDevice> {
+        if row.revoked_at.is_some() {
+            return Err(ApiError::DeviceRevoked);
+        }
+        let public_key = DevicePublicKey::from_sec1(&row.public_key).map_err(|e| ApiError::Internal(e.into()))?;
+        Ok(AuthedDevice { device_id: row.id, account_id: row.account_id, public_key })
+    }
+
+    /// Resolves a bearer token to its device.
+    pub async fn authenticate(&self, token: &str) -> ApiResult<AuthedDevice> {
+        let (device_id, expires_at) = self.store.session(&sha256(token.as_bytes())).await?.ok_or(ApiError::Unauthorized)?;
+        if self.now() > expires_at {
+            return Err(ApiError::SessionExpired);
+        }
+        self.active_device(&device_id).await
+    }
+
+    // ---- challenges ------------------------------------------------------------------
+
+    fn check_details(&self, details: &ChallengeDetails) -> ApiResult<()> {
+        let max = self.limits().max_text_field_chars;
+        match details {
+            ChallengeDetails::Login(l) => {
+                check_text("time", &l.time, max)?;
+                check_text("ip", &l.ip, max)?;
+                check_text("place", &l.place, max)?;
+                check_text("browser", &l.browser, max)?;
+            }
+            ChallengeDetails::Withdrawal(w) => {
+                if w.amount == 0 || w.amount > inkan_protocol::jcs::MAX_SAFE_INTEGER {
+                    return Err(ApiError::InvalidDetails("amount must be between 1 and 2^53-1".into()));
+                }
+                if w.currency.len() != 3 || !w.currency.bytes().all(|b| b.is_ascii_uppercase()) {
+                    return Err(ApiError::InvalidDetails("currency must be an ISO 4217 code such as JPY".into()));
+                }
+                check_text("bank", &w.bank, max)?;
+                check_text("branch", &w.branch, max)?;
+                check_text("account_masked", &w.account_masked, max)?;
+                check_text("requested_at", &w.requested_at, max)?;
+                if w.account_masked.chars().filter(char::is_ascii_digit).count() > 4 {
+                    return Err(ApiError::InvalidDetails("account_masked must show at most four digits".into()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Push-bombing limits, checked before a challenge is created.
+    async fn check_push_limits(&self, account_id: &str, now: i64) -> ApiResult<()> {
+        let state = self.store.push_state(account_id).await?;
+        if state.push_blocked_at.is_some() {
+            return Err(ApiError::PushBlocked);
+        }
+        if let Some(until) = state.cooldown_until
+            && now < until
+        {
+            return Err(ApiError::CooldownActive { until });
+        }
+        if self.store.count_open_challenges(account_id, now).await? >= i64::from(self.limits().max_open_challenges) {
+            return Err(ApiError::TooManyOpenChallenges);
+        }
+        let since = state.last_success_at.unwrap_or(0);
+        if self.store.count_challenges_since(account_id, since).await? >= i64::from(self.limits().max_pushes_since_success) {
+            return Err(ApiError::TooManyPushes);
+        }
+        Ok(())
+    }
+
+    pub async fn create_challenge(&self, req: CreateChallengeRequest) -> ApiResult<ChallengeCreated> {
+        check_account_id(&req.account_id)?;
+        self.check_details(&req.details)?;
+        let now = self.now();
+        if self.store.active_device_count(&req.account_id).await? == 0 {
+            return Err(ApiError::NoDevices);
+        }
+        if let Err(e) = self.check_push_limits(&req.account_id, now).await {
+            self.store.audit(now, "challenge_refused", Some(&req.account_id), None, None, json!({"reason": e.code()})).await?;
+            return Err(e);
+        }
+        let digits = self.limits().number_match_digits;
+        let number = req.number_match.then(|| random_number(digits));
+        let challenge = Challenge {
+            id: random_token(ID_BYTES),
+            origin: self.settings.public_origin.clone(),
+            account_id: req.account_id.clone(),
+            nonce: random_token(ID_BYTES),
+            details: req.details,
+            number_match: req.number_match.then_some(NumberMatch { digits }),
+            created_at: now,
+            expires_at: now + self.limits().challenge_ttl_secs,
+        };
+        let signature = Label::Challenge.sign(&self.settings.signing_key, &challenge).map_err(|e| ApiError::Internal(e.into()))?;
+        let json_text = serde_json::to_string(&challenge).map_err(|e| ApiError::Internal(e.into()))?;
+        self.store
+            .insert_challenge(NewChallenge {
+                id: &challenge.id,
+                account_id: &challenge.account_id,
+                challenge_json: &json_text,
+                server_signature: &signature.to_b64(),
+                number_to_match: number.as_deref(),
+                created_at: now,
+                expires_at: challenge.expires_at,
+            })
+            .await?;
+        self.store
+            .audit(now, "challenge_created", Some(&challenge.account_id), None, Some(&challenge.id), json!({"kind": challenge.details.kind(), "number_match": req.number_match}))
+            .await?;
+        let created = ChallengeCreated { challenge_id: challenge.id.clone(), expires_at: challenge.expires_at, number_to_show: number };
+        let account_id = challenge.account_id.clone();
+        self.hub.publish(&account_id, HubEvent::Push(PushEvent::Challenge(Box::new(SignedChallenge { challenge, server_signature: signature }))));
+        Ok(created)
+    }
+
+    fn signed(row: &ChallengeRow) -> ApiResult<SignedChallenge> {
+        let challenge: Challenge = serde_json::from_str(&row.challenge_json).map_err(|e| ApiError::Internal(e.into()))?;
+        let server_signature = inkan_protocol::Signature::from_b64(&row.server_signature).map_err(|e| ApiError::Internal(e.into()))?;
+        Ok(SignedChallenge { challenge, server_signature })
+    }
+
+    /// The device's account's pending challenges, signed.
+    pub async fn pending_for(&self, device: &AuthedDevice) -> ApiResult<Vec<SignedChallenge>> {
+        let rows = self.store.pending_challenges(&device.account_id, self.now()).await?;
+        rows.iter().map(Self::signed).collect()
+    }
+
+    fn status_of(row: &ChallengeRow, now: i64) -> ChallengeStatus {
+        let mut state = row.state();
+        if state == ChallengeState::Pending && now > row.expires_at {
+            state = ChallengeState::Expired;
+        }
+        ChallengeStatus {
+            challenge_id: row.id.clone(),
+            account_id: row.account_id.clone(),
+            state,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            decided_at: row.decided_at,
+            device_id: row.device_id.clone(),
+        }
+    }
+
+    pub async fn challenge_status(&self, id: &str) -> ApiResult<ChallengeStatus> {
+        let row = self.store.challenge(id).await?.ok_or(ApiError::ChallengeUnknown)?;
+        Ok(Self::status_of(&row, self.now()))
+    }
+
+    /// Waits until the challenge leaves `pending` or `timeout` passes; returns its status.
+    pub async fn wait_for_decision(&self, id: &str, timeout: std::time::Duration) -> ApiResult<ChallengeStatus> {
+        let row = self.store.challenge(id).await?.ok_or(ApiError::ChallengeUnknown)?;
+        // Subscribe before re-reading, so a decision in between is not missed.
+        let mut rx = self.hub.subscribe(&row.account_id);
+        let status = self.challenge_status(id).await?;
+        if status.state.is_final() {
+            return Ok(status);
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Err(_) => break,
+                Ok(Ok(HubEvent::Push(PushEvent::Resolved(outcome)))) if outcome.challenge_id == id => break,
+                Ok(Ok(_)) => continue,
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => break,
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => break,
+            }
+        }
+        self.challenge_status(id).await
+    }
+
+    /// Checks and records a device's signed decision.
+    pub async fn decide(&self, device: &AuthedDevice, challenge_id: &str, sub: DecisionSubmission) -> ApiResult<DecisionOutcome> {
+        let now = self.now();
+        let row = self.store.challenge(challenge_id).await?.ok_or(ApiError::ChallengeUnknown)?;
+        if row.account_id != device.account_id {
+            return Err(ApiError::ChallengeUnknown);
+        }
+        let state = row.state();
+        if state != ChallengeState::Pending {
+            self.store.audit(now, "decision_refused", Some(&row.account_id), Some(&device.device_id), Some(&row.id), json!({"reason": "not_pending", "state": state.as_str()})).await?;
+            return Err(ApiError::ChallengeNotPending(state));
+        }
+        if now > row.expires_at {
+            self.finish(&row, ChallengeState::Expired, now, None, None).await?;
+            return Err(ApiError::ChallengeExpired);
+        }
+        if (sub.signed_at - now).abs() > self.limits().max_clock_skew_secs {
+            return Err(ApiError::ClockSkew);
+        }
+        if sub.signed_at > row.expires_at {
+            return Err(ApiError::ChallengeExpired);
+        }
+        let signed = Self::signed(&row)?;
+        let payload = ApprovalPayload::new(&signed.challenge, &device.device_id, sub.decision, sub.matched_number.clone(), sub.signed_at);
+        if Label::Approval.verify(&device.public_key, &payload, &sub.signature).is_err() {
+            self.store.audit(now, "decision_bad_signature", Some(&row.account_id), Some(&device.device_id), Some(&row.id), json!({"decision": sub.decision.as_str()})).await?;
+            return Err(ApiError::BadSignature);
+        }
+        if sub.decision == inkan_protocol::Decision::Approve
+            && let Some(expected) = &row.number_to_match
+        {
+            let typed = sub.matched_number.as_deref().ok_or(ApiError::NumberRequired)?;
+            if !bool::from(typed.as_bytes().ct_eq(expected.as_bytes())) {
+                let attempts = self.store.add_number_attempt(&row.id).await?;
+                self.store.audit(now, "number_mismatch", Some(&row.account_id), Some(&device.device_id), Some(&row.id), json!({"attempts": attempts})).await?;
+                let max = i64::from(self.limits().max_number_attempts);
+                if attempts >= max {
+                    self.finish(&row, ChallengeState::Failed, now, Some(&device.device_id), None).await?;
+                }
+                return Err(ApiError::NumberMismatch { attempts_left: (max - attempts).max(0) as u32 });
+            }
+        }
+        let new_state = ChallengeState::from_decision(sub.decision);
+        if !self.finish(&row, new_state, now, Some(&device.device_id), Some(&sub.signature.to_b64())).await? {
+            let current = self.store.challenge(&row.id).await?.map(|r| r.state()).unwrap_or(ChallengeState::Failed);
+            return Err(ApiError::ChallengeNotPending(current));
+        }
+        match sub.decision {
+            inkan_protocol::Decision::Approve => self.store.set_last_success(&row.account_id, now).await?,
+            inkan_protocol::Decision::Deny => self.store.set_cooldown(&row.account_id, now + self.limits().denial_cooldown_secs).await?,
+            inkan_protocol::Decision::DenyFraud => {
+                self.store.set_push_blocked(&row.account_id, Some(now)).await?;
+                tracing::warn!(account = %mask_tail(&row.account_id), challenge_id = %row.id, "\"not me\" reported: pushes blocked");
+            }
+        }
+        self.store.touch_device(&device.device_id, now).await?;
+        Ok(DecisionOutcome { challenge_id: row.id, state: new_state })
+    }
+
+    /// Records a final state, audits it and tells listeners. `false`: lost a race.
+    async fn finish(&self, row: &ChallengeRow, state: ChallengeState, now: i64, device_id: Option<&str>, signature: Option<&str>) -> ApiResult<bool> {
+        if !self.store.finish_challenge(&row.id, state, now, device_id, signature).await? {
+            return Ok(false);
+        }
+        self.store.audit(now, &format!("challenge_{}", state.as_str()), Some(&row.account_id), device_id, Some(&row.id), json!({})).await?;
+        self.hub.publish(&row.account_id, HubEvent::Push(PushEvent::Resolved(DecisionOutcome { challenge_id: row.id.clone(), state })));
+        Ok(true)
+    }
+
+    /// Marks overdue challenges expired and tells listeners. Run periodically.
+    pub async fn sweep_expired(&self) -> ApiResult<usize> {
+        let now = self.now();
+        let expired = self.store.expire_due(now).await?;
+        for (id, account) in &expired {
+            self.store.audit(now, "challenge_expired", Some(account), None, Some(id), json!({})).await?;
+            self.hub.publish(account, HubEvent::Push(PushEvent::Resolved(DecisionOutcome { challenge_id: id.clone(), state: ChallengeState::Expired })));
+        }
+        Ok(expired.len())
+    }
+
+    // ---- devices and account state ---------------------------------------------------
+
+    pub async fn list_devices(&self, account_id: &str) -> ApiResult<Vec<DeviceInfo>> {
+        Ok(self
+            .store
+            .devices_for_account(account_id)
+            .await?
+            .into_iter()
+            .map(|d| DeviceInfo { device_id: d.id, account_id: d.account_id, name: d.name, platform: d.platform, enrolled_at: d.enrolled_at, last_used_at: d.last_used_at, revoked_at: d.revoked_at })
+            .collect())
+    }
+
+    pub async fn revoke_device(&self, account_id: &str, device_id: &str) -> ApiResult<()> {
+        let now = self.now();
+        if !self.store.revoke_device(account_id, device_id, now).await? {
+            return Err(ApiError::DeviceUnknown);
+        }
+        self.store.audit(now, "device_revoked", Some(account_id), Some(device_id), None, json!({})).await?;
+        self.hub.publish(account_id, HubEvent::DeviceRevoked(device_id.to_owned()));
+        Ok(())
+    }
+
+    pub async fn account_push_state(&self, account_id: &str) -> ApiResult<inkan_protocol::AccountPushState> {
+        let now = self.now();
+        let state = self.store.push_state(account_id).await?;
+        Ok(inkan_protocol::AccountPushState {
+            account_id: account_id.to_owned(),
+            push_blocked: state.push_blocked_at.is_some(),
+            cooldown_until: state.cooldown_until.filter(|u| *u > now),
+            open_challenges: self.store.count_open_challenges(account_id, now).await? as u32,
+        })
+    }
+
+    /// Clears a "not me" block (the customer confirmed, through the brokerage, that all is well).
+    pub async fn unblock_pushes(&self, account_id: &str) -> ApiResult<()> {
+        let now = self.now();
+        self.store.set_push_blocked(account_id, None).await?;
+        self.store.audit(now, "push_unblocked", Some(account_id), None, None, json!({})).await?;
+        Ok(())
+    }
+
+    /// Checks an offline code from any active device of the account.
+    pub async fn verify_offline_code(&self, account_id: &str, code: &str) -> ApiResult<bool> {
+        let now = self.now();
+        for device in self.store.devices_for_account(account_id).await? {
+            if device.revoked_at.is_some() {
+                continue;
+            }
+            if let Some(secret) = self.store.totp_secret(&device.id).await? {
+                let secret = zeroize::Zeroizing::new(secret);
+                if totp::verify(&secret, code, now, totp::DEFAULT_PERIOD, totp::DEFAULT_DIGITS, TOTP_SKEW_STEPS).is_some() {
+                    self.store.audit(now, "offline_code_accepted", Some(account_id), Some(&device.id), None, json!({})).await?;
+                    return Ok(true);
+                }
+            }
+        }
+        self.store.audit(now, "offline_code_refused", Some(account_id), None, None, json!({})).await?;
+        Ok(false)
+    }
+}
+
+pub type SharedService = Arc<Service>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_tails() {
+        assert_eq!(mask_tail("12345678"), "****5678");
+        assert_eq!(mask_tail("12"), "*2");
+        assert_eq!(mask_tail("1"), "*1");
+        assert_eq!(mask_tail(""), "*");
+    }
+
+    #[test]
+    fn numbers_have_their_digits() {
+        for d in 2..=6 {
+            let n = random_number(d);
+            assert_eq!(n.len(), d as usize);
+            assert!(n.bytes().all(|b| b.is_ascii_digit()));
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The server's configuration: one typed struct with defaults, read from the command line and
+//! the environment, printed at start with secrets redacted.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use inkan_protocol::keys::SigningKey;
+use zeroize::Zeroizing;
+
+/// Every limit the server enforces, by name.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Lifetime of an enrollment ticket.
+    pub ticket_ttl_secs: i64,
+    /// Lifetime of an approval challenge.
+    pub challenge_ttl_secs: i64,
+    /// Lifetime of a device-authentication nonce.
+    pub nonce_ttl_secs: i64,
+    /// Lifetime of a device session (bearer token for the device API and push channel).
+    pub session_ttl_secs: i64,
+    /// Pending challenges an account may have at once (push bombing).
+    pub max_open_challenges: u32,
+    /// Challenges that may be created since the account's last approval (push bombing).
+    pub max_pushes_since_success: u32,
+    /// After a denial, no new challenge for the account for this long.
+    pub denial_cooldown_secs: i64,
+    /// Digits of the number the person types into the app (2 to 6).
+    pub number_match_digits: u8,
+    /// Wrong numbers before a challenge fails.
+    pub max_number_attempts: u32,
+    /// How far a device's `signed_at` may be from the server's clock.
+    pub max_clock_skew_secs: i64,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+    /// Longest a relying party's long poll waits.
+    pub max_long_poll_secs: u64,
+    /// Longest free-text field (names, places, banks), in characters.
+    pub max_text_field_chars: usize,
+    /// Capacity of each account's in-process push channel.
+    pub push_channel_capacity: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            ticket_ttl_secs: 10 * 60,
+            challenge_ttl_secs: 120,
+            nonce_ttl_secs: 60,
+            session_ttl_secs: 12 * 3600,
+            max_open_challenges: 3,
+            max_pushes_since_success: 10,
+            denial_cooldown_secs: 30,
+            number_match_digits: 2,
+            max_number_attempts: 3,
+            max_clock_skew_secs: 300,
+            max_body_bytes: 16 * 1024,
+            max_long_poll_secs: 60,
+            max_text_field_chars: 200,
+            push_channel_capacity: 64,
+        }
+    }
+}
+
+/// The relying-party API key that `--dev` accepts when none is configured. Public knowledge:
+/// the production configuration refuses to start with it.
+pub const INSECURE_DEV_RP_API_KEY: &str = "insecure-dev-rp-api-key";
+/// File name of the challenge-signing key that `--dev` keeps in the data directory.
+pub const INSECURE_DEV_SIGNING_KEY_FILE: &str = "insecure-dev-server-signing-key";
+
+/// A secret string: wiped on drop, printed as `[redacted]`.
+#[derive(Clone)]
+pub struct SecretString(Zeroizing<String>);
+
+impl SecretString {
+    pub fn new(s: String) -> Self {
+        SecretString(Zeroizing::new(s))
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The origin devices and relying parties reach this server at; part of every signed message.
+    pub public_origin: String,
+    pub listen: SocketAddr,
+    /// `sqlite://path?mode=rwc` (the embedded default).
+    pub database_url: String,
+    pub rp_api_key: SecretString,
+    /// The server's ES256 challenge-signing key; devices pin its public half at enrollment.
+    pub signing_key: SigningKey,
+    /// Development mode: plain http origin, the insecure default API key and signing key file.
+    pub dev: bool,
+    pub limits: Limits,
+}
+
+impl Settings {
+    /// Settings for tests and embedding: a fresh random signing key, given origin and database.
+    pub fn for_tests(public_origin: &str, database_url: &str) -> Self {
+        Settings {
+            public_origin: public_origin.to_owned(),
+            listen: "127.0.0.1:0".parse().expect("loopback address"),
+            database_url: database_url.to_owned(),
+            rp_api_key: SecretString::new(crate::random_token(32)),
+            signing_key: crate::random_signing_key(),
+            dev: true,
+            limits: Limits::default(),
+        }
+    }
+
+    /// Refuses combinations that are unsafe outside development.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let origin = inkan_protocol::uri::normalize_origin(&self.public_origin)
+            .map_err(|e| anyhow::anyhow!("public origin {:?}: {e}", self.public_origin))?;
+        anyhow::ensure!(origin == self.public_origin, "public origin must be written as {origin:?}");
+        if !self.dev {
+            anyhow::ensure!(
+                self.public_origin.starts_with("https://"),
+                "production settings need an https public origin (plain http is for --dev)"
+            );
+            anyhow::ensure!(
+                self.rp_api_key.expose() != INSECURE_DEV_RP_API_KEY,
+                "production settings refuse the insecure development API key"
+            );
+        }
+        anyhow::ensure!(
+            self.rp_api_key.expose().len() >= 16,
+            "the relying-party API key must be at least 16 characters"
+        );
+        anyhow::ensure!(
+            (2..=6).contains(&self.limits.number_match_digits),
+            "number_match_digits must be 2 to 6"
+        );
+        Ok(())
+    }
+}
+
+/// Loads the development signing key from the data directory, creating it (mode 0600) on
+/// first start. Only `--dev` calls this; production passes the key in the environment.
+pub fn load_or_create_dev_signing_key(data_dir: &Path) -> anyhow::Result<SigningKey> {
+    let path = data_dir.join(INSECURE_DEV_SIGNING_KEY_FILE);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let bytes = Zeroizing::new(inkan_protocol::keys::unb64(text.trim())?);
+        return Ok(SigningKey::from_bytes(&bytes)?);
+    }
+    let key = crate::random_signing_key();
+    let encoded = Zeroizing::new(inkan_protocol::keys::b64(&key.to_bytes()));
+    write_private_file(&path, encoded.as_bytes())?;
+    Ok(key)
+}
+
+fn write_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(bytes)?;
+    Ok(())
+}

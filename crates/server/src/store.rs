@@ -1,0 +1,386 @@
+//! Persistence through sqlx on SQLite (one file, WAL): the embedded default.
+//!
+//! Each method is one statement or one short transaction; the service decides, the store
+//! records. Migrations live in `crates/server/migrations` and run at start.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use inkan_protocol::ChallengeState;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{FromRow, SqlitePool};
+
+/// Connections in the pool. SQLite has one writer at a time; readers proceed under WAL.
+pub const POOL_CONNECTIONS: u32 = 8;
+/// How long a statement waits for the write lock before failing.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct TicketRow {
+    pub id: String,
+    pub account_id: String,
+    pub label: String,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct DeviceRow {
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    pub platform: String,
+    pub public_key: Vec<u8>,
+    pub enrolled_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ChallengeRow {
+    pub id: String,
+    pub account_id: String,
+    pub challenge_json: String,
+    pub server_signature: String,
+    pub number_to_match: Option<String>,
+    pub number_attempts: i64,
+    pub state: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub decided_at: Option<i64>,
+    pub device_id: Option<String>,
+}
+
+impl ChallengeRow {
+    pub fn state(&self) -> ChallengeState {
+        ChallengeState::parse(&self.state).unwrap_or(ChallengeState::Failed)
+    }
+}
+
+#[derive(Debug, Clone, Default, FromRow)]
+pub struct PushStateRow {
+    pub push_blocked_at: Option<i64>,
+    pub cooldown_until: Option<i64>,
+    pub last_success_at: Option<i64>,
+}
+
+pub struct NewDevice<'a> {
+    pub id: &'a str,
+    pub account_id: &'a str,
+    pub name: &'a str,
+    pub platform: &'a str,
+    pub public_key: &'a [u8],
+    pub totp_secret: &'a [u8],
+    pub enrolled_at: i64,
+}
+
+pub struct NewChallenge<'a> {
+    pub id: &'a str,
+    pub account_id: &'a str,
+    pub challenge_json: &'a str,
+    pub server_signature: &'a str,
+    pub number_to_match: Option<&'a str>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+const CHALLENGE_COLUMNS: &str = "id, account_id, challenge_json, server_signature, number_to_match, number_attempts, state, created_at, expires_at, decided_at, device_id";
+
+impl Store {
+    /// Opens (creating if missing) and migrates the database.
+    pub async fn open(database_url: &str) -> anyhow::Result<Store> {
+        let options = SqliteConnectOptions::from_str(database_url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new().max_connections(POOL_CONNECTIONS).connect_with(options).await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    // ---- audit -----------------------------------------------------------------------
+
+    pub async fn audit(
+        &self,
+        at: i64,
+        event: &str,
+        account_id: Option<&str>,
+        device_id: Option<&str>,
+        challenge_id: Option<&str>,
+        detail: serde_json::Value,
+    ) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO audit_events (at, event, account_id, device_id, challenge_id, detail) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(at)
+            .bind(event)
+            .bind(account_id)
+            .bind(device_id)
+            .bind(challenge_id)
+            .bind(detail.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The account's audit events, newest first.
+    pub async fn audit_for_account(&self, account_id: &str, limit: i64) -> sqlx::Result<Vec<(i64, String, Option<String>, Option<String>, String)>> {
+        sqlx::query_as("SELECT at, event, device_id, challenge_id, detail FROM audit_events WHERE account_id = ? ORDER BY id DESC LIMIT ?")
+            .bind(account_id)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    // ---- enrollment tickets ----------------------------------------------------------
+
+    pub async fn insert_ticket(&self, id: &str, hash: &[u8], account_id: &str, label: &str, created_at: i64, expires_at: i64) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO enrollment_tickets (id, ticket_hash, account_id, label, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(id)
+            .bind(hash)
+            .bind(account_id)
+            .bind(label)
+            .bind(created_at)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn ticket_by_hash(&self, hash: &[u8]) -> sqlx::Result<Option<TicketRow>> {
+        sqlx::query_as("SELECT id, account_id, label, expires_at, used_at FROM enrollment_tickets WHERE ticket_hash = ?")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// Marks the ticket used and binds the device, in one transaction. `false`: somebody else
+    /// used the ticket first (nothing written).
+    pub async fn redeem_ticket(&self, ticket_id: &str, device: NewDevice<'_>) -> sqlx::Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let used = sqlx::query("UPDATE enrollment_tickets SET used_at = ?, device_id = ? WHERE id = ? AND used_at IS NULL")
+            .bind(device.enrolled_at)
+            .bind(device.id)
+            .bind(ticket_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if used != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO devices (id, account_id, name, platform, public_key, totp_secret, enrolled_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .bind(device.id)
+            .bind(device.account_id)
+            .bind(device.name)
+            .bind(device.platform)
+            .bind(device.public_key)
+            .bind(device.totp_secret)
+            .bind(device.enrolled_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    // ---- devices and sessions --------------------------------------------------------
+
+    pub async fn device(&self, id: &str) -> sqlx::Result<Option<DeviceRow>> {
+        sqlx::query_as("SELECT id, account_id, name, platform, public_key, enrolled_at, last_used_at, revoked_at FROM devices WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    pub async fn devices_for_account(&self, account_id: &str) -> sqlx::Result<Vec<DeviceRow>> {
+        sqlx::query_as("SELECT id, account_id, name, platform, public_key, enrolled_at, last_used_at, revoked_at FROM devices WHERE account_id = ? ORDER BY enrolled_at, id")
+            .bind(account_id)
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    pub async fn active_device_count(&self, account_id: &str) -> sqlx::Result<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE account_id = ? AND revoked_at IS NULL")
+            .bind(account_id)
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    pub async fn totp_secret(&self, device_id: &str) -> sqlx::Result<Option<Vec<u8>>> {
+        sqlx::query_scalar("SELECT totp_secret FROM devices WHERE id = ? AND revoked_at IS NULL")
+            .bind(device_id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// `false`: no such active device.
+    pub async fn revoke_device(&self, account_id: &str, device_id: &str, now: i64) -> sqlx::Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query("UPDATE devices SET revoked_at = ? WHERE id = ? AND account_id = ? AND revoked_at IS NULL")
+            .bind(now)
+            .bind(device_id)
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM device_sessions WHERE device_id = ?").bind(device_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    pub async fn touch_device(&self, device_id: &str, now: i64) -> sqlx::Result<()> {
+        sqlx::query("UPDATE devices SET last_used_at = ? WHERE id = ?").bind(now).bind(device_id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn insert_nonce(&self, nonce: &str, expires_at: i64) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO auth_nonces (nonce, expires_at) VALUES (?, ?)").bind(nonce).bind(expires_at).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Consumes a nonce: its expiry if it existed, `None` if unknown or already used.
+    pub async fn take_nonce(&self, nonce: &str) -> sqlx::Result<Option<i64>> {
+        sqlx::query_scalar("DELETE FROM auth_nonces WHERE nonce = ? RETURNING expires_at")
+            .bind(nonce)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    pub async fn insert_session(&self, token_hash: &[u8], device_id: &str, expires_at: i64) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO device_sessions (token_hash, device_id, expires_at) VALUES (?, ?, ?)")
+            .bind(token_hash)
+            .bind(device_id)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The session's device and expiry.
+    pub async fn session(&self, token_hash: &[u8]) -> sqlx::Result<Option<(String, i64)>> {
+        sqlx::query_as("SELECT device_id, expires_at FROM device_sessions WHERE token_hash = ?")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    // ---- challenges ------------------------------------------------------------------
+
+    pub async fn insert_challenge(&self, c: NewChallenge<'_>) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO challenges (id, account_id, challenge_json, server_signature, number_to_match, state, created_at, expires_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)")
+            .bind(c.id)
+            .bind(c.account_id)
+            .bind(c.challenge_json)
+            .bind(c.server_signature)
+            .bind(c.number_to_match)
+            .bind(c.created_at)
+            .bind(c.expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn challenge(&self, id: &str) -> sqlx::Result<Option<ChallengeRow>> {
+        sqlx::query_as(&format!("SELECT {CHALLENGE_COLUMNS} FROM challenges WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    pub async fn pending_challenges(&self, account_id: &str, now: i64) -> sqlx::Result<Vec<ChallengeRow>> {
+        sqlx::query_as(&format!("SELECT {CHALLENGE_COLUMNS} FROM challenges WHERE account_id = ? AND state = 'pending' AND expires_at >= ? ORDER BY created_at, id"))
+            .bind(account_id)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    pub async fn count_open_challenges(&self, account_id: &str, now: i64) -> sqlx::Result<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM challenges WHERE account_id = ? AND state = 'pending' AND expires_at >= ?")
+            .bind(account_id)
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    pub async fn count_challenges_since(&self, account_id: &str, since: i64) -> sqlx::Result<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM challenges WHERE account_id = ? AND created_at > ?")
+            .bind(account_id)
+            .bind(since)
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    /// Moves a pending challenge to its final state. `false`: it was not pending any more
+    /// (another decision won the race); nothing written.
+    pub async fn finish_challenge(&self, id: &str, state: ChallengeState, now: i64, device_id: Option<&str>, signature: Option<&str>) -> sqlx::Result<bool> {
+        let n = sqlx::query("UPDATE challenges SET state = ?, decided_at = ?, device_id = ?, decision_signature = ? WHERE id = ? AND state = 'pending'")
+            .bind(state.as_str())
+            .bind(now)
+            .bind(device_id)
+            .bind(signature)
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Counts a wrong number; returns the attempts so far.
+    pub async fn add_number_attempt(&self, id: &str) -> sqlx::Result<i64> {
+        sqlx::query_scalar("UPDATE challenges SET number_attempts = number_attempts + 1 WHERE id = ? AND state = 'pending' RETURNING number_attempts")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    /// Marks every pending challenge past its expiry as expired; returns (id, account) of each.
+    pub async fn expire_due(&self, now: i64) -> sqlx::Result<Vec<(String, String)>> {
+        sqlx::query_as("UPDATE challenges SET state = 'expired', decided_at = ? WHERE state = 'pending' AND expires_at < ? RETURNING id, account_id")
+            .bind(now)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    // ---- per-account push protection -------------------------------------------------
+
+    pub async fn push_state(&self, account_id: &str) -> sqlx::Result<PushStateRow> {
+        Ok(sqlx::query_as("SELECT push_blocked_at, cooldown_until, last_success_at FROM account_push_state WHERE account_id = ?")
+            .bind(account_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .unwrap_or_default())
+    }
+
+    async fn upsert_push_state(&self, account_id: &str, column: &str, value: Option<i64>) -> sqlx::Result<()> {
+        // `column` is one of this module's constants, never outside input.
+        sqlx::query(&format!("INSERT INTO account_push_state (account_id, {column}) VALUES (?, ?) ON CONFLICT (account_id) DO UPDATE SET {column} = excluded.{column}"))
+            .bind(account_id)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_cooldown(&self, account_id: &str, until: i64) -> sqlx::Result<()> {
+        self.upsert_push_state(account_id, "cooldown_until", Some(until)).await
+    }
+
+    pub async fn set_push_blocked(&self, account_id: &str, at: Option<i64>) -> sqlx::Result<()> {
+        self.upsert_push_state(account_id, "push_blocked_at", at).await
+    }
+
+    pub async fn set_last_success(&self, account_id: &str, at: i64) -> sqlx::Result<()> {
+        self.upsert_push_state(account_id, "last_success_at", Some(at)).await
+    }
+}
