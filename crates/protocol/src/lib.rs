@@ -11,6 +11,7 @@
 //! the core, which call in here to build and check bytes.
 #![forbid(unsafe_code)]
 
+pub mod clock;
 pub mod error;
 pub mod jcs;
 pub mod keys;

@@ -11,7 +11,6 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
-pub mod clock;
 pub mod error;
 pub mod hub;
 pub mod qr;
@@ -27,7 +26,7 @@ use inkan_protocol::keys::{SigningKey, b64};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
-pub use clock::{Clock, SharedClock, SystemClock};
+pub use inkan_protocol::clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use service::{Service, SharedService};
 pub use settings::{Limits, Settings};
 

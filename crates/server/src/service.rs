@@ -17,7 +17,7 @@ use inkan_protocol::{
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use crate::clock::SharedClock;
+use inkan_protocol::clock::SharedClock;
 use crate::error::{ApiError, ApiResult};
 use crate::hub::{Hub, HubEvent};
 use crate::settings::Settings;

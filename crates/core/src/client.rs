@@ -1,0 +1,77 @@
+//! The HTTP client for one Inkan server's device API. Server refusals come back as
+//! [`CoreError::Server`] with the server's stable code.
+
+use std::time::Duration;
+
+use inkan_protocol::ErrorBody;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{CoreError, CoreResult};
+
+/// Time allowed to open a connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time allowed for one ordinary request (not the push channel).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// Largest response body read into memory.
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+pub fn http_client() -> CoreResult<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .user_agent(concat!("inkan-core/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| CoreError::ServerUnreachable(e.to_string()))
+}
+
+/// One server, reached at `origin`.
+#[derive(Clone, Copy)]
+pub struct Api<'a> {
+    pub http: &'a reqwest::Client,
+    pub origin: &'a str,
+}
+
+fn unreachable(e: reqwest::Error) -> CoreError {
+    CoreError::ServerUnreachable(e.without_url().to_string())
+}
+
+impl Api<'_> {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.origin, path)
+    }
+
+    pub async fn get<R: DeserializeOwned>(&self, path: &str, bearer: Option<&str>) -> CoreResult<R> {
+        let mut req = self.http.get(self.url(path)).timeout(REQUEST_TIMEOUT);
+        if let Some(token) = bearer {
+            req = req.bearer_auth(token);
+        }
+        Self::read(req.send().await.map_err(unreachable)?).await
+    }
+
+    pub async fn post<B: Serialize, R: DeserializeOwned>(&self, path: &str, bearer: Option<&str>, body: &B) -> CoreResult<R> {
+        let mut req = self.http.post(self.url(path)).timeout(REQUEST_TIMEOUT).json(body);
+        if let Some(token) = bearer {
+            req = req.bearer_auth(token);
+        }
+        Self::read(req.send().await.map_err(unreachable)?).await
+    }
+
+    /// Reads a JSON answer, or turns an error answer into [`CoreError::Server`].
+    pub async fn read<R: DeserializeOwned>(resp: reqwest::Response) -> CoreResult<R> {
+        let status = resp.status();
+        if resp.content_length().is_some_and(|n| n as usize > MAX_RESPONSE_BYTES) {
+            return Err(CoreError::BadResponse("response too large".into()));
+        }
+        let bytes = resp.bytes().await.map_err(unreachable)?;
+        if bytes.len() > MAX_RESPONSE_BYTES {
+            return Err(CoreError::BadResponse("response too large".into()));
+        }
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| CoreError::BadResponse(e.to_string()));
+        }
+        match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(body) => Err(CoreError::Server { code: body.code, message: body.message }),
+            Err(_) => Err(CoreError::BadResponse(format!("HTTP {status}"))),
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! The core's errors, each with a stable snake_case code that the app and CLI map to
+//! Japanese and English text.
+
+use inkan_protocol::ErrorCode;
+use inkan_protocol::uri::UriError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("enrollment link: {0}")]
+    BadLink(#[from] UriError),
+    #[error("the file is not an image this app can read")]
+    ImageUnreadable,
+    #[error("no QR code was found in the image")]
+    QrNotFound,
+    #[error("the QR code could not be decoded")]
+    QrUnreadable,
+    #[error("no keychain is reachable: {0}")]
+    KeychainUnavailable(String),
+    #[error("the keychain refused access: {0}")]
+    KeychainLocked(String),
+    #[error("the key for this account is missing from the keychain")]
+    KeyMissing,
+    #[error("the server's key does not match the key pinned by the enrollment link")]
+    ServerKeyMismatch,
+    #[error("the challenge's server signature does not verify; it was discarded")]
+    ForgedChallenge,
+    #[error("the challenge is for another server or account; it was discarded")]
+    ChallengeMismatch,
+    #[error("the challenge has expired")]
+    ChallengeExpired,
+    #[error("no pending challenge {0}")]
+    ChallengeNotFound(String),
+    #[error("this challenge needs the number shown on the page")]
+    NumberRequired,
+    #[error("the number must be {0} digits")]
+    NumberMalformed(u8),
+    #[error("no account {0:?}")]
+    AccountNotFound(String),
+    #[error("several accounts match; name one with --account")]
+    AccountAmbiguous,
+    #[error("this device is already enrolled for that account on that server")]
+    AlreadyEnrolled,
+    #[error("the server cannot be reached: {0}")]
+    ServerUnreachable(String),
+    #[error("the server refused: {message} ({code})")]
+    Server { code: ErrorCode, message: String },
+    #[error("the server's answer was not understood: {0}")]
+    BadResponse(String),
+    #[error("local data: {0}")]
+    Storage(String),
+    #[error("protocol: {0}")]
+    Protocol(#[from] inkan_protocol::ProtocolError),
+}
+
+impl CoreError {
+    /// The stable code. Server refusals keep the server's code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CoreError::BadLink(e) => e.code(),
+            CoreError::ImageUnreadable => "image_unreadable",
+            CoreError::QrNotFound => "qr_not_found",
+            CoreError::QrUnreadable => "qr_unreadable",
+            CoreError::KeychainUnavailable(_) => "keychain_unavailable",
+            CoreError::KeychainLocked(_) => "keychain_locked",
+            CoreError::KeyMissing => "key_missing",
+            CoreError::ServerKeyMismatch => "server_key_mismatch",
+            CoreError::ForgedChallenge => "forged_challenge",
+            CoreError::ChallengeMismatch => "challenge_mismatch",
+            CoreError::ChallengeExpired => "challenge_expired",
+            CoreError::ChallengeNotFound(_) => "challenge_not_found",
+            CoreError::NumberRequired => "number_required",
+            CoreError::NumberMalformed(_) => "number_malformed",
+            CoreError::AccountNotFound(_) => "account_not_found",
+            CoreError::AccountAmbiguous => "account_ambiguous",
+            CoreError::AlreadyEnrolled => "already_enrolled",
+            CoreError::ServerUnreachable(_) => "server_unreachable",
+            CoreError::Server { code, .. } => code.as_str(),
+            CoreError::BadResponse(_) => "bad_response",
+            CoreError::Storage(_) => "storage",
+            CoreError::Protocol(e) => e.code(),
+        }
+    }
+
+    /// The server's code, when the server refused.
+    pub fn server_code(&self) -> Option<ErrorCode> {
+        match self {
+            CoreError::Server { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// Whether retrying later may help (network trouble), as opposed to a final refusal.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, CoreError::ServerUnreachable(_) | CoreError::BadResponse(_))
+            || matches!(self, CoreError::Server { code: ErrorCode::Internal, .. })
+    }
+}
+
+pub type CoreResult<T> = Result<T, CoreError>;

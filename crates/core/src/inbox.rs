@@ -1,0 +1,120 @@
+//! Checking pushed challenges, and the inbox of those waiting for the person (sans-IO).
+
+use std::collections::BTreeMap;
+
+use inkan_protocol::{Challenge, ChallengeDetails, Label, SignedChallenge};
+
+use crate::error::{CoreError, CoreResult};
+use crate::profile::Account;
+
+/// Checks a pushed challenge before it is shown: the pinned server key signed it, it is for
+/// this account on this server, and it has not expired.
+pub fn verify_challenge(account: &Account, signed: &SignedChallenge, now: i64) -> CoreResult<Challenge> {
+    Label::Challenge
+        .verify(&account.server_public_key, &signed.challenge, &signed.server_signature)
+        .map_err(|_| CoreError::ForgedChallenge)?;
+    let c = &signed.challenge;
+    if c.origin != account.origin || c.account_id != account.account_id {
+        return Err(CoreError::ChallengeMismatch);
+    }
+    if now > c.expires_at {
+        return Err(CoreError::ChallengeExpired);
+    }
+    Ok(c.clone())
+}
+
+/// One line for lists and notifications, Japanese first.
+pub fn summary(details: &ChallengeDetails) -> String {
+    match details {
+        ChallengeDetails::Login(l) => format!("ログイン / Login: {} ({}, {})", l.ip, l.place, l.browser),
+        ChallengeDetails::Withdrawal(w) => format!(
+            "出金 / Withdrawal: {} {} → {} {} {}",
+            group_thousands(w.amount),
+            w.currency,
+            w.bank,
+            w.branch,
+            w.account_masked
+        ),
+    }
+}
+
+/// 1250000 -> "1,250,000".
+pub fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A verified challenge waiting for the person, with the account it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingChallenge {
+    pub account: String,
+    pub challenge: Challenge,
+}
+
+/// Pending challenges by id, dropped when resolved or expired.
+#[derive(Debug, Default)]
+pub struct Inbox {
+    items: BTreeMap<String, PendingChallenge>,
+}
+
+impl Inbox {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn insert(&mut self, item: PendingChallenge) {
+        self.items.insert(item.challenge.id.clone(), item);
+    }
+
+    pub fn remove(&mut self, challenge_id: &str) -> Option<PendingChallenge> {
+        self.items.remove(challenge_id)
+    }
+
+    pub fn get(&self, challenge_id: &str) -> Option<&PendingChallenge> {
+        self.items.get(challenge_id)
+    }
+
+    /// Drops expired challenges; returns their ids.
+    pub fn expire(&mut self, now: i64) -> Vec<String> {
+        let gone: Vec<String> = self.items.values().filter(|p| now > p.challenge.expires_at).map(|p| p.challenge.id.clone()).collect();
+        for id in &gone {
+            self.items.remove(id);
+        }
+        gone
+    }
+
+    /// Soonest to expire first.
+    pub fn list(&self) -> Vec<&PendingChallenge> {
+        let mut v: Vec<&PendingChallenge> = self.items.values().collect();
+        v.sort_by_key(|p| (p.challenge.expires_at, p.challenge.id.clone()));
+        v
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(group_thousands(0), "0");
+        assert_eq!(group_thousands(999), "999");
+        assert_eq!(group_thousands(1000), "1,000");
+        assert_eq!(group_thousands(1250000), "1,250,000");
+    }
+}
