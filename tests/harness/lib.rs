@@ -1,0 +1,252 @@
+//! The end-to-end test kit: starts the real `inkan-server` on a free loopback port with a
+//! fresh SQLite file, and makes devices (`inkan-core` authenticators) and relying-party calls
+//! against it, so each test reads like the story it checks.
+//!
+//! Devices use the real platform keychain ([`platform_keys`], the Secret Service under
+//! `dbus-run-session` + `gnome-keyring-daemon`, started by `scripts/test`) unless a test
+//! deliberately takes the in-memory store.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use inkan_core::{Account, Authenticator, KeyStore, ManualClock, MemoryKeyStore, PlatformKeyStore, Profile, WatchEvent};
+use inkan_protocol::{
+    ChallengeCreated, ChallengeDetails, ChallengeStatus, CreateChallengeRequest, DeviceInfo,
+    ErrorBody, LoginContext, TicketCreated, WithdrawalContext,
+};
+use inkan_server::{RunningServer, Settings};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+/// Longest a test waits for an event that should arrive in milliseconds.
+pub const EVENT_WAIT: Duration = Duration::from_secs(10);
+
+pub struct TestServer {
+    pub server: Option<RunningServer>,
+    pub origin: String,
+    pub clock: ManualClock,
+    pub api_key: String,
+    pub http: reqwest::Client,
+    pub database_url: String,
+    settings: Settings,
+    pub dir: tempfile::TempDir,
+}
+
+/// The real platform keychain, checked with a write and a read so that a missing Secret
+/// Service fails here with a clear message rather than deep inside a test.
+pub fn platform_keys() -> Arc<dyn KeyStore> {
+    let keys = PlatformKeyStore::open().unwrap_or_else(|e| panic!("{}", no_keychain(&e.to_string())));
+    let probe = format!("inkan-test-probe-{}", std::process::id());
+    keys.put(&probe, b"probe").unwrap_or_else(|e| panic!("{}", no_keychain(&e.to_string())));
+    assert_eq!(keys.get(&probe).unwrap().as_deref().map(|v| v.as_slice()), Some(&b"probe"[..]));
+    keys.delete(&probe).unwrap();
+    Arc::new(keys)
+}
+
+fn no_keychain(e: &str) -> String {
+    format!("no usable Secret Service keychain ({e}). Run the suite through scripts/test, which starts dbus-run-session and an unlocked gnome-keyring-daemon.")
+}
+
+pub fn memory_keys() -> Arc<MemoryKeyStore> {
+    Arc::new(MemoryKeyStore::new())
+}
+
+pub fn withdrawal(amount: u64) -> ChallengeDetails {
+    ChallengeDetails::Withdrawal(WithdrawalContext {
+        amount,
+        currency: "JPY".into(),
+        bank: "みずほ銀行 / Mizuho Bank".into(),
+        branch: "渋谷支店 / Shibuya".into(),
+        account_masked: "****5678".into(),
+        requested_at: "2026-11-24T18:00:00+09:00".into(),
+    })
+}
+
+pub fn login() -> ChallengeDetails {
+    ChallengeDetails::Login(LoginContext {
+        time: "2026-11-24T18:00:00+09:00".into(),
+        ip: "203.0.113.7".into(),
+        place: "東京都 / Tokyo".into(),
+        browser: "Chrome 131 / Windows 11".into(),
+    })
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("inkan.sqlite3").display());
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let settings = Settings::for_tests(&origin, &database_url);
+        // Start at the real time so that out-of-process devices (the CLI) agree with the server;
+        // tests then move the clock by hand.
+        let clock = ManualClock::new(inkan_core::Clock::now(&inkan_core::SystemClock));
+        let server = inkan_server::start(settings.clone(), Arc::new(clock.clone()), Some(listener)).await.expect("server starts");
+        TestServer {
+            server: Some(server),
+            origin,
+            clock,
+            api_key: settings.rp_api_key.expose().to_owned(),
+            http: reqwest::Client::new(),
+            database_url,
+            settings,
+            dir,
+        }
+    }
+
+    /// Same as [`TestServer::start`], with changed limits.
+    pub async fn start_with(change: impl FnOnce(&mut inkan_server::Limits)) -> TestServer {
+        let mut t = TestServer::start().await;
+        t.server.take().unwrap().stop().await;
+        change(&mut t.settings.limits);
+        t.restart().await;
+        t
+    }
+
+    /// Kills the server as a crash would: connections drop, only committed state remains.
+    pub fn kill(&mut self) {
+        self.server.take().expect("server running").kill();
+    }
+
+    /// Starts the server again on the same port and database.
+    pub async fn restart(&mut self) {
+        let addr = self.origin.trim_start_matches("http://").to_owned();
+        let mut tries = 0;
+        let listener = loop {
+            match TcpListener::bind(&addr).await {
+                Ok(l) => break l,
+                Err(e) if tries < 50 => {
+                    tries += 1;
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("rebinding {addr}: {e}"),
+            }
+        };
+        self.server = Some(inkan_server::start(self.settings.clone(), Arc::new(self.clock.clone()), Some(listener)).await.expect("server restarts"));
+    }
+
+    /// A new device with its own profile directory, sharing the server's clock.
+    pub fn device(&self, keys: Arc<dyn KeyStore>) -> Authenticator {
+        let profile_dir: PathBuf = self.dir.path().join(format!("device-{}", inkan_server::random_token(6)));
+        Authenticator::new(Profile::open(profile_dir).unwrap(), keys, Arc::new(self.clock.clone())).unwrap()
+    }
+
+    /// A device enrolled for `account`.
+    pub async fn enrolled_device(&self, keys: Arc<dyn KeyStore>, account: &str) -> (Authenticator, Account) {
+        let device = self.device(keys);
+        let ticket = self.ticket(account).await;
+        let enrolled = device.enroll(&ticket.uri, "test device").await.expect("enrollment");
+        (device, enrolled)
+    }
+
+    fn rp(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        req.bearer_auth(&self.api_key)
+    }
+
+    async fn rp_json<T: serde::de::DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, ErrorBody> {
+        let resp = self.rp(req).send().await.expect("relying-party request");
+        if resp.status().is_success() {
+            Ok(resp.json().await.expect("json answer"))
+        } else {
+            Err(resp.json().await.expect("error body"))
+        }
+    }
+
+    pub async fn ticket(&self, account: &str) -> TicketCreated {
+        self.rp_json(self.http.post(format!("{}/v1/rp/enrollment-tickets", self.origin)).json(&serde_json::json!({"account_id": account})))
+            .await
+            .expect("ticket")
+    }
+
+    pub async fn try_challenge(&self, account: &str, details: ChallengeDetails, number_match: bool) -> Result<ChallengeCreated, ErrorBody> {
+        let req = CreateChallengeRequest { account_id: account.into(), details, number_match };
+        self.rp_json(self.http.post(format!("{}/v1/rp/challenges", self.origin)).json(&req)).await
+    }
+
+    pub async fn challenge(&self, account: &str, details: ChallengeDetails, number_match: bool) -> ChallengeCreated {
+        self.try_challenge(account, details, number_match).await.expect("challenge created")
+    }
+
+    pub async fn status(&self, id: &str) -> ChallengeStatus {
+        self.rp_json(self.http.get(format!("{}/v1/rp/challenges/{id}", self.origin))).await.expect("status")
+    }
+
+    /// The relying party's long poll: returns when the challenge is decided (or `secs` pass).
+    pub async fn wait(&self, id: &str, secs: u64) -> ChallengeStatus {
+        self.rp_json(self.http.get(format!("{}/v1/rp/challenges/{id}/wait?timeout={secs}", self.origin))).await.expect("wait")
+    }
+
+    pub async fn devices(&self, account: &str) -> Vec<DeviceInfo> {
+        self.rp_json(self.http.get(format!("{}/v1/rp/accounts/{account}/devices", self.origin))).await.expect("devices")
+    }
+
+    pub async fn revoke(&self, account: &str, device_id: &str) {
+        let _: serde_json::Value = self
+            .rp_json(self.http.post(format!("{}/v1/rp/accounts/{account}/devices/{device_id}/revoke", self.origin)))
+            .await
+            .expect("revoke");
+    }
+
+    pub async fn unblock(&self, account: &str) {
+        let _: serde_json::Value = self.rp_json(self.http.post(format!("{}/v1/rp/accounts/{account}/unblock", self.origin))).await.expect("unblock");
+    }
+
+    pub async fn push_state(&self, account: &str) -> inkan_protocol::AccountPushState {
+        self.rp_json(self.http.get(format!("{}/v1/rp/accounts/{account}", self.origin))).await.expect("push state")
+    }
+
+    /// Audit event names for the account, oldest first.
+    pub async fn audit_events(&self, account: &str) -> Vec<String> {
+        let rows: Vec<serde_json::Value> = self.rp_json(self.http.get(format!("{}/v1/rp/accounts/{account}/audit", self.origin))).await.expect("audit");
+        rows.iter().rev().map(|r| r["event"].as_str().unwrap().to_owned()).collect()
+    }
+
+    /// Raw POST with the given body bytes, returning status and error body.
+    pub async fn raw_post(&self, path: &str, bearer: Option<&str>, body: Vec<u8>) -> (u16, Option<ErrorBody>) {
+        let mut req = self.http.post(format!("{}{path}", self.origin)).header("content-type", "application/json").body(body);
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.ok())
+    }
+}
+
+/// Starts `device.watch(account)` in the background and returns its event stream.
+pub fn watch(device: Arc<Authenticator>, account: Account) -> mpsc::Receiver<WatchEvent> {
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move { device.watch(&account, tx).await });
+    rx
+}
+
+/// The next event that `pick` accepts, skipping others; panics after [`EVENT_WAIT`].
+pub async fn next_matching<T>(rx: &mut mpsc::Receiver<WatchEvent>, mut pick: impl FnMut(WatchEvent) -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + EVENT_WAIT;
+    loop {
+        let event = tokio::time::timeout_at(deadline, rx.recv()).await.expect("event in time").expect("watch running");
+        if let Some(v) = pick(event) {
+            return v;
+        }
+    }
+}
+
+/// A binary of this workspace (`inkan`, `inkan-server`), built on demand into the same target
+/// directory as the tests.
+pub fn workspace_bin(package: &str, name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target profile dir").to_path_buf();
+    let path = dir.join(name);
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let profile_flag = if dir.ends_with("release") { vec!["--release"] } else { vec![] };
+    let status = std::process::Command::new(cargo)
+        .args(["build", "--quiet", "-p", package, "--bin", name])
+        .args(profile_flag)
+        .status()
+        .expect("cargo build");
+    assert!(status.success(), "building {name}");
+    assert!(path.exists(), "{} missing after build", path.display());
+    path
+}

@@ -151,7 +151,7 @@ async fn events(State(s): State<SharedService>, Device(d): Device) -> ApiResult<
                 _ => None,
             })
         });
-    let stream = futures_util::stream::iter(initial).chain(live).map(Ok);
+    let stream = futures_util::stream::iter(initial).chain(live).map(Ok).take_until(s.stopping());
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(PUSH_KEEPALIVE)))
 }
 

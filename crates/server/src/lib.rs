@@ -71,6 +71,7 @@ pub struct RunningServer {
 impl RunningServer {
     /// Stops accepting, closes open connections, and waits for the server task.
     pub async fn stop(mut self) {
+        self.service.begin_shutdown();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -78,8 +79,10 @@ impl RunningServer {
         let _ = (&mut self.task).await;
     }
 
-    /// Ends the server task at once, as if the process were killed.
+    /// Ends the server at once, as if the process were killed: the listener closes and every
+    /// open connection is dropped; nothing is flushed beyond what each statement committed.
     pub fn kill(self) {
+        self.service.begin_shutdown();
         self.task.abort();
     }
 }

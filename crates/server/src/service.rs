@@ -40,6 +40,8 @@ pub struct Service {
     pub hub: Hub,
     pub clock: SharedClock,
     server_public_key: DevicePublicKey,
+    /// Flips to `true` when the server stops: push channels and long polls end at once.
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 /// An authenticated device (from its session token).
@@ -94,7 +96,20 @@ impl Service {
     pub fn new(settings: Settings, store: Store, clock: SharedClock) -> Self {
         let server_public_key = settings.signing_key.public_key();
         let hub = Hub::new(settings.limits.push_channel_capacity);
-        Service { settings, store, hub, clock, server_public_key }
+        Service { settings, store, hub, clock, server_public_key, shutdown: tokio::sync::watch::channel(false).0 }
+    }
+
+    /// Ends every push channel and long poll.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Resolves when the server begins to stop.
+    pub fn stopping(&self) -> impl std::future::Future<Output = ()> + Send + use<> {
+        let mut rx = self.shutdown.subscribe();
+        async move {
+            let _ = rx.wait_for(|stopping| *stopping).await;
+        }
     }
 
     pub fn now(&self) -> i64 {
@@ -375,8 +390,14 @@ impl Service {
             return Ok(status);
         }
         let deadline = tokio::time::Instant::now() + timeout;
+        let stopping = self.stopping();
+        tokio::pin!(stopping);
         loop {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
+            let next = tokio::select! {
+                next = tokio::time::timeout_at(deadline, rx.recv()) => next,
+                _ = &mut stopping => break,
+            };
+            match next {
                 Err(_) => break,
                 Ok(Ok(HubEvent::Push(PushEvent::Resolved(outcome)))) if outcome.challenge_id == id => break,
                 Ok(Ok(_)) => continue,
