@@ -1,1 +1,390 @@
-fn main(){}
+//! Every way a decision, an enrollment or a request can be wrong: each is refused with its
+//! own error code, and nothing changes on the server or the device.
+
+use std::sync::Arc;
+
+use inkan_core::KeyStore;
+use inkan_e2e::*;
+use inkan_protocol::{ApprovalPayload, ChallengeDetails, ChallengeState, Decision, ErrorCode};
+
+const ACCOUNT: &str = "20067890";
+
+/// A server, a device enrolled with an in-memory key store, one pending withdrawal.
+async fn setup(number_match: bool) -> (TestServer, Arc<inkan_core::MemoryKeyStore>, inkan_core::Account, RawDevice, inkan_protocol::Challenge, Option<String>) {
+    let t = TestServer::start().await;
+    let keys = memory_keys();
+    let (_device, account) = t.enrolled_device(keys.clone(), ACCOUNT).await;
+    let raw = RawDevice::open(&keys, &account, t.clock.now()).await;
+    let created = t.challenge(ACCOUNT, withdrawal(1_000_000), number_match).await;
+    let challenge = raw.pending().await.into_iter().find(|c| c.challenge.id == created.challenge_id).unwrap().challenge;
+    (t, keys, account, raw, challenge, created.number_to_show)
+}
+
+trait Now {
+    fn now(&self) -> i64;
+}
+impl Now for inkan_core::ManualClock {
+    fn now(&self) -> i64 {
+        inkan_core::Clock::now(self)
+    }
+}
+
+async fn assert_still_pending(t: &TestServer, id: &str) {
+    assert_eq!(t.status(id).await.state, ChallengeState::Pending, "the refused decision changed nothing");
+}
+
+#[tokio::test]
+async fn tampered_amount_is_rejected() {
+    let (t, _, _, raw, challenge, _) = setup(false).await;
+    let mut payload = ApprovalPayload::new(&challenge, &raw.device_id, Decision::Approve, None, t.clock.now());
+    if let ChallengeDetails::Withdrawal(w) = &mut payload.details {
+        w.amount = 1;
+    }
+    let (status, err) = raw.submit(&challenge.id, &raw.sign(&payload)).await.unwrap_err();
+    assert_eq!((status, err.code), (403, ErrorCode::BadSignature));
+    assert_still_pending(&t, &challenge.id).await;
+    assert!(t.audit_events(ACCOUNT).await.contains(&"decision_bad_signature".to_owned()));
+}
+
+#[tokio::test]
+async fn tampered_payee_is_rejected() {
+    let (t, _, _, raw, challenge, _) = setup(false).await;
+    let mut payload = ApprovalPayload::new(&challenge, &raw.device_id, Decision::Approve, None, t.clock.now());
+    if let ChallengeDetails::Withdrawal(w) = &mut payload.details {
+        w.bank = "攻撃者銀行 / Attacker Bank".into();
+        w.account_masked = "****0000".into();
+    }
+    let err = raw.submit(&challenge.id, &raw.sign(&payload)).await.unwrap_err().1;
+    assert_eq!(err.code, ErrorCode::BadSignature);
+    assert_still_pending(&t, &challenge.id).await;
+}
+
+#[tokio::test]
+async fn signature_by_another_device_is_rejected() {
+    let (t, _, _, raw, challenge, _) = setup(false).await;
+    // A second device of the same account signs in the first one's name.
+    let other_keys = memory_keys();
+    let (_d2, other) = t.enrolled_device(other_keys.clone(), ACCOUNT).await;
+    let other_raw = RawDevice::open(&other_keys, &other, t.clock.now()).await;
+    let payload = ApprovalPayload::new(&challenge, &raw.device_id, Decision::Approve, None, t.clock.now());
+    let forged = other_raw.sign(&payload);
+    assert_eq!(raw.submit(&challenge.id, &forged).await.unwrap_err().1.code, ErrorCode::BadSignature);
+    // A device of another account cannot even see the challenge.
+    let stranger_keys = memory_keys();
+    let (_d3, stranger) = t.enrolled_device(stranger_keys.clone(), "30000001").await;
+    let stranger_raw = RawDevice::open(&stranger_keys, &stranger, t.clock.now()).await;
+    let own = ApprovalPayload::new(&challenge, &stranger_raw.device_id, Decision::Approve, None, t.clock.now());
+    assert_eq!(stranger_raw.submit(&challenge.id, &stranger_raw.sign(&own)).await.unwrap_err().1.code, ErrorCode::ChallengeUnknown);
+    assert_still_pending(&t, &challenge.id).await;
+}
+
+#[tokio::test]
+async fn replayed_decision_is_rejected() {
+    let (t, _, _, raw, challenge, _) = setup(false).await;
+    let sub = raw.sign(&ApprovalPayload::new(&challenge, &raw.device_id, Decision::Approve, None, t.clock.now()));
+    raw.submit(&challenge.id, &sub).await.expect("first submission");
+    let (status, err) = raw.submit(&challenge.id, &sub).await.unwrap_err();
+    assert_eq!((status, err.code), (409, ErrorCode::ChallengeNotPending));
+    // The same signature on a newer challenge of the same account does not verify either.
+    let second = t.challenge(ACCOUNT, withdrawal(1_000_000), false).await;
+    assert_eq!(raw.submit(&second.challenge_id, &sub).await.unwrap_err().1.code, ErrorCode::BadSignature);
+    assert_still_pending(&t, &second.challenge_id).await;
+    assert_eq!(t.status(&challenge.id).await.state, ChallengeState::Approved);
+}
+
+#[tokio::test]
+async fn decision_after_expiry_is_rejected() {
+    let (t, _, account, raw, challenge, _) = setup(false).await;
+    t.clock.advance(inkan_server::Limits::default().challenge_ttl_secs + 1);
+    let sub = raw.sign(&ApprovalPayload::new(&challenge, &raw.device_id, Decision::Approve, None, t.clock.now()));
+    let (status, err) = raw.submit(&challenge.id, &sub).await.unwrap_err();
+    assert_eq!((status, err.code), (410, ErrorCode::ChallengeExpired));
+    assert_eq!(t.status(&challenge.id).await.state, ChallengeState::Expired);
+    // The core refuses before signing, too.
+    let core = t.device(memory_keys());
+    let err = core.decide(&account, &challenge, Decision::Approve, None).await.unwrap_err();
+    assert_eq!(err.code(), "challenge_expired");
+}
+
+#[tokio::test]
+async fn wrong_number_is_rejected_and_counted() {
+    let (t, _, _, raw, challenge, number) = setup(true).await;
+    let number = number.unwrap();
+    let wrong = if number == "00" { "01" } else { "00" }.to_owned();
+    let sign = |n: Option<String>| raw.sign(&ApprovalPayload::new(&challenge, &raw.device_id, Decision::Approve, n, t.clock.now()));
+    let (status, err) = raw.submit(&challenge.id, &sign(Some(wrong.clone()))).await.unwrap_err();
+    assert_eq!((status, err.code), (403, ErrorCode::NumberMismatch));
+    assert_still_pending(&t, &challenge.id).await;
+    assert_eq!(raw.submit(&challenge.id, &sign(None)).await.unwrap_err().1.code, ErrorCode::NumberRequired);
+    assert_eq!(raw.submit(&challenge.id, &sign(Some(number))).await.unwrap().state, ChallengeState::Approved);
+
+    // Three wrong numbers fail the challenge for good.
+    let created = t.challenge(ACCOUNT, login(), true).await;
+    let second = raw.pending().await.into_iter().find(|c| c.challenge.id == created.challenge_id).unwrap().challenge;
+    let wrong = if created.number_to_show.as_deref() == Some("00") { "01" } else { "00" };
+    for _ in 0..inkan_server::Limits::default().max_number_attempts {
+        let sub = raw.sign(&ApprovalPayload::new(&second, &raw.device_id, Decision::Approve, Some(wrong.into()), t.clock.now()));
+        assert_eq!(raw.submit(&second.id, &sub).await.unwrap_err().1.code, ErrorCode::NumberMismatch);
+    }
+    assert_eq!(t.status(&second.id).await.state, ChallengeState::Failed);
+}
+
+#[tokio::test]
+async fn device_clock_far_off_is_rejected() {
+    let (t, _, _, raw, challenge, _) = setup(false).await;
+    let sub = raw.sign(&ApprovalPayload::new(&challenge, &raw.device_id, Decision::Approve, None, t.clock.now() - 3600));
+    assert_eq!(raw.submit(&challenge.id, &sub).await.unwrap_err().1.code, ErrorCode::ClockSkew);
+    assert_still_pending(&t, &challenge.id).await;
+}
+
+#[tokio::test]
+async fn revoked_device_can_no_longer_decide() {
+    let t = TestServer::start().await;
+    let keys = memory_keys();
+    let (device, account) = t.enrolled_device(keys.clone(), ACCOUNT).await;
+    let device = Arc::new(device);
+    let mut events = watch(device.clone(), account.clone());
+    next_matching(&mut events, |e| matches!(e, inkan_core::WatchEvent::Connected { .. }).then_some(())).await;
+    let created = t.challenge(ACCOUNT, withdrawal(10_000), false).await;
+    let pending = device.pending(&account).await.unwrap();
+    t.revoke(ACCOUNT, &account.device_id).await;
+
+    let err = device.decide(&account, &pending[0].challenge, Decision::Approve, None).await.unwrap_err();
+    assert_eq!(err.code(), "device_revoked", "{err}");
+    assert_eq!(t.status(&created.challenge_id).await.state, ChallengeState::Pending);
+    let stopped = next_matching(&mut events, |e| match e {
+        inkan_core::WatchEvent::Stopped { error, .. } => Some(error),
+        _ => None,
+    })
+    .await;
+    assert_eq!(stopped.code(), "device_revoked");
+    assert_eq!(t.try_challenge(ACCOUNT, login(), false).await.unwrap_err().code, ErrorCode::NoDevices);
+    assert!(t.devices(ACCOUNT).await[0].revoked_at.is_some());
+}
+
+#[tokio::test]
+async fn reused_ticket_is_rejected_and_leaves_nothing_behind() {
+    let t = TestServer::start().await;
+    let ticket = t.ticket(ACCOUNT).await;
+    t.device(memory_keys()).enroll(&ticket.uri, "first").await.unwrap();
+    let keys = memory_keys();
+    let second = t.device(keys.clone());
+    let err = second.enroll(&ticket.uri, "second").await.unwrap_err();
+    assert_eq!(err.server_code(), Some(ErrorCode::TicketAlreadyUsed), "{err}");
+    assert!(keys.is_empty(), "no key left in the keychain");
+    assert!(second.accounts().unwrap().is_empty(), "no account left in the profile");
+    assert_eq!(t.devices(ACCOUNT).await.len(), 1);
+}
+
+#[tokio::test]
+async fn expired_ticket_is_rejected() {
+    let t = TestServer::start().await;
+    let ticket = t.ticket(ACCOUNT).await;
+    t.clock.advance(inkan_server::Limits::default().ticket_ttl_secs + 1);
+    let keys = memory_keys();
+    let err = t.device(keys.clone()).enroll(&ticket.uri, "late").await.unwrap_err();
+    assert_eq!(err.server_code(), Some(ErrorCode::TicketExpired));
+    assert!(keys.is_empty());
+    assert!(t.devices(ACCOUNT).await.is_empty());
+}
+
+#[tokio::test]
+async fn unknown_ticket_and_forged_server_key_are_rejected_without_spending_the_ticket() {
+    let t = TestServer::start().await;
+    let ticket = t.ticket(ACCOUNT).await;
+    let mut uri = inkan_protocol::EnrollmentUri::parse(&ticket.uri).unwrap();
+    let real_key = uri.server_key_fingerprint.clone();
+    uri.server_key_fingerprint = inkan_protocol::keys::b64(&[7u8; 32]);
+    let keys = memory_keys();
+    let device = t.device(keys.clone());
+    assert_eq!(device.enroll(&uri.to_uri_string(), "x").await.unwrap_err().code(), "server_key_mismatch");
+    uri.server_key_fingerprint = real_key;
+    uri.ticket = inkan_protocol::keys::b64(&[9u8; 32]);
+    assert_eq!(device.enroll(&uri.to_uri_string(), "x").await.unwrap_err().server_code(), Some(ErrorCode::TicketUnknown));
+    assert!(keys.is_empty());
+    // The real ticket still works.
+    device.enroll(&ticket.uri, "x").await.unwrap();
+}
+
+#[tokio::test]
+async fn locked_keychain_fails_enrollment_before_the_ticket_is_spent() {
+    let t = TestServer::start().await;
+    let ticket = t.ticket(ACCOUNT).await;
+    let keys = memory_keys();
+    keys.set_failing(true);
+    let device = t.device(keys.clone());
+    assert_eq!(device.enroll(&ticket.uri, "x").await.unwrap_err().code(), "keychain_locked");
+    assert!(device.accounts().unwrap().is_empty());
+    keys.set_failing(false);
+    device.enroll(&ticket.uri, "x").await.expect("the ticket was not spent");
+}
+
+#[tokio::test]
+async fn malformed_links_and_unreadable_images_are_rejected() {
+    let t = TestServer::start().await;
+    let device = t.device(memory_keys());
+    for (link, code) in [
+        ("", "uri_empty"),
+        ("hello", "uri_not_a_link"),
+        ("https://example.com/enroll", "uri_wrong_scheme"),
+        ("inkan://approve?v=1", "uri_wrong_action"),
+        ("inkan://enroll?v=9", "uri_unsupported_version"),
+        ("inkan://enroll?v=1", "uri_missing_field"),
+    ] {
+        assert_eq!(device.enroll(link, "x").await.unwrap_err().code(), code, "{link:?}");
+    }
+    assert_eq!(device.enroll_from_qr_image(b"not an image at all", "x").await.unwrap_err().code(), "image_unreadable");
+    let blank = {
+        let img = image_png_without_qr();
+        device.enroll_from_qr_image(&img, "x").await.unwrap_err()
+    };
+    assert_eq!(blank.code(), "qr_not_found");
+    assert!(device.accounts().unwrap().is_empty());
+}
+
+/// A white 64x64 PNG.
+fn image_png_without_qr() -> Vec<u8> {
+    // The server's QR renderer makes a valid PNG of a QR code; a blank one is made by hand:
+    // signature, IHDR (64x64, 8-bit grey), one IDAT of zlib-stored rows, IEND.
+    let mut raw = Vec::new();
+    for _ in 0..64 {
+        raw.push(0u8);
+        raw.extend(std::iter::repeat_n(255u8, 64));
+    }
+    let mut z = vec![0x78, 0x01, 1];
+    let len = raw.len() as u16;
+    z.extend(len.to_le_bytes());
+    z.extend((!len).to_le_bytes());
+    z.extend(&raw);
+    z.extend(adler32(&raw).to_be_bytes());
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend(64u32.to_be_bytes());
+    ihdr.extend(64u32.to_be_bytes());
+    ihdr.extend([8, 0, 0, 0, 0]);
+    for (kind, data) in [(b"IHDR", ihdr), (b"IDAT", z), (b"IEND", vec![])] {
+        png.extend((data.len() as u32).to_be_bytes());
+        let mut chunk = kind.to_vec();
+        chunk.extend(&data);
+        png.extend(&chunk);
+        png.extend(crc32(&chunk).to_be_bytes());
+    }
+    png
+}
+
+fn adler32(data: &[u8]) -> u32 {
+    let (mut a, mut b) = (1u32, 0u32);
+    for &d in data {
+        a = (a + u32::from(d)) % 65521;
+        b = (b + a) % 65521;
+    }
+    (b << 16) | a
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+#[tokio::test]
+async fn oversized_and_malformed_bodies_are_rejected() {
+    let t = TestServer::start().await;
+    let big = vec![b' '; inkan_server::Limits::default().max_body_bytes + 1];
+    let (status, err) = t.raw_post("/v1/device/enroll", None, big).await;
+    assert_eq!((status, err.map(|e| e.code)), (413, Some(ErrorCode::BodyTooLarge)));
+    let (status, err) = t.raw_post("/v1/device/enroll", None, b"{\"ticket\": 5}".to_vec()).await;
+    assert_eq!((status, err.map(|e| e.code)), (400, Some(ErrorCode::BadRequest)));
+    let (status, err) = t.raw_post("/v1/rp/challenges", Some(&t.api_key), b"{".to_vec()).await;
+    assert_eq!((status, err.map(|e| e.code)), (400, Some(ErrorCode::BadRequest)));
+}
+
+#[tokio::test]
+async fn relying_party_needs_its_api_key() {
+    let t = TestServer::start().await;
+    let (status, err) = t.raw_post("/v1/rp/enrollment-tickets", Some("wrong-key-wrong-key"), b"{\"account_id\":\"1\"}".to_vec()).await;
+    assert_eq!((status, err.map(|e| e.code)), (401, Some(ErrorCode::Unauthorized)));
+    let (status, _) = t.raw_post("/v1/rp/enrollment-tickets", None, b"{\"account_id\":\"1\"}".to_vec()).await;
+    assert_eq!(status, 401);
+    let (status, err) = t.raw_post("/v1/device/challenges/x/decision", Some("no-such-session"), b"{}".to_vec()).await;
+    assert_eq!((status, err.map(|e| e.code)), (401, Some(ErrorCode::Unauthorized)));
+}
+
+#[tokio::test]
+async fn push_bombing_is_capped() {
+    let t = TestServer::start().await;
+    let (_device, _account) = t.enrolled_device(memory_keys(), ACCOUNT).await;
+    let limits = inkan_server::Limits::default();
+    for _ in 0..limits.max_open_challenges {
+        t.challenge(ACCOUNT, login(), false).await;
+    }
+    assert_eq!(t.try_challenge(ACCOUNT, login(), false).await.unwrap_err().code, ErrorCode::TooManyOpenChallenges);
+    // Expired challenges free their places, but the cap on pushes since the last approval holds.
+    let mut created = limits.max_open_challenges;
+    while created < limits.max_pushes_since_success {
+        t.clock.advance(limits.challenge_ttl_secs + 1);
+        t.challenge(ACCOUNT, login(), false).await;
+        created += 1;
+    }
+    t.clock.advance(limits.challenge_ttl_secs + 1);
+    assert_eq!(t.try_challenge(ACCOUNT, login(), false).await.unwrap_err().code, ErrorCode::TooManyPushes);
+    assert!(t.audit_events(ACCOUNT).await.contains(&"challenge_refused".to_owned()));
+}
+
+#[tokio::test]
+async fn invalid_challenge_details_are_rejected() {
+    let t = TestServer::start().await;
+    t.enrolled_device(memory_keys(), ACCOUNT).await;
+    let mut w = withdrawal(0);
+    assert_eq!(t.try_challenge(ACCOUNT, w.clone(), false).await.unwrap_err().code, ErrorCode::InvalidDetails);
+    if let ChallengeDetails::Withdrawal(x) = &mut w {
+        x.amount = 10;
+        x.account_masked = "1234567890".into();
+    }
+    assert_eq!(t.try_challenge(ACCOUNT, w, false).await.unwrap_err().code, ErrorCode::InvalidDetails, "an unmasked account number");
+    assert_eq!(t.try_challenge("bad account!", login(), false).await.unwrap_err().code, ErrorCode::BadRequest);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approve_and_deny_racing_resolve_to_exactly_one_outcome() {
+    let (t, _, _, raw, first, _) = setup(false).await;
+    let raw = Arc::new(raw);
+    let mut challenge = first;
+    for round in 0..10 {
+        let approve = raw.sign(&ApprovalPayload::new(&challenge, &raw.device_id, Decision::Approve, None, t.clock.now()));
+        let deny = raw.sign(&ApprovalPayload::new(&challenge, &raw.device_id, Decision::Deny, None, t.clock.now()));
+        let (a, d) = {
+            let (r1, r2, id1, id2) = (raw.clone(), raw.clone(), challenge.id.clone(), challenge.id.clone());
+            tokio::join!(
+                tokio::spawn(async move { r1.submit(&id1, &approve).await }),
+                tokio::spawn(async move { r2.submit(&id2, &deny).await })
+            )
+        };
+        let (a, d) = (a.unwrap(), d.unwrap());
+        assert!(a.is_ok() != d.is_ok(), "round {round}: exactly one wins: {a:?} / {d:?}");
+        let loser = a.as_ref().err().or(d.as_ref().err()).unwrap();
+        assert_eq!(loser.1.code, ErrorCode::ChallengeNotPending);
+        let winner = a.as_ref().ok().or(d.as_ref().ok()).unwrap().state;
+        assert_eq!(t.status(&challenge.id).await.state, winner);
+        // Next round: a fresh challenge (past the cooldown a denial starts).
+        t.clock.advance(inkan_server::Limits::default().denial_cooldown_secs + 1);
+        let created = t.challenge(ACCOUNT, withdrawal(1_000 + round), false).await;
+        challenge = raw.pending().await.into_iter().find(|c| c.challenge.id == created.challenge_id).unwrap().challenge;
+    }
+}
+
+#[tokio::test]
+async fn keys_in_memory_store_are_wiped_on_remove() {
+    let t = TestServer::start().await;
+    let keys = memory_keys();
+    let (device, account) = t.enrolled_device(keys.clone(), ACCOUNT).await;
+    assert_eq!(keys.len(), 2);
+    device.remove(&account).await.unwrap();
+    assert!(keys.get(&account.device_key_entry()).unwrap().is_none());
+    assert!(keys.is_empty());
+}
