@@ -297,10 +297,8 @@ impl Authenticator {
             return Err(CoreError::ChallengeExpired);
         }
         let key = self.device_key(account).await?;
-        let payload = ApprovalPayload::new(challenge, &account.device_id, decision, matched_number.clone(), now);
-        let signature = Label::Approval.sign(&key, &payload)?;
+        let submission = sign_decision(&key, challenge, &account.device_id, decision, matched_number, now)?;
         drop(key);
-        let submission = DecisionSubmission { decision, matched_number, signed_at: now, signature };
         let api = Api { http: &self.http, origin: &account.origin };
         let path = format!("/v1/device/challenges/{}/decision", challenge.id);
         let outcome: DecisionOutcome = self.with_session(account, |t| {
@@ -405,10 +403,39 @@ impl Authenticator {
     }
 }
 
+/// The signed decision on exactly `challenge` as shown (pure: the vectors test it).
+pub fn sign_decision(key: &SigningKey, challenge: &Challenge, device_id: &str, decision: Decision, matched_number: Option<String>, signed_at: i64) -> CoreResult<DecisionSubmission> {
+    let payload = ApprovalPayload::new(challenge, device_id, decision, matched_number.clone(), signed_at);
+    let signature = Label::Approval.sign(key, &payload)?;
+    Ok(DecisionSubmission { decision, matched_number, signed_at, signature })
+}
+
 /// ±20 % so that many devices do not reconnect in step.
 fn jitter(d: Duration) -> Duration {
     let mut b = [0u8; 1];
     let _ = getrandom::fill(&mut b);
     let factor = 0.8 + 0.4 * (f64::from(b[0]) / 255.0);
     d.mul_f64(factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use inkan_protocol::vectors;
+
+    #[test]
+    fn signs_the_vector_bytes() {
+        let file = vectors::load();
+        let challenges = vectors::challenges();
+        for (name, challenge, decision, number) in [
+            ("approve_withdrawal", &challenges[0], Decision::Approve, Some("42")),
+            ("deny_withdrawal", &challenges[0], Decision::Deny, None),
+            ("deny_fraud_login", &challenges[1], Decision::DenyFraud, None),
+            ("approve_login", &challenges[1], Decision::Approve, None),
+        ] {
+            let case = file.cases.iter().find(|c| c.name == name).unwrap();
+            let sub = sign_decision(&vectors::device_key(), challenge, vectors::DEVICE_ID, decision, number.map(str::to_owned), 1_795_510_830).unwrap();
+            assert_eq!(sub.signature, case.signature, "{name}");
+        }
+    }
 }

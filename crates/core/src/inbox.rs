@@ -109,6 +109,70 @@ impl Inbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use inkan_protocol::vectors;
+
+    fn vector_account() -> Account {
+        let file = vectors::load();
+        Account {
+            id: "local".into(),
+            name: "test".into(),
+            origin: "https://auth.broker.example".into(),
+            account_id: "10012345".into(),
+            device_id: vectors::DEVICE_ID.into(),
+            device_name: "test".into(),
+            server_public_key: file.server_public_key,
+            totp_digits: 6,
+            totp_period: 30,
+            enrolled_at: 0,
+        }
+    }
+
+    fn vector_challenge(i: usize, case: &str) -> SignedChallenge {
+        let file = vectors::load();
+        let signature = file.cases.iter().find(|c| c.name == case).unwrap().signature.clone();
+        SignedChallenge { challenge: vectors::challenges()[i].clone(), server_signature: signature }
+    }
+
+    #[test]
+    fn accepts_vector_challenges_and_rejects_altered_ones() {
+        let account = vector_account();
+        let signed = vector_challenge(0, "challenge_withdrawal");
+        let now = signed.challenge.created_at + 1;
+        assert_eq!(verify_challenge(&account, &signed, now).unwrap(), signed.challenge);
+        assert!(verify_challenge(&account, &vector_challenge(1, "challenge_login"), now).is_ok());
+
+        let mut altered = signed.clone();
+        if let ChallengeDetails::Withdrawal(w) = &mut altered.challenge.details {
+            w.amount += 1;
+        }
+        assert!(matches!(verify_challenge(&account, &altered, now), Err(CoreError::ForgedChallenge)));
+        let mut swapped = signed.clone();
+        swapped.server_signature = vector_challenge(1, "challenge_login").server_signature;
+        assert!(matches!(verify_challenge(&account, &swapped, now), Err(CoreError::ForgedChallenge)));
+        assert!(matches!(verify_challenge(&account, &signed, signed.challenge.expires_at + 1), Err(CoreError::ChallengeExpired)));
+        let mut other_server = account.clone();
+        other_server.origin = "https://auth.broker.example.evil".into();
+        assert!(matches!(verify_challenge(&other_server, &signed, now), Err(CoreError::ChallengeMismatch)));
+        let mut pinned_other_key = account.clone();
+        pinned_other_key.server_public_key = vectors::load().device_public_key;
+        assert!(matches!(verify_challenge(&pinned_other_key, &signed, now), Err(CoreError::ForgedChallenge)));
+    }
+
+    #[test]
+    fn inbox_orders_by_expiry_and_drops_expired() {
+        let mut inbox = Inbox::new();
+        let mut a = vectors::challenges()[0].clone();
+        let mut b = vectors::challenges()[1].clone();
+        a.expires_at = 200;
+        b.expires_at = 100;
+        inbox.insert(PendingChallenge { account: "x".into(), challenge: a.clone() });
+        inbox.insert(PendingChallenge { account: "x".into(), challenge: b.clone() });
+        assert_eq!(inbox.list().iter().map(|p| p.challenge.expires_at).collect::<Vec<_>>(), vec![100, 200]);
+        assert_eq!(inbox.expire(150), vec![b.id.clone()]);
+        assert_eq!(inbox.len(), 1);
+        assert!(inbox.remove(&a.id).is_some());
+        assert!(inbox.is_empty());
+    }
 
     #[test]
     fn groups_thousands() {

@@ -18,6 +18,7 @@ pub mod keys;
 pub mod signed;
 pub mod totp;
 pub mod uri;
+pub mod vectors;
 pub mod wire;
 
 pub use error::{ErrorCode, ProtocolError};
