@@ -28,7 +28,15 @@ async fn withdrawal_is_approved_over_the_live_channel() {
     let waiting = {
         let (origin, key, id) = (t.origin.clone(), t.api_key.clone(), created.challenge_id.clone());
         tokio::spawn(async move {
-            reqwest::Client::new().get(format!("{origin}/v1/rp/challenges/{id}/wait?timeout=30")).bearer_auth(key).send().await.unwrap().json::<inkan_protocol::ChallengeStatus>().await.unwrap()
+            reqwest::Client::new()
+                .get(format!("{origin}/v1/rp/challenges/{id}/wait?timeout=30"))
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .json::<inkan_protocol::ChallengeStatus>()
+                .await
+                .unwrap()
         })
     };
 
@@ -42,7 +50,8 @@ async fn withdrawal_is_approved_over_the_live_channel() {
     assert_eq!((w.amount, w.currency.as_str(), w.account_masked.as_str()), (1_250_000, "JPY", "****5678"));
     assert_eq!(pending.challenge.number_match.map(|n| n.digits), Some(2));
 
-    let outcome = device.decide(&account, &pending.challenge, Decision::Approve, Some(&number)).await.expect("approved");
+    let outcome =
+        device.decide(&account, &pending.challenge, Decision::Approve, Some(&number)).await.expect("approved");
     assert_eq!(outcome.state, ChallengeState::Approved);
 
     let status = waiting.await.unwrap();
@@ -103,7 +112,10 @@ async fn not_me_blocks_further_pushes_until_cleared() {
     t.unblock(ACCOUNT).await;
     t.challenge(ACCOUNT, login(), false).await;
     let audit = t.audit_events(ACCOUNT).await;
-    assert!(audit.contains(&"challenge_denied_fraud".to_owned()) && audit.contains(&"push_unblocked".to_owned()), "{audit:?}");
+    assert!(
+        audit.contains(&"challenge_denied_fraud".to_owned()) && audit.contains(&"push_unblocked".to_owned()),
+        "{audit:?}"
+    );
     device.remove(&account).await.unwrap();
 }
 

@@ -10,7 +10,16 @@ use inkan_protocol::{ApprovalPayload, ChallengeDetails, ChallengeState, Decision
 const ACCOUNT: &str = "20067890";
 
 /// A server, a device enrolled with an in-memory key store, one pending withdrawal.
-async fn setup(number_match: bool) -> (TestServer, Arc<inkan_core::MemoryKeyStore>, inkan_core::Account, RawDevice, inkan_protocol::Challenge, Option<String>) {
+async fn setup(
+    number_match: bool,
+) -> (
+    TestServer,
+    Arc<inkan_core::MemoryKeyStore>,
+    inkan_core::Account,
+    RawDevice,
+    inkan_protocol::Challenge,
+    Option<String>,
+) {
     let t = TestServer::start().await;
     let keys = memory_keys();
     let (_device, account) = t.enrolled_device(keys.clone(), ACCOUNT).await;
@@ -74,7 +83,10 @@ async fn signature_by_another_device_is_rejected() {
     let (_d3, stranger) = t.enrolled_device(stranger_keys.clone(), "30000001").await;
     let stranger_raw = RawDevice::open(&stranger_keys, &stranger, t.clock.now()).await;
     let own = ApprovalPayload::new(&challenge, &stranger_raw.device_id, Decision::Approve, None, t.clock.now());
-    assert_eq!(stranger_raw.submit(&challenge.id, &stranger_raw.sign(&own)).await.unwrap_err().1.code, ErrorCode::ChallengeUnknown);
+    assert_eq!(
+        stranger_raw.submit(&challenge.id, &stranger_raw.sign(&own)).await.unwrap_err().1.code,
+        ErrorCode::ChallengeUnknown
+    );
     assert_still_pending(&t, &challenge.id).await;
 }
 
@@ -111,7 +123,9 @@ async fn wrong_number_is_rejected_and_counted() {
     let (t, _, _, raw, challenge, number) = setup(true).await;
     let number = number.unwrap();
     let wrong = if number == "00" { "01" } else { "00" }.to_owned();
-    let sign = |n: Option<String>| raw.sign(&ApprovalPayload::new(&challenge, &raw.device_id, Decision::Approve, n, t.clock.now()));
+    let sign = |n: Option<String>| {
+        raw.sign(&ApprovalPayload::new(&challenge, &raw.device_id, Decision::Approve, n, t.clock.now()))
+    };
     let (status, err) = raw.submit(&challenge.id, &sign(Some(wrong.clone()))).await.unwrap_err();
     assert_eq!((status, err.code), (403, ErrorCode::NumberMismatch));
     assert_still_pending(&t, &challenge.id).await;
@@ -123,7 +137,13 @@ async fn wrong_number_is_rejected_and_counted() {
     let second = raw.pending().await.into_iter().find(|c| c.challenge.id == created.challenge_id).unwrap().challenge;
     let wrong = if created.number_to_show.as_deref() == Some("00") { "01" } else { "00" };
     for _ in 0..inkan_server::Limits::default().max_number_attempts {
-        let sub = raw.sign(&ApprovalPayload::new(&second, &raw.device_id, Decision::Approve, Some(wrong.into()), t.clock.now()));
+        let sub = raw.sign(&ApprovalPayload::new(
+            &second,
+            &raw.device_id,
+            Decision::Approve,
+            Some(wrong.into()),
+            t.clock.now(),
+        ));
         assert_eq!(raw.submit(&second.id, &sub).await.unwrap_err().1.code, ErrorCode::NumberMismatch);
     }
     assert_eq!(t.status(&second.id).await.state, ChallengeState::Failed);
@@ -132,7 +152,8 @@ async fn wrong_number_is_rejected_and_counted() {
 #[tokio::test]
 async fn device_clock_far_off_is_rejected() {
     let (t, _, _, raw, challenge, _) = setup(false).await;
-    let sub = raw.sign(&ApprovalPayload::new(&challenge, &raw.device_id, Decision::Approve, None, t.clock.now() - 3600));
+    let sub =
+        raw.sign(&ApprovalPayload::new(&challenge, &raw.device_id, Decision::Approve, None, t.clock.now() - 3600));
     assert_eq!(raw.submit(&challenge.id, &sub).await.unwrap_err().1.code, ErrorCode::ClockSkew);
     assert_still_pending(&t, &challenge.id).await;
 }
@@ -200,7 +221,10 @@ async fn unknown_ticket_and_forged_server_key_are_rejected_without_spending_the_
     assert_eq!(device.enroll(&uri.to_uri_string(), "x").await.unwrap_err().code(), "server_key_mismatch");
     uri.server_key_fingerprint = real_key;
     uri.ticket = inkan_protocol::keys::b64(&[9u8; 32]);
-    assert_eq!(device.enroll(&uri.to_uri_string(), "x").await.unwrap_err().server_code(), Some(ErrorCode::TicketUnknown));
+    assert_eq!(
+        device.enroll(&uri.to_uri_string(), "x").await.unwrap_err().server_code(),
+        Some(ErrorCode::TicketUnknown)
+    );
     assert!(keys.is_empty());
     // The real ticket still works.
     device.enroll(&ticket.uri, "x").await.unwrap();
@@ -307,7 +331,8 @@ async fn oversized_and_malformed_bodies_are_rejected() {
 #[tokio::test]
 async fn relying_party_needs_its_api_key() {
     let t = TestServer::start().await;
-    let (status, err) = t.raw_post("/v1/rp/enrollment-tickets", Some("wrong-key-wrong-key"), b"{\"account_id\":\"1\"}".to_vec()).await;
+    let (status, err) =
+        t.raw_post("/v1/rp/enrollment-tickets", Some("wrong-key-wrong-key"), b"{\"account_id\":\"1\"}".to_vec()).await;
     assert_eq!((status, err.map(|e| e.code)), (401, Some(ErrorCode::Unauthorized)));
     let (status, _) = t.raw_post("/v1/rp/enrollment-tickets", None, b"{\"account_id\":\"1\"}".to_vec()).await;
     assert_eq!(status, 401);
@@ -346,7 +371,11 @@ async fn invalid_challenge_details_are_rejected() {
         x.amount = 10;
         x.account_masked = "1234567890".into();
     }
-    assert_eq!(t.try_challenge(ACCOUNT, w, false).await.unwrap_err().code, ErrorCode::InvalidDetails, "an unmasked account number");
+    assert_eq!(
+        t.try_challenge(ACCOUNT, w, false).await.unwrap_err().code,
+        ErrorCode::InvalidDetails,
+        "an unmasked account number"
+    );
     assert_eq!(t.try_challenge("bad account!", login(), false).await.unwrap_err().code, ErrorCode::BadRequest);
 }
 
@@ -356,7 +385,8 @@ async fn approve_and_deny_racing_resolve_to_exactly_one_outcome() {
     let raw = Arc::new(raw);
     let mut challenge = first;
     for round in 0..10 {
-        let approve = raw.sign(&ApprovalPayload::new(&challenge, &raw.device_id, Decision::Approve, None, t.clock.now()));
+        let approve =
+            raw.sign(&ApprovalPayload::new(&challenge, &raw.device_id, Decision::Approve, None, t.clock.now()));
         let deny = raw.sign(&ApprovalPayload::new(&challenge, &raw.device_id, Decision::Deny, None, t.clock.now()));
         let (a, d) = {
             let (r1, r2, id1, id2) = (raw.clone(), raw.clone(), challenge.id.clone(), challenge.id.clone());

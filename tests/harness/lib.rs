@@ -10,10 +10,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use inkan_core::{Account, Authenticator, KeyStore, ManualClock, MemoryKeyStore, PlatformKeyStore, Profile, WatchEvent};
+use inkan_core::{
+    Account, Authenticator, KeyStore, ManualClock, MemoryKeyStore, PlatformKeyStore, Profile, WatchEvent,
+};
 use inkan_protocol::{
-    ChallengeCreated, ChallengeDetails, ChallengeStatus, CreateChallengeRequest, DeviceInfo,
-    ErrorBody, LoginContext, TicketCreated, WithdrawalContext,
+    ChallengeCreated, ChallengeDetails, ChallengeStatus, CreateChallengeRequest, DeviceInfo, ErrorBody, LoginContext,
+    TicketCreated, WithdrawalContext,
 };
 use inkan_server::{RunningServer, Settings};
 use tokio::net::TcpListener;
@@ -37,7 +39,7 @@ pub struct TestServer {
 /// Service fails here with a clear message rather than deep inside a test.
 pub fn platform_keys() -> Arc<dyn KeyStore> {
     let keys = PlatformKeyStore::open().unwrap_or_else(|e| panic!("{}", no_keychain(&e.to_string())));
-    let probe = format!("inkan-test-probe-{}", std::process::id());
+    let probe = format!("inkan-test-probe-{}", inkan_server::random_token(9));
     keys.put(&probe, b"probe").unwrap_or_else(|e| panic!("{}", no_keychain(&e.to_string())));
     assert_eq!(keys.get(&probe).unwrap().as_deref().map(|v| v.as_slice()), Some(&b"probe"[..]));
     keys.delete(&probe).unwrap();
@@ -45,7 +47,9 @@ pub fn platform_keys() -> Arc<dyn KeyStore> {
 }
 
 fn no_keychain(e: &str) -> String {
-    format!("no usable Secret Service keychain ({e}). Run the suite through scripts/test, which starts dbus-run-session and an unlocked gnome-keyring-daemon.")
+    format!(
+        "no usable Secret Service keychain ({e}). Run the suite through scripts/test, which starts dbus-run-session and an unlocked gnome-keyring-daemon."
+    )
 }
 
 pub fn memory_keys() -> Arc<MemoryKeyStore> {
@@ -82,7 +86,9 @@ impl TestServer {
         // Start at the real time so that out-of-process devices (the CLI) agree with the server;
         // tests then move the clock by hand.
         let clock = ManualClock::new(inkan_core::Clock::now(&inkan_core::SystemClock));
-        let server = inkan_server::start(settings.clone(), Arc::new(clock.clone()), Some(listener)).await.expect("server starts");
+        let server = inkan_server::start(settings.clone(), Arc::new(clock.clone()), Some(listener))
+            .await
+            .expect("server starts");
         TestServer {
             server: Some(server),
             origin,
@@ -124,7 +130,11 @@ impl TestServer {
                 Err(e) => panic!("rebinding {addr}: {e}"),
             }
         };
-        self.server = Some(inkan_server::start(self.settings.clone(), Arc::new(self.clock.clone()), Some(listener)).await.expect("server restarts"));
+        self.server = Some(
+            inkan_server::start(self.settings.clone(), Arc::new(self.clock.clone()), Some(listener))
+                .await
+                .expect("server restarts"),
+        );
     }
 
     /// A new device with its own profile directory, sharing the server's clock.
@@ -155,12 +165,21 @@ impl TestServer {
     }
 
     pub async fn ticket(&self, account: &str) -> TicketCreated {
-        self.rp_json(self.http.post(format!("{}/v1/rp/enrollment-tickets", self.origin)).json(&serde_json::json!({"account_id": account})))
-            .await
-            .expect("ticket")
+        self.rp_json(
+            self.http
+                .post(format!("{}/v1/rp/enrollment-tickets", self.origin))
+                .json(&serde_json::json!({"account_id": account})),
+        )
+        .await
+        .expect("ticket")
     }
 
-    pub async fn try_challenge(&self, account: &str, details: ChallengeDetails, number_match: bool) -> Result<ChallengeCreated, ErrorBody> {
+    pub async fn try_challenge(
+        &self,
+        account: &str,
+        details: ChallengeDetails,
+        number_match: bool,
+    ) -> Result<ChallengeCreated, ErrorBody> {
         let req = CreateChallengeRequest { account_id: account.into(), details, number_match };
         self.rp_json(self.http.post(format!("{}/v1/rp/challenges", self.origin)).json(&req)).await
     }
@@ -175,7 +194,9 @@ impl TestServer {
 
     /// The relying party's long poll: returns when the challenge is decided (or `secs` pass).
     pub async fn wait(&self, id: &str, secs: u64) -> ChallengeStatus {
-        self.rp_json(self.http.get(format!("{}/v1/rp/challenges/{id}/wait?timeout={secs}", self.origin))).await.expect("wait")
+        self.rp_json(self.http.get(format!("{}/v1/rp/challenges/{id}/wait?timeout={secs}", self.origin)))
+            .await
+            .expect("wait")
     }
 
     pub async fn devices(&self, account: &str) -> Vec<DeviceInfo> {
@@ -190,7 +211,10 @@ impl TestServer {
     }
 
     pub async fn unblock(&self, account: &str) {
-        let _: serde_json::Value = self.rp_json(self.http.post(format!("{}/v1/rp/accounts/{account}/unblock", self.origin))).await.expect("unblock");
+        let _: serde_json::Value = self
+            .rp_json(self.http.post(format!("{}/v1/rp/accounts/{account}/unblock", self.origin)))
+            .await
+            .expect("unblock");
     }
 
     pub async fn push_state(&self, account: &str) -> inkan_protocol::AccountPushState {
@@ -199,13 +223,17 @@ impl TestServer {
 
     /// Audit event names for the account, oldest first.
     pub async fn audit_events(&self, account: &str) -> Vec<String> {
-        let rows: Vec<serde_json::Value> = self.rp_json(self.http.get(format!("{}/v1/rp/accounts/{account}/audit", self.origin))).await.expect("audit");
+        let rows: Vec<serde_json::Value> = self
+            .rp_json(self.http.get(format!("{}/v1/rp/accounts/{account}/audit", self.origin)))
+            .await
+            .expect("audit");
         rows.iter().rev().map(|r| r["event"].as_str().unwrap().to_owned()).collect()
     }
 
     /// Raw POST with the given body bytes, returning status and error body.
     pub async fn raw_post(&self, path: &str, bearer: Option<&str>, body: Vec<u8>) -> (u16, Option<ErrorBody>) {
-        let mut req = self.http.post(format!("{}{path}", self.origin)).header("content-type", "application/json").body(body);
+        let mut req =
+            self.http.post(format!("{}{path}", self.origin)).header("content-type", "application/json").body(body);
         if let Some(b) = bearer {
             req = req.bearer_auth(b);
         }
@@ -233,24 +261,6 @@ pub async fn next_matching<T>(rx: &mut mpsc::Receiver<WatchEvent>, mut pick: imp
     }
 }
 
-/// A binary of this workspace (`inkan`, `inkan-server`), built on demand into the same target
-/// directory as the tests.
-pub fn workspace_bin(package: &str, name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test exe");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target profile dir").to_path_buf();
-    let path = dir.join(name);
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let profile_flag = if dir.ends_with("release") { vec!["--release"] } else { vec![] };
-    let status = std::process::Command::new(cargo)
-        .args(["build", "--quiet", "-p", package, "--bin", name])
-        .args(profile_flag)
-        .status()
-        .expect("cargo build");
-    assert!(status.success(), "building {name}");
-    assert!(path.exists(), "{} missing after build", path.display());
-    path
-}
-
 /// A device driven by hand, below the core's API, to send what an attacker or a buggy client
 /// would: tampered payloads, replays, races. Its key comes from an in-memory key store.
 pub struct RawDevice {
@@ -267,17 +277,56 @@ impl RawDevice {
         let bytes = keys.get(&account.device_key_entry()).unwrap().expect("key in the memory store");
         let key = inkan_protocol::keys::SigningKey::from_bytes(&bytes).unwrap();
         let http = reqwest::Client::new();
-        let nonce: inkan_protocol::NonceResponse =
-            http.post(format!("{}/v1/device/nonce", account.origin)).json(&serde_json::json!({})).send().await.unwrap().json().await.unwrap();
-        let payload = inkan_protocol::DeviceAuthPayload { origin: account.origin.clone(), device_id: account.device_id.clone(), nonce: nonce.nonce.clone(), signed_at: clock_now };
+        let nonce: inkan_protocol::NonceResponse = http
+            .post(format!("{}/v1/device/nonce", account.origin))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let payload = inkan_protocol::DeviceAuthPayload {
+            origin: account.origin.clone(),
+            device_id: account.device_id.clone(),
+            nonce: nonce.nonce.clone(),
+            signed_at: clock_now,
+        };
         let signature = inkan_protocol::Label::DeviceAuth.sign(&key, &payload).unwrap();
-        let req = inkan_protocol::SessionRequest { device_id: account.device_id.clone(), nonce: nonce.nonce, signed_at: clock_now, signature };
-        let session: inkan_protocol::SessionResponse = http.post(format!("{}/v1/device/session", account.origin)).json(&req).send().await.unwrap().json().await.unwrap();
-        RawDevice { key, device_id: account.device_id.clone(), origin: account.origin.clone(), token: session.token, http }
+        let req = inkan_protocol::SessionRequest {
+            device_id: account.device_id.clone(),
+            nonce: nonce.nonce,
+            signed_at: clock_now,
+            signature,
+        };
+        let session: inkan_protocol::SessionResponse = http
+            .post(format!("{}/v1/device/session", account.origin))
+            .json(&req)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        RawDevice {
+            key,
+            device_id: account.device_id.clone(),
+            origin: account.origin.clone(),
+            token: session.token,
+            http,
+        }
     }
 
     pub async fn pending(&self) -> Vec<inkan_protocol::SignedChallenge> {
-        self.http.get(format!("{}/v1/device/challenges", self.origin)).bearer_auth(&self.token).send().await.unwrap().json().await.unwrap()
+        self.http
+            .get(format!("{}/v1/device/challenges", self.origin))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     /// Signs `payload` (whatever it says) and submits it as the decision on `challenge_id`.
@@ -290,7 +339,11 @@ impl RawDevice {
         }
     }
 
-    pub async fn submit(&self, challenge_id: &str, sub: &inkan_protocol::DecisionSubmission) -> Result<inkan_protocol::DecisionOutcome, (u16, ErrorBody)> {
+    pub async fn submit(
+        &self,
+        challenge_id: &str,
+        sub: &inkan_protocol::DecisionSubmission,
+    ) -> Result<inkan_protocol::DecisionOutcome, (u16, ErrorBody)> {
         let resp = self
             .http
             .post(format!("{}/v1/device/challenges/{challenge_id}/decision", self.origin))
@@ -300,6 +353,10 @@ impl RawDevice {
             .await
             .unwrap();
         let status = resp.status().as_u16();
-        if resp.status().is_success() { Ok(resp.json().await.unwrap()) } else { Err((status, resp.json().await.unwrap())) }
+        if resp.status().is_success() {
+            Ok(resp.json().await.unwrap())
+        } else {
+            Err((status, resp.json().await.unwrap()))
+        }
     }
 }

@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use inkan_core::inbox::summary;
-use inkan_core::{Account, Authenticator, CoreError, PendingChallenge, PlatformKeyStore, Profile, SystemClock, WatchEvent};
+use inkan_core::{
+    Account, Authenticator, CoreError, PendingChallenge, PlatformKeyStore, Profile, SystemClock, WatchEvent,
+};
 use inkan_protocol::{ChallengeDetails, Decision};
 use serde_json::json;
 
@@ -104,9 +106,13 @@ fn challenge_json(p: &PendingChallenge) -> serde_json::Value {
 
 fn challenge_human(p: &PendingChallenge, now: i64) -> String {
     let c = &p.challenge;
-    let mut lines = vec![format!("{}  [{}]  残り / expires in {} s", c.id, summary(&c.details), (c.expires_at - now).max(0))];
+    let mut lines =
+        vec![format!("{}  [{}]  残り / expires in {} s", c.id, summary(&c.details), (c.expires_at - now).max(0))];
     match &c.details {
-        ChallengeDetails::Login(l) => lines.push(format!("  日時 / Time: {}   IP: {}   場所 / Place: {}   ブラウザ / Browser: {}", l.time, l.ip, l.place, l.browser)),
+        ChallengeDetails::Login(l) => lines.push(format!(
+            "  日時 / Time: {}   IP: {}   場所 / Place: {}   ブラウザ / Browser: {}",
+            l.time, l.ip, l.place, l.browser
+        )),
         ChallengeDetails::Withdrawal(w) => lines.push(format!(
             "  金額 / Amount: {} {}   振込先 / To: {} {} {}   依頼日時 / Requested: {}",
             inkan_core::inbox::group_thousands(w.amount),
@@ -118,7 +124,10 @@ fn challenge_human(p: &PendingChallenge, now: i64) -> String {
         )),
     }
     if let Some(n) = c.number_match {
-        lines.push(format!("  画面の{}桁の番号が必要です / Needs the {}-digit number shown on the page (--number)", n.digits, n.digits));
+        lines.push(format!(
+            "  画面の{}桁の番号が必要です / Needs the {}-digit number shown on the page (--number)",
+            n.digits, n.digits
+        ));
     }
     lines.join("\n")
 }
@@ -134,7 +143,11 @@ fn open(cli: &Cli) -> Result<Authenticator, CoreError> {
 }
 
 /// The account that holds pending challenge `id`, searching all when none is named.
-async fn find_challenge(auth: &Authenticator, account: Option<&str>, id: &str) -> Result<(Account, PendingChallenge), CoreError> {
+async fn find_challenge(
+    auth: &Authenticator,
+    account: Option<&str>,
+    id: &str,
+) -> Result<(Account, PendingChallenge), CoreError> {
     let accounts = match account {
         Some(a) => vec![auth.account(Some(a))?],
         None => auth.accounts()?,
@@ -170,7 +183,10 @@ async fn run(cli: &Cli, out: &Out) -> Result<(), CoreError> {
                 _ => return Err(CoreError::BadLink(inkan_protocol::uri::UriError::Empty)),
             };
             out.emit(json!({"enrolled": account_json(&account)}), || {
-                format!("登録しました / Enrolled: {} ({}) on {}\n  device {}", account.name, account.id, account.origin, account.device_id)
+                format!(
+                    "登録しました / Enrolled: {} ({}) on {}\n  device {}",
+                    account.name, account.id, account.origin, account.device_id
+                )
             });
         }
         Command::Accounts => {
@@ -242,7 +258,9 @@ async fn run(cli: &Cli, out: &Out) -> Result<(), CoreError> {
                 (None, None) => None,
             };
             let outcome = auth.decide(&a, &p.challenge, Decision::Approve, number.as_deref()).await?;
-            out.emit(json!({"challenge_id": outcome.challenge_id, "state": outcome.state}), || format!("承認しました / Approved: {}", outcome.challenge_id));
+            out.emit(json!({"challenge_id": outcome.challenge_id, "state": outcome.state}), || {
+                format!("承認しました / Approved: {}", outcome.challenge_id)
+            });
         }
         Command::Deny { id, not_me, account } => {
             let (a, p) = find_challenge(&auth, account.as_deref(), id).await?;
@@ -259,7 +277,9 @@ async fn run(cli: &Cli, out: &Out) -> Result<(), CoreError> {
         Command::Code { account } => {
             let a = auth.account(account.as_deref())?;
             let code = auth.offline_code(&a).await?;
-            out.emit(json!({"account": a.id, "code": code.code, "seconds_left": code.seconds_left}), || format!("{}  (残り / valid for {} s)", code.code, code.seconds_left));
+            out.emit(json!({"account": a.id, "code": code.code, "seconds_left": code.seconds_left}), || {
+                format!("{}  (残り / valid for {} s)", code.code, code.seconds_left)
+            });
         }
         Command::History => {
             let history = auth.history()?;
@@ -267,7 +287,11 @@ async fn run(cli: &Cli, out: &Out) -> Result<(), CoreError> {
                 if history.is_empty() {
                     return "履歴はありません / No history".into();
                 }
-                history.iter().map(|h| format!("{}  {}  {}  {}", h.at, h.decision.as_str(), h.state.as_str(), h.summary)).collect::<Vec<_>>().join("\n")
+                history
+                    .iter()
+                    .map(|h| format!("{}  {}  {}  {}", h.at, h.decision.as_str(), h.state.as_str(), h.summary))
+                    .collect::<Vec<_>>()
+                    .join("\n")
             });
         }
         Command::Remove { account } => {
@@ -281,7 +305,10 @@ async fn run(cli: &Cli, out: &Out) -> Result<(), CoreError> {
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into())).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .init();
     let cli = Cli::parse();
     let out = Out { json: cli.json };
     if let Err(e) = run(&cli, &out).await {

@@ -9,9 +9,9 @@ use futures_util::StreamExt;
 use inkan_protocol::clock::SharedClock;
 use inkan_protocol::keys::{DevicePublicKey, SigningKey, unb64};
 use inkan_protocol::{
-    ApprovalPayload, Challenge, Decision, DecisionOutcome, DecisionSubmission, DeviceAuthPayload,
-    EnrollPayload, EnrollRequest, EnrollResponse, EnrollmentUri, ErrorCode, Label, NonceResponse,
-    PushEvent, SessionRequest, SessionResponse, SignedChallenge, totp,
+    ApprovalPayload, Challenge, Decision, DecisionOutcome, DecisionSubmission, DeviceAuthPayload, EnrollPayload,
+    EnrollRequest, EnrollResponse, EnrollmentUri, ErrorCode, Label, NonceResponse, PushEvent, SessionRequest,
+    SessionResponse, SignedChallenge, totp,
 };
 use tokio::sync::mpsc;
 use zeroize::Zeroizing;
@@ -34,14 +34,30 @@ pub const RECONNECT_MAX: Duration = Duration::from_secs(30);
 /// What the live channel reports.
 #[derive(Debug)]
 pub enum WatchEvent {
-    Connected { account: String },
+    Connected {
+        account: String,
+    },
     Challenge(PendingChallenge),
-    Resolved { account: String, outcome: DecisionOutcome },
+    Resolved {
+        account: String,
+        outcome: DecisionOutcome,
+    },
     /// A pushed challenge failed the device's checks and was discarded.
-    Discarded { account: String, challenge_id: String, error: CoreError },
-    Disconnected { account: String, error: CoreError, retry_in: Duration },
+    Discarded {
+        account: String,
+        challenge_id: String,
+        error: CoreError,
+    },
+    Disconnected {
+        account: String,
+        error: CoreError,
+        retry_in: Duration,
+    },
     /// The channel stopped for good (device revoked or unknown, key missing).
-    Stopped { account: String, error: CoreError },
+    Stopped {
+        account: String,
+        error: CoreError,
+    },
 }
 
 /// An offline code and how long it stays valid.
@@ -98,7 +114,9 @@ impl Authenticator {
 
     async fn key_put(&self, entry: String, secret: Zeroizing<Vec<u8>>) -> CoreResult<()> {
         let keys = self.keys.clone();
-        tokio::task::spawn_blocking(move || keys.put(&entry, &secret)).await.map_err(|e| CoreError::Storage(e.to_string()))?
+        tokio::task::spawn_blocking(move || keys.put(&entry, &secret))
+            .await
+            .map_err(|e| CoreError::Storage(e.to_string()))?
     }
 
     async fn key_get(&self, entry: String) -> CoreResult<Option<Zeroizing<Vec<u8>>>> {
@@ -188,7 +206,14 @@ impl Authenticator {
         }
     }
 
-    async fn redeem(&self, api: &Api<'_>, uri: &EnrollmentUri, key: &SigningKey, device_name: &str, local_id: &str) -> CoreResult<Account> {
+    async fn redeem(
+        &self,
+        api: &Api<'_>,
+        uri: &EnrollmentUri,
+        key: &SigningKey,
+        device_name: &str,
+        local_id: &str,
+    ) -> CoreResult<Account> {
         let platform = std::env::consts::OS.to_owned();
         let payload = EnrollPayload {
             origin: uri.origin.clone(),
@@ -198,7 +223,13 @@ impl Authenticator {
             platform: platform.clone(),
         };
         let signature = Label::Enroll.sign(key, &payload)?;
-        let request = EnrollRequest { ticket: uri.ticket.clone(), device_public_key: key.public_key(), device_name: device_name.to_owned(), platform, signature };
+        let request = EnrollRequest {
+            ticket: uri.ticket.clone(),
+            device_public_key: key.public_key(),
+            device_name: device_name.to_owned(),
+            platform,
+            signature,
+        };
         let resp: EnrollResponse = api.post("/v1/device/enroll", None, &request).await?;
         if resp.server_public_key.fingerprint() != uri.server_key_fingerprint {
             return Err(CoreError::ServerKeyMismatch);
@@ -235,10 +266,19 @@ impl Authenticator {
         let nonce: NonceResponse = api.post("/v1/device/nonce", None, &serde_json::json!({})).await?;
         let key = self.device_key(account).await?;
         let signed_at = self.now();
-        let payload = DeviceAuthPayload { origin: account.origin.clone(), device_id: account.device_id.clone(), nonce: nonce.nonce.clone(), signed_at };
+        let payload = DeviceAuthPayload {
+            origin: account.origin.clone(),
+            device_id: account.device_id.clone(),
+            nonce: nonce.nonce.clone(),
+            signed_at,
+        };
         let signature = Label::DeviceAuth.sign(&key, &payload)?;
         let resp: SessionResponse = api
-            .post("/v1/device/session", None, &SessionRequest { device_id: account.device_id.clone(), nonce: nonce.nonce, signed_at, signature })
+            .post(
+                "/v1/device/session",
+                None,
+                &SessionRequest { device_id: account.device_id.clone(), nonce: nonce.nonce, signed_at, signature },
+            )
             .await?;
         self.sessions.lock().expect("sessions").insert(account.id.clone(), (resp.token.clone(), resp.expires_at));
         Ok(resp.token)
@@ -266,7 +306,8 @@ impl Authenticator {
     /// Challenges that fail the check are left out (and logged).
     pub async fn pending(&self, account: &Account) -> CoreResult<Vec<PendingChallenge>> {
         let api = Api { http: &self.http, origin: &account.origin };
-        let list: Vec<SignedChallenge> = self.with_session(account, |t| async move { api.get("/v1/device/challenges", Some(&t)).await }).await?;
+        let list: Vec<SignedChallenge> =
+            self.with_session(account, |t| async move { api.get("/v1/device/challenges", Some(&t)).await }).await?;
         let now = self.now();
         Ok(list
             .iter()
@@ -281,7 +322,13 @@ impl Authenticator {
     }
 
     /// Signs and submits a decision on exactly the challenge the person saw.
-    pub async fn decide(&self, account: &Account, challenge: &Challenge, decision: Decision, number: Option<&str>) -> CoreResult<DecisionOutcome> {
+    pub async fn decide(
+        &self,
+        account: &Account,
+        challenge: &Challenge,
+        decision: Decision,
+        number: Option<&str>,
+    ) -> CoreResult<DecisionOutcome> {
         let matched_number = match (decision, challenge.number_match) {
             (Decision::Approve, Some(nm)) => {
                 let typed = number.map(str::trim).filter(|n| !n.is_empty()).ok_or(CoreError::NumberRequired)?;
@@ -301,11 +348,12 @@ impl Authenticator {
         drop(key);
         let api = Api { http: &self.http, origin: &account.origin };
         let path = format!("/v1/device/challenges/{}/decision", challenge.id);
-        let outcome: DecisionOutcome = self.with_session(account, |t| {
-            let (api, path, submission) = (&api, &path, &submission);
-            async move { api.post(path, Some(&t), submission).await }
-        })
-        .await?;
+        let outcome: DecisionOutcome = self
+            .with_session(account, |t| {
+                let (api, path, submission) = (&api, &path, &submission);
+                async move { api.post(path, Some(&t), submission).await }
+            })
+            .await?;
         self.profile.record(HistoryEntry {
             at: now,
             account: account.id.clone(),
@@ -319,9 +367,18 @@ impl Authenticator {
     }
 
     /// Finds a pending challenge by id (fetched and checked afresh) and decides it.
-    pub async fn decide_by_id(&self, account: &Account, challenge_id: &str, decision: Decision, number: Option<&str>) -> CoreResult<DecisionOutcome> {
+    pub async fn decide_by_id(
+        &self,
+        account: &Account,
+        challenge_id: &str,
+        decision: Decision,
+        number: Option<&str>,
+    ) -> CoreResult<DecisionOutcome> {
         let pending = self.pending(account).await?;
-        let item = pending.into_iter().find(|p| p.challenge.id == challenge_id).ok_or_else(|| CoreError::ChallengeNotFound(challenge_id.to_owned()))?;
+        let item = pending
+            .into_iter()
+            .find(|p| p.challenge.id == challenge_id)
+            .ok_or_else(|| CoreError::ChallengeNotFound(challenge_id.to_owned()))?;
         self.decide(account, &item.challenge, decision, number).await
     }
 
@@ -330,7 +387,10 @@ impl Authenticator {
     pub async fn offline_code(&self, account: &Account) -> CoreResult<OfflineCode> {
         let secret = self.key_get(account.totp_entry()).await?.ok_or(CoreError::KeyMissing)?;
         let now = self.now();
-        Ok(OfflineCode { code: totp::code_at(&secret, now, account.totp_period, account.totp_digits), seconds_left: totp::seconds_left(now, account.totp_period) })
+        Ok(OfflineCode {
+            code: totp::code_at(&secret, now, account.totp_period, account.totp_digits),
+            seconds_left: totp::seconds_left(now, account.totp_period),
+        })
     }
 
     // ---- live channel ----------------------------------------------------------------
@@ -359,7 +419,12 @@ impl Authenticator {
         }
     }
 
-    async fn stream_once(&self, account: &Account, tx: &mpsc::Sender<WatchEvent>, delay: &mut Duration) -> CoreResult<()> {
+    async fn stream_once(
+        &self,
+        account: &Account,
+        tx: &mpsc::Sender<WatchEvent>,
+        delay: &mut Duration,
+    ) -> CoreResult<()> {
         let token = self.session(account).await?;
         let resp = self
             .http
@@ -389,8 +454,14 @@ impl Authenticator {
                 };
                 let report = match push {
                     PushEvent::Challenge(signed) => match verify_challenge(account, &signed, self.now()) {
-                        Ok(challenge) => WatchEvent::Challenge(PendingChallenge { account: account.id.clone(), challenge }),
-                        Err(error) => WatchEvent::Discarded { account: account.id.clone(), challenge_id: signed.challenge.id.clone(), error },
+                        Ok(challenge) => {
+                            WatchEvent::Challenge(PendingChallenge { account: account.id.clone(), challenge })
+                        }
+                        Err(error) => WatchEvent::Discarded {
+                            account: account.id.clone(),
+                            challenge_id: signed.challenge.id.clone(),
+                            error,
+                        },
                     },
                     PushEvent::Resolved(outcome) => WatchEvent::Resolved { account: account.id.clone(), outcome },
                 };
@@ -404,7 +475,14 @@ impl Authenticator {
 }
 
 /// The signed decision on exactly `challenge` as shown (pure: the vectors test it).
-pub fn sign_decision(key: &SigningKey, challenge: &Challenge, device_id: &str, decision: Decision, matched_number: Option<String>, signed_at: i64) -> CoreResult<DecisionSubmission> {
+pub fn sign_decision(
+    key: &SigningKey,
+    challenge: &Challenge,
+    device_id: &str,
+    decision: Decision,
+    matched_number: Option<String>,
+    signed_at: i64,
+) -> CoreResult<DecisionSubmission> {
     let payload = ApprovalPayload::new(challenge, device_id, decision, matched_number.clone(), signed_at);
     let signature = Label::Approval.sign(key, &payload)?;
     Ok(DecisionSubmission { decision, matched_number, signed_at, signature })
@@ -434,7 +512,15 @@ mod tests {
             ("approve_login", &challenges[1], Decision::Approve, None),
         ] {
             let case = file.cases.iter().find(|c| c.name == name).unwrap();
-            let sub = sign_decision(&vectors::device_key(), challenge, vectors::DEVICE_ID, decision, number.map(str::to_owned), 1_795_510_830).unwrap();
+            let sub = sign_decision(
+                &vectors::device_key(),
+                challenge,
+                vectors::DEVICE_ID,
+                decision,
+                number.map(str::to_owned),
+                1_795_510_830,
+            )
+            .unwrap();
             assert_eq!(sub.signature, case.signature, "{name}");
         }
     }

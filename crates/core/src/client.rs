@@ -48,7 +48,12 @@ impl Api<'_> {
         Self::read(req.send().await.map_err(unreachable)?).await
     }
 
-    pub async fn post<B: Serialize, R: DeserializeOwned>(&self, path: &str, bearer: Option<&str>, body: &B) -> CoreResult<R> {
+    pub async fn post<B: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        bearer: Option<&str>,
+        body: &B,
+    ) -> CoreResult<R> {
         let mut req = self.http.post(self.url(path)).timeout(REQUEST_TIMEOUT).json(body);
         if let Some(token) = bearer {
             req = req.bearer_auth(token);

@@ -43,7 +43,7 @@ pub fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -83,7 +83,8 @@ impl Inbox {
 
     /// Drops expired challenges; returns their ids.
     pub fn expire(&mut self, now: i64) -> Vec<String> {
-        let gone: Vec<String> = self.items.values().filter(|p| now > p.challenge.expires_at).map(|p| p.challenge.id.clone()).collect();
+        let gone: Vec<String> =
+            self.items.values().filter(|p| now > p.challenge.expires_at).map(|p| p.challenge.id.clone()).collect();
         for id in &gone {
             self.items.remove(id);
         }
@@ -149,7 +150,10 @@ mod tests {
         let mut swapped = signed.clone();
         swapped.server_signature = vector_challenge(1, "challenge_login").server_signature;
         assert!(matches!(verify_challenge(&account, &swapped, now), Err(CoreError::ForgedChallenge)));
-        assert!(matches!(verify_challenge(&account, &signed, signed.challenge.expires_at + 1), Err(CoreError::ChallengeExpired)));
+        assert!(matches!(
+            verify_challenge(&account, &signed, signed.challenge.expires_at + 1),
+            Err(CoreError::ChallengeExpired)
+        ));
         let mut other_server = account.clone();
         other_server.origin = "https://auth.broker.example.evil".into();
         assert!(matches!(verify_challenge(&other_server, &signed, now), Err(CoreError::ChallengeMismatch)));

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{CoreError, CoreResult};
 
-/// Decisions kept in the history file; older ones are dropped.
+/// Decisions kept in the history; older ones are dropped when the file is compacted.
 pub const MAX_HISTORY_ENTRIES: usize = 1000;
 
 /// One enrollment: this device, bound to one account on one server.
@@ -93,7 +93,7 @@ impl Profile {
     }
 
     fn history_path(&self) -> PathBuf {
-        self.dir.join("history.json")
+        self.dir.join("history.jsonl")
     }
 
     fn read_json<T: for<'de> Deserialize<'de> + Default>(path: &Path) -> CoreResult<T> {
@@ -130,20 +130,109 @@ impl Profile {
 
     pub fn rename_account(&self, local_id: &str, name: &str) -> CoreResult<()> {
         let mut all = self.accounts()?;
-        let account = all.iter_mut().find(|a| a.id == local_id).ok_or_else(|| CoreError::AccountNotFound(local_id.to_owned()))?;
+        let account =
+            all.iter_mut().find(|a| a.id == local_id).ok_or_else(|| CoreError::AccountNotFound(local_id.to_owned()))?;
         account.name = name.to_owned();
         Self::write_json(&self.accounts_path(), &all)
     }
 
-    /// Newest first.
+    /// Newest first, at most [`MAX_HISTORY_ENTRIES`].
     pub fn history(&self) -> CoreResult<Vec<HistoryEntry>> {
-        Self::read_json(&self.history_path())
+        let path = self.history_path();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err(&path, e)),
+        };
+        // A line cut short by a crash is skipped rather than failing the whole history.
+        let mut all: Vec<HistoryEntry> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        all.reverse();
+        all.truncate(MAX_HISTORY_ENTRIES);
+        Ok(all)
     }
 
+    /// Appends one decision (one short write); compacts the file when it has grown to twice
+    /// the kept length.
     pub fn record(&self, entry: HistoryEntry) -> CoreResult<()> {
-        let mut all = self.history()?;
-        all.insert(0, entry);
-        all.truncate(MAX_HISTORY_ENTRIES);
-        Self::write_json(&self.history_path(), &all)
+        use std::io::Write;
+        let path = self.history_path();
+        let mut line = serde_json::to_string(&entry).map_err(|e| io_err(&path, e))?;
+        line.push('\n');
+        let mut file =
+            std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(|e| io_err(&path, e))?;
+        file.write_all(line.as_bytes()).map_err(|e| io_err(&path, e))?;
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if len > (2 * MAX_HISTORY_ENTRIES * line.len()) as u64 {
+            let mut kept = self.history()?;
+            kept.reverse();
+            let text: String = kept.iter().filter_map(|e| serde_json::to_string(e).ok()).map(|l| l + "\n").collect();
+            let tmp = path.with_extension("jsonl.tmp");
+            std::fs::write(&tmp, text).map_err(|e| io_err(&tmp, e))?;
+            std::fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(i: i64) -> HistoryEntry {
+        HistoryEntry {
+            at: i,
+            account: "a".into(),
+            challenge_id: format!("c{i}"),
+            kind: "login".into(),
+            summary: "s".into(),
+            decision: Decision::Approve,
+            state: ChallengeState::Approved,
+        }
+    }
+
+    #[test]
+    fn history_is_newest_first_bounded_and_survives_a_torn_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Profile::open(dir.path()).unwrap();
+        assert!(p.history().unwrap().is_empty());
+        for i in 0..(2 * MAX_HISTORY_ENTRIES as i64 + 50) {
+            p.record(entry(i)).unwrap();
+        }
+        let h = p.history().unwrap();
+        assert_eq!(h.len(), MAX_HISTORY_ENTRIES);
+        assert_eq!(h[0].at, 2 * MAX_HISTORY_ENTRIES as i64 + 49);
+        let lines = std::fs::read_to_string(dir.path().join("history.jsonl")).unwrap().lines().count();
+        assert!(lines <= 2 * MAX_HISTORY_ENTRIES + 1, "compacted: {lines}");
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join("history.jsonl"))
+            .and_then(|mut f| std::io::Write::write_all(&mut f, b"{\"at\": 1, \"acc"))
+            .unwrap();
+        assert_eq!(p.history().unwrap()[0].at, 2 * MAX_HISTORY_ENTRIES as i64 + 49);
+    }
+
+    #[test]
+    fn accounts_add_rename_remove() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Profile::open(dir.path()).unwrap();
+        let key = inkan_protocol::vectors::server_key().public_key();
+        let a = Account {
+            id: "l1".into(),
+            name: "n".into(),
+            origin: "https://a.example".into(),
+            account_id: "1".into(),
+            device_id: "d".into(),
+            device_name: "x".into(),
+            server_public_key: key,
+            totp_digits: 6,
+            totp_period: 30,
+            enrolled_at: 0,
+        };
+        p.add_account(a.clone()).unwrap();
+        p.rename_account("l1", "新しい名前").unwrap();
+        assert_eq!(p.accounts().unwrap()[0].name, "新しい名前");
+        assert!(matches!(p.rename_account("nope", "x"), Err(CoreError::AccountNotFound(_))));
+        p.remove_account("l1").unwrap();
+        assert!(p.accounts().unwrap().is_empty());
     }
 }

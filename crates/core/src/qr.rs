@@ -12,7 +12,9 @@ pub fn decode_qr(image_bytes: &[u8]) -> CoreResult<String> {
     }
     let image = image::load_from_memory(image_bytes).map_err(|_| CoreError::ImageUnreadable)?.to_luma8();
     let (w, h) = image.dimensions();
-    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(w as usize, h as usize, |x, y| image.get_pixel(x as u32, y as u32).0[0]);
+    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(w as usize, h as usize, |x, y| {
+        image.get_pixel(x as u32, y as u32).0[0]
+    });
     let grids = prepared.detect_grids();
     let grid = grids.first().ok_or(CoreError::QrNotFound)?;
     let (_, text) = grid.decode().map_err(|_| CoreError::QrUnreadable)?;

@@ -69,7 +69,8 @@ mod tests {
 
     #[test]
     fn parses_events_split_anywhere() {
-        let text = b": keep-alive\n\nevent: challenge\ndata: {\"a\":1}\n\nevent: resolved\r\ndata: x\r\ndata: y\r\n\r\n";
+        let text =
+            b": keep-alive\n\nevent: challenge\ndata: {\"a\":1}\n\nevent: resolved\r\ndata: x\r\ndata: y\r\n\r\n";
         for split in 0..text.len() {
             let mut p = SseParser::new();
             let mut events = p.push(&text[..split]).unwrap();

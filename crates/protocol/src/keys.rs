@@ -28,9 +28,7 @@ pub struct DevicePublicKey(p256::ecdsa::VerifyingKey);
 
 impl DevicePublicKey {
     pub fn from_sec1(bytes: &[u8]) -> Result<Self, ProtocolError> {
-        p256::ecdsa::VerifyingKey::from_sec1_bytes(bytes)
-            .map(Self)
-            .map_err(|_| ProtocolError::BadPublicKey)
+        p256::ecdsa::VerifyingKey::from_sec1_bytes(bytes).map(Self).map_err(|_| ProtocolError::BadPublicKey)
     }
 
     pub fn from_b64(text: &str) -> Result<Self, ProtocolError> {
@@ -76,9 +74,7 @@ pub struct Signature(p256::ecdsa::Signature);
 
 impl Signature {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ProtocolError> {
-        p256::ecdsa::Signature::from_slice(bytes)
-            .map(Self)
-            .map_err(|_| ProtocolError::MalformedSignature)
+        p256::ecdsa::Signature::from_slice(bytes).map(Self).map_err(|_| ProtocolError::MalformedSignature)
     }
 
     pub fn from_b64(text: &str) -> Result<Self, ProtocolError> {
@@ -115,9 +111,7 @@ pub struct SigningKey(p256::ecdsa::SigningKey);
 impl SigningKey {
     /// From the 32-byte big-endian scalar. Callers make the bytes with a CSPRNG.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ProtocolError> {
-        p256::ecdsa::SigningKey::from_slice(bytes)
-            .map(Self)
-            .map_err(|_| ProtocolError::BadPrivateKey)
+        p256::ecdsa::SigningKey::from_slice(bytes).map(Self).map_err(|_| ProtocolError::BadPrivateKey)
     }
 
     /// The 32-byte scalar, for the key store. Wipe it (zeroize) once stored.

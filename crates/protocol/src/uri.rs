@@ -122,12 +122,7 @@ fn is_b64url_of_len(text: &str, bytes: usize) -> bool {
 
 impl EnrollmentUri {
     /// Builds a link, validating every field as [`EnrollmentUri::parse`] would.
-    pub fn new(
-        origin: &str,
-        ticket: &str,
-        server_key_fingerprint: &str,
-        label: &str,
-    ) -> Result<Self, UriError> {
+    pub fn new(origin: &str, ticket: &str, server_key_fingerprint: &str, label: &str) -> Result<Self, UriError> {
         let uri = EnrollmentUri {
             origin: normalize_origin(origin)?,
             ticket: ticket.to_owned(),
@@ -252,7 +247,10 @@ mod tests {
             (g.replacen("v=1&", "", 1), UriError::MissingField("v")),
             (g.replacen("&label=", "&x=1&label=", 1), UriError::UnknownField("x".into())),
             (format!("{g}&v=1"), UriError::DuplicateField("v".into())),
-            (g.replacen("http%3A%2F%2F127.0.0.1", "http%3A%2F%2Fbroker.example", 1), UriError::BadOrigin("plain http is allowed only on loopback".into())),
+            (
+                g.replacen("http%3A%2F%2F127.0.0.1", "http%3A%2F%2Fbroker.example", 1),
+                UriError::BadOrigin("plain http is allowed only on loopback".into()),
+            ),
             (g.replacen("8080", "8080%2Flogin", 1), UriError::BadOrigin("a path is not allowed".into())),
             (g.replacen(T, &T[1..], 1), UriError::BadTicket),
             (g.replacen(K, "x", 1), UriError::BadServerKey),

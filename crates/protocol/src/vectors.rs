@@ -91,7 +91,13 @@ pub fn challenges() -> Vec<Challenge> {
 
 pub const DEVICE_ID: &str = "RGV2aWNlMDAwMDAwMDAwMQ";
 
-fn case<T: Serialize>(name: &str, label: Label, signer: &str, key: &SigningKey, payload: &T) -> Result<VectorCase, ProtocolError> {
+fn case<T: Serialize>(
+    name: &str,
+    label: Label,
+    signer: &str,
+    key: &SigningKey,
+    payload: &T,
+) -> Result<VectorCase, ProtocolError> {
     let canonical = crate::jcs::to_canonical_string(payload)?;
     let message = label.message(payload)?;
     Ok(VectorCase {
@@ -129,7 +135,12 @@ pub fn build() -> Result<VectorFile, ProtocolError> {
             Label::DeviceAuth,
             "device",
             &device,
-            &DeviceAuthPayload { origin: "https://auth.broker.example".into(), device_id: DEVICE_ID.into(), nonce: "Tm9uY2VBdXRoMDAwMDAwMQ".into(), signed_at },
+            &DeviceAuthPayload {
+                origin: "https://auth.broker.example".into(),
+                device_id: DEVICE_ID.into(),
+                nonce: "Tm9uY2VBdXRoMDAwMDAwMQ".into(),
+                signed_at,
+            },
         )?,
         case("challenge_withdrawal", Label::Challenge, "server", &server, &withdrawal)?,
         case("challenge_login", Label::Challenge, "server", &server, &login)?,
@@ -140,7 +151,13 @@ pub fn build() -> Result<VectorFile, ProtocolError> {
         ("deny_fraud_login", &login, Decision::DenyFraud, None),
         ("approve_login", &login, Decision::Approve, None),
     ] {
-        cases.push(case(name, Label::Approval, "device", &device, &ApprovalPayload::new(challenge, DEVICE_ID, decision, number, signed_at))?);
+        cases.push(case(
+            name,
+            Label::Approval,
+            "device",
+            &device,
+            &ApprovalPayload::new(challenge, DEVICE_ID, decision, number, signed_at),
+        )?);
     }
     Ok(VectorFile {
         description: "Inkan protocol v1 test vectors. Keys are published test keys: never use them. message = label || 0x00 || JCS(payload); signature = ECDSA P-256/SHA-256 (RFC 6979), base64url r||s.".into(),

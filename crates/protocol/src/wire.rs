@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::keys::{DevicePublicKey, Signature};
 use crate::ErrorCode;
+use crate::keys::{DevicePublicKey, Signature};
 
 /// The body of every error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -23,10 +23,24 @@ fn signature(seed: &str) -> Signature {
 
 fn details() -> impl Strategy<Value = ChallengeDetails> {
     prop_oneof![
-        (text(), text(), text(), text()).prop_map(|(time, ip, place, browser)| ChallengeDetails::Login(LoginContext { time, ip, place, browser })),
-        (0..=jcs::MAX_SAFE_INTEGER, text(), text(), text(), text(), text()).prop_map(|(amount, currency, bank, branch, account_masked, requested_at)| {
-            ChallengeDetails::Withdrawal(WithdrawalContext { amount, currency, bank, branch, account_masked, requested_at })
-        }),
+        (text(), text(), text(), text()).prop_map(|(time, ip, place, browser)| ChallengeDetails::Login(LoginContext {
+            time,
+            ip,
+            place,
+            browser
+        })),
+        (0..=jcs::MAX_SAFE_INTEGER, text(), text(), text(), text(), text()).prop_map(
+            |(amount, currency, bank, branch, account_masked, requested_at)| {
+                ChallengeDetails::Withdrawal(WithdrawalContext {
+                    amount,
+                    currency,
+                    bank,
+                    branch,
+                    account_masked,
+                    requested_at,
+                })
+            }
+        ),
     ]
 }
 

@@ -26,7 +26,8 @@ fn every_vector_signature_verifies_over_its_exact_bytes() {
     let file = vectors::load();
     assert!(!file.cases.is_empty());
     for case in &file.cases {
-        let key: &DevicePublicKey = if case.signer == "server" { &file.server_public_key } else { &file.device_public_key };
+        let key: &DevicePublicKey =
+            if case.signer == "server" { &file.server_public_key } else { &file.device_public_key };
         let mut message = case.label.as_bytes().to_vec();
         message.push(0);
         message.extend_from_slice(case.canonical.as_bytes());
@@ -40,7 +41,8 @@ fn every_vector_signature_verifies_over_its_exact_bytes() {
             bad[i] ^= 0x01;
             assert!(key.verify(&bad, &case.signature).is_err(), "{} with byte {i} flipped", case.name);
         }
-        let other: &DevicePublicKey = if case.signer == "server" { &file.device_public_key } else { &file.server_public_key };
+        let other: &DevicePublicKey =
+            if case.signer == "server" { &file.device_public_key } else { &file.server_public_key };
         assert!(other.verify(&message, &case.signature).is_err(), "{} under the wrong key", case.name);
     }
 }

@@ -14,8 +14,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::{Stream, StreamExt};
 use inkan_protocol::{
-    CreateChallengeRequest, CreateTicketRequest, DecisionSubmission, EnrollRequest, PushEvent,
-    SessionRequest,
+    CreateChallengeRequest, CreateTicketRequest, DecisionSubmission, EnrollRequest, PushEvent, SessionRequest,
 };
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -109,7 +108,10 @@ async fn server_key(State(s): State<SharedService>) -> Json<serde_json::Value> {
     Json(serde_json::json!({"public_key": s.server_public_key(), "fingerprint": s.server_public_key().fingerprint()}))
 }
 
-async fn enroll(State(s): State<SharedService>, ApiJson(req): ApiJson<EnrollRequest>) -> ApiResult<Json<inkan_protocol::EnrollResponse>> {
+async fn enroll(
+    State(s): State<SharedService>,
+    ApiJson(req): ApiJson<EnrollRequest>,
+) -> ApiResult<Json<inkan_protocol::EnrollResponse>> {
     Ok(Json(s.enroll(req).await?))
 }
 
@@ -117,15 +119,26 @@ async fn nonce(State(s): State<SharedService>) -> ApiResult<Json<inkan_protocol:
     Ok(Json(s.issue_nonce().await?))
 }
 
-async fn session(State(s): State<SharedService>, ApiJson(req): ApiJson<SessionRequest>) -> ApiResult<Json<inkan_protocol::SessionResponse>> {
+async fn session(
+    State(s): State<SharedService>,
+    ApiJson(req): ApiJson<SessionRequest>,
+) -> ApiResult<Json<inkan_protocol::SessionResponse>> {
     Ok(Json(s.open_session(req).await?))
 }
 
-async fn pending(State(s): State<SharedService>, Device(d): Device) -> ApiResult<Json<Vec<inkan_protocol::SignedChallenge>>> {
+async fn pending(
+    State(s): State<SharedService>,
+    Device(d): Device,
+) -> ApiResult<Json<Vec<inkan_protocol::SignedChallenge>>> {
     Ok(Json(s.pending_for(&d).await?))
 }
 
-async fn decide(State(s): State<SharedService>, Device(d): Device, Path(id): Path<String>, ApiJson(sub): ApiJson<DecisionSubmission>) -> ApiResult<Json<inkan_protocol::DecisionOutcome>> {
+async fn decide(
+    State(s): State<SharedService>,
+    Device(d): Device,
+    Path(id): Path<String>,
+    ApiJson(sub): ApiJson<DecisionSubmission>,
+) -> ApiResult<Json<inkan_protocol::DecisionOutcome>> {
     Ok(Json(s.decide(&d, &id, sub).await?))
 }
 
@@ -138,9 +151,13 @@ fn sse_event(event: &PushEvent) -> Event {
 }
 
 /// The live push channel: the account's pending challenges first, then every new one.
-async fn events(State(s): State<SharedService>, Device(d): Device) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+async fn events(
+    State(s): State<SharedService>,
+    Device(d): Device,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let rx = s.hub.subscribe(&d.account_id);
-    let initial: Vec<Event> = s.pending_for(&d).await?.into_iter().map(|c| sse_event(&PushEvent::Challenge(Box::new(c)))).collect();
+    let initial: Vec<Event> =
+        s.pending_for(&d).await?.into_iter().map(|c| sse_event(&PushEvent::Challenge(Box::new(c)))).collect();
     let me = d.device_id.clone();
     let live = BroadcastStream::new(rx)
         .take_while(move |ev| std::future::ready(!matches!(ev, Ok(HubEvent::DeviceRevoked(id)) if *id == me)))
@@ -155,15 +172,27 @@ async fn events(State(s): State<SharedService>, Device(d): Device) -> ApiResult<
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(PUSH_KEEPALIVE)))
 }
 
-async fn create_ticket(State(s): State<SharedService>, _: RelyingParty, ApiJson(req): ApiJson<CreateTicketRequest>) -> ApiResult<Json<inkan_protocol::TicketCreated>> {
+async fn create_ticket(
+    State(s): State<SharedService>,
+    _: RelyingParty,
+    ApiJson(req): ApiJson<CreateTicketRequest>,
+) -> ApiResult<Json<inkan_protocol::TicketCreated>> {
     Ok(Json(s.create_ticket(&req.account_id, req.label.as_deref()).await?.0))
 }
 
-async fn create_challenge(State(s): State<SharedService>, _: RelyingParty, ApiJson(req): ApiJson<CreateChallengeRequest>) -> ApiResult<Json<inkan_protocol::ChallengeCreated>> {
+async fn create_challenge(
+    State(s): State<SharedService>,
+    _: RelyingParty,
+    ApiJson(req): ApiJson<CreateChallengeRequest>,
+) -> ApiResult<Json<inkan_protocol::ChallengeCreated>> {
     Ok(Json(s.create_challenge(req).await?))
 }
 
-async fn challenge_status(State(s): State<SharedService>, _: RelyingParty, Path(id): Path<String>) -> ApiResult<Json<inkan_protocol::ChallengeStatus>> {
+async fn challenge_status(
+    State(s): State<SharedService>,
+    _: RelyingParty,
+    Path(id): Path<String>,
+) -> ApiResult<Json<inkan_protocol::ChallengeStatus>> {
     Ok(Json(s.challenge_status(&id).await?))
 }
 
@@ -172,26 +201,47 @@ struct WaitQuery {
     timeout: Option<u64>,
 }
 
-async fn wait_challenge(State(s): State<SharedService>, _: RelyingParty, Path(id): Path<String>, Query(q): Query<WaitQuery>) -> ApiResult<Json<inkan_protocol::ChallengeStatus>> {
+async fn wait_challenge(
+    State(s): State<SharedService>,
+    _: RelyingParty,
+    Path(id): Path<String>,
+    Query(q): Query<WaitQuery>,
+) -> ApiResult<Json<inkan_protocol::ChallengeStatus>> {
     let max = s.settings.limits.max_long_poll_secs;
     let secs = q.timeout.unwrap_or(max).min(max);
     Ok(Json(s.wait_for_decision(&id, Duration::from_secs(secs)).await?))
 }
 
-async fn account_state(State(s): State<SharedService>, _: RelyingParty, Path(account): Path<String>) -> ApiResult<Json<inkan_protocol::AccountPushState>> {
+async fn account_state(
+    State(s): State<SharedService>,
+    _: RelyingParty,
+    Path(account): Path<String>,
+) -> ApiResult<Json<inkan_protocol::AccountPushState>> {
     Ok(Json(s.account_push_state(&account).await?))
 }
 
-async fn list_devices(State(s): State<SharedService>, _: RelyingParty, Path(account): Path<String>) -> ApiResult<Json<Vec<inkan_protocol::DeviceInfo>>> {
+async fn list_devices(
+    State(s): State<SharedService>,
+    _: RelyingParty,
+    Path(account): Path<String>,
+) -> ApiResult<Json<Vec<inkan_protocol::DeviceInfo>>> {
     Ok(Json(s.list_devices(&account).await?))
 }
 
-async fn revoke_device(State(s): State<SharedService>, _: RelyingParty, Path((account, device)): Path<(String, String)>) -> ApiResult<Json<serde_json::Value>> {
+async fn revoke_device(
+    State(s): State<SharedService>,
+    _: RelyingParty,
+    Path((account, device)): Path<(String, String)>,
+) -> ApiResult<Json<serde_json::Value>> {
     s.revoke_device(&account, &device).await?;
     Ok(Json(serde_json::json!({"revoked": device})))
 }
 
-async fn unblock(State(s): State<SharedService>, _: RelyingParty, Path(account): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+async fn unblock(
+    State(s): State<SharedService>,
+    _: RelyingParty,
+    Path(account): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
     s.unblock_pushes(&account).await?;
     Ok(Json(serde_json::json!({"push_blocked": false})))
 }
@@ -201,11 +251,20 @@ struct CodeBody {
     code: String,
 }
 
-async fn verify_code(State(s): State<SharedService>, _: RelyingParty, Path(account): Path<String>, ApiJson(body): ApiJson<CodeBody>) -> ApiResult<Json<serde_json::Value>> {
+async fn verify_code(
+    State(s): State<SharedService>,
+    _: RelyingParty,
+    Path(account): Path<String>,
+    ApiJson(body): ApiJson<CodeBody>,
+) -> ApiResult<Json<serde_json::Value>> {
     Ok(Json(serde_json::json!({"valid": s.verify_offline_code(&account, &body.code).await?})))
 }
 
-async fn audit(State(s): State<SharedService>, _: RelyingParty, Path(account): Path<String>) -> ApiResult<Json<Vec<serde_json::Value>>> {
+async fn audit(
+    State(s): State<SharedService>,
+    _: RelyingParty,
+    Path(account): Path<String>,
+) -> ApiResult<Json<Vec<serde_json::Value>>> {
     let rows = s.store.audit_for_account(&account, 200).await?;
     Ok(Json(
         rows.into_iter()

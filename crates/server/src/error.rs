@@ -98,20 +98,13 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest(_) | ApiError::InvalidDetails(_) | ApiError::NumberRequired => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::BadRequest(_) | ApiError::InvalidDetails(_) | ApiError::NumberRequired => StatusCode::BAD_REQUEST,
             ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Unauthorized | ApiError::SessionExpired | ApiError::NonceUnknown => {
-                StatusCode::UNAUTHORIZED
+            ApiError::Unauthorized | ApiError::SessionExpired | ApiError::NonceUnknown => StatusCode::UNAUTHORIZED,
+            ApiError::BadSignature | ApiError::DeviceRevoked | ApiError::NumberMismatch { .. } => StatusCode::FORBIDDEN,
+            ApiError::NotFound | ApiError::TicketUnknown | ApiError::DeviceUnknown | ApiError::ChallengeUnknown => {
+                StatusCode::NOT_FOUND
             }
-            ApiError::BadSignature | ApiError::DeviceRevoked | ApiError::NumberMismatch { .. } => {
-                StatusCode::FORBIDDEN
-            }
-            ApiError::NotFound
-            | ApiError::TicketUnknown
-            | ApiError::DeviceUnknown
-            | ApiError::ChallengeUnknown => StatusCode::NOT_FOUND,
             ApiError::TicketExpired | ApiError::ChallengeExpired => StatusCode::GONE,
             ApiError::TicketAlreadyUsed | ApiError::ChallengeNotPending(_) | ApiError::NoDevices => {
                 StatusCode::CONFLICT

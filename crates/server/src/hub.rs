@@ -30,10 +30,7 @@ impl Hub {
 
     pub fn subscribe(&self, account_id: &str) -> broadcast::Receiver<HubEvent> {
         let mut accounts = self.accounts.lock().expect("hub lock");
-        accounts
-            .entry(account_id.to_owned())
-            .or_insert_with(|| broadcast::channel(self.capacity).0)
-            .subscribe()
+        accounts.entry(account_id.to_owned()).or_insert_with(|| broadcast::channel(self.capacity).0).subscribe()
     }
 
     pub fn publish(&self, account_id: &str, event: HubEvent) {

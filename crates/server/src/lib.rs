@@ -88,7 +88,11 @@ impl RunningServer {
 }
 
 /// Opens the store, binds `listener` (or `settings.listen`), and serves until stopped.
-pub async fn start(settings: Settings, clock: SharedClock, listener: Option<TcpListener>) -> anyhow::Result<RunningServer> {
+pub async fn start(
+    settings: Settings,
+    clock: SharedClock,
+    listener: Option<TcpListener>,
+) -> anyhow::Result<RunningServer> {
     settings.check()?;
     let store = store::Store::open(&settings.database_url).await?;
     let listener = match listener {

@@ -50,7 +50,10 @@ enum Command {
 
 fn settings(cli: &Cli, listen: SocketAddr) -> anyhow::Result<Settings> {
     std::fs::create_dir_all(&cli.data_dir).with_context(|| format!("creating {}", cli.data_dir.display()))?;
-    let database_url = cli.database_url.clone().unwrap_or_else(|| format!("sqlite://{}?mode=rwc", cli.data_dir.join("inkan.sqlite3").display()));
+    let database_url = cli
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", cli.data_dir.join("inkan.sqlite3").display()));
     let signing_key = match std::env::var("INKAN_SERVER_SIGNING_KEY") {
         Ok(text) => SigningKey::from_bytes(&zeroize::Zeroizing::new(inkan_protocol::keys::unb64(text.trim())?))?,
         Err(_) if cli.dev => settings::load_or_create_dev_signing_key(&cli.data_dir)?,
@@ -66,14 +69,24 @@ fn settings(cli: &Cli, listen: SocketAddr) -> anyhow::Result<Settings> {
         None if cli.dev => format!("http://{listen}"),
         None => anyhow::bail!("INKAN_PUBLIC_ORIGIN is required outside --dev"),
     };
-    let settings = Settings { public_origin, listen, database_url, rp_api_key, signing_key, dev: cli.dev, limits: Limits::default() };
+    let settings = Settings {
+        public_origin,
+        listen,
+        database_url,
+        rp_api_key,
+        signing_key,
+        dev: cli.dev,
+        limits: Limits::default(),
+    };
     settings.check()?;
     Ok(settings)
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
     let cli = Cli::parse();
     match &cli.command {
         Command::Serve { listen } => {
@@ -88,7 +101,10 @@ async fn main() -> anyhow::Result<()> {
             server.stop().await;
         }
         Command::Ticket { account, label, png } => {
-            let listen = std::env::var("INKAN_LISTEN").ok().and_then(|l| l.parse().ok()).unwrap_or_else(|| "127.0.0.1:8400".parse().expect("address"));
+            let listen = std::env::var("INKAN_LISTEN")
+                .ok()
+                .and_then(|l| l.parse().ok())
+                .unwrap_or_else(|| "127.0.0.1:8400".parse().expect("address"));
             let settings = settings(&cli, listen)?;
             let store = inkan_server::store::Store::open(&settings.database_url).await?;
             let service = inkan_server::Service::new(settings, store, Arc::new(SystemClock));

@@ -23,5 +23,9 @@ pub fn svg(text: &str) -> anyhow::Result<String> {
 /// Two QR modules per character cell, for printing in a terminal.
 pub fn terminal(text: &str) -> anyhow::Result<String> {
     let code = QrCode::new(text.as_bytes())?;
-    Ok(code.render::<unicode::Dense1x2>().dark_color(unicode::Dense1x2::Light).light_color(unicode::Dense1x2::Dark).build())
+    Ok(code
+        .render::<unicode::Dense1x2>()
+        .dark_color(unicode::Dense1x2::Light)
+        .light_color(unicode::Dense1x2::Dark)
+        .build())
 }

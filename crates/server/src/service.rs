@@ -8,21 +8,20 @@ use std::sync::Arc;
 use base64::Engine;
 use inkan_protocol::keys::{DevicePublicKey, b64};
 use inkan_protocol::{
-    ApprovalPayload, Challenge, ChallengeCreated, ChallengeDetails, ChallengeState,
-    ChallengeStatus, CreateChallengeRequest, DecisionOutcome, DecisionSubmission,
-    DeviceAuthPayload, DeviceInfo, EnrollPayload, EnrollRequest, EnrollResponse, EnrollmentUri,
-    Label, NonceResponse, NumberMatch, PushEvent, SessionRequest, SessionResponse,
-    SignedChallenge, TicketCreated, TotpParams, totp,
+    ApprovalPayload, Challenge, ChallengeCreated, ChallengeDetails, ChallengeState, ChallengeStatus,
+    CreateChallengeRequest, DecisionOutcome, DecisionSubmission, DeviceAuthPayload, DeviceInfo, EnrollPayload,
+    EnrollRequest, EnrollResponse, EnrollmentUri, Label, NonceResponse, NumberMatch, PushEvent, SessionRequest,
+    SessionResponse, SignedChallenge, TicketCreated, TotpParams, totp,
 };
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use inkan_protocol::clock::SharedClock;
 use crate::error::{ApiError, ApiResult};
 use crate::hub::{Hub, HubEvent};
 use crate::settings::Settings;
 use crate::store::{ChallengeRow, DeviceRow, NewChallenge, NewDevice, Store};
 use crate::{qr, random_bytes, random_token, sha256};
+use inkan_protocol::clock::SharedClock;
 
 /// Longest device name and platform string accepted at enrollment, in characters.
 pub const MAX_DEVICE_NAME_CHARS: usize = 64;
@@ -126,7 +125,11 @@ impl Service {
 
     // ---- enrollment ------------------------------------------------------------------
 
-    pub async fn create_ticket(&self, account_id: &str, label: Option<&str>) -> ApiResult<(TicketCreated, EnrollmentUri)> {
+    pub async fn create_ticket(
+        &self,
+        account_id: &str,
+        label: Option<&str>,
+    ) -> ApiResult<(TicketCreated, EnrollmentUri)> {
         check_account_id(account_id)?;
         let label = match label {
             Some(l) => l.to_owned(),
@@ -134,8 +137,9 @@ impl Service {
         };
         let now = self.now();
         let secret = random_token(inkan_protocol::uri::TICKET_BYTES);
-        let uri = EnrollmentUri::new(&self.settings.public_origin, &secret, &self.server_public_key.fingerprint(), &label)
-            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let uri =
+            EnrollmentUri::new(&self.settings.public_origin, &secret, &self.server_public_key.fingerprint(), &label)
+                .map_err(|e| ApiError::BadRequest(e.to_string()))?;
         let id = random_token(ID_BYTES);
         let expires_at = now + self.limits().ticket_ttl_secs;
         self.store.insert_ticket(&id, &sha256(secret.as_bytes()), account_id, &label, now, expires_at).await?;
@@ -144,7 +148,8 @@ impl Service {
         let created = TicketCreated {
             ticket_id: id,
             qr_svg: qr::svg(&text).map_err(ApiError::Internal)?,
-            qr_png_base64: base64::engine::general_purpose::STANDARD.encode(qr::png(&text).map_err(ApiError::Internal)?),
+            qr_png_base64: base64::engine::general_purpose::STANDARD
+                .encode(qr::png(&text).map_err(ApiError::Internal)?),
             uri: text,
             expires_at,
         };
@@ -153,11 +158,22 @@ impl Service {
 
     pub async fn enroll(&self, req: EnrollRequest) -> ApiResult<EnrollResponse> {
         let now = self.now();
-        check_text("device_name", &req.device_name, MAX_DEVICE_NAME_CHARS).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        check_text("platform", &req.platform, MAX_DEVICE_NAME_CHARS).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        check_text("device_name", &req.device_name, MAX_DEVICE_NAME_CHARS)
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        check_text("platform", &req.platform, MAX_DEVICE_NAME_CHARS)
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
         let ticket = self.store.ticket_by_hash(&sha256(req.ticket.as_bytes())).await?.ok_or(ApiError::TicketUnknown)?;
         if ticket.used_at.is_some() {
-            self.store.audit(now, "ticket_reuse_refused", Some(&ticket.account_id), None, None, json!({"ticket_id": ticket.id})).await?;
+            self.store
+                .audit(
+                    now,
+                    "ticket_reuse_refused",
+                    Some(&ticket.account_id),
+                    None,
+                    None,
+                    json!({"ticket_id": ticket.id}),
+                )
+                .await?;
             return Err(ApiError::TicketAlreadyUsed);
         }
         if now > ticket.expires_at {
@@ -171,7 +187,16 @@ impl Service {
             platform: req.platform.clone(),
         };
         if Label::Enroll.verify(&req.device_public_key, &payload, &req.signature).is_err() {
-            self.store.audit(now, "enroll_bad_signature", Some(&ticket.account_id), None, None, json!({"ticket_id": ticket.id})).await?;
+            self.store
+                .audit(
+                    now,
+                    "enroll_bad_signature",
+                    Some(&ticket.account_id),
+                    None,
+                    None,
+                    json!({"ticket_id": ticket.id}),
+                )
+                .await?;
             return Err(ApiError::BadSignature);
         }
         let device_id = random_token(ID_BYTES);
@@ -189,7 +214,14 @@ impl Service {
             return Err(ApiError::TicketAlreadyUsed);
         }
         self.store
-            .audit(now, "device_enrolled", Some(&ticket.account_id), Some(&device_id), None, json!({"ticket_id": ticket.id, "name": req.device_name, "platform": req.platform}))
+            .audit(
+                now,
+                "device_enrolled",
+                Some(&ticket.account_id),
+                Some(&device_id),
+                None,
+                json!({"ticket_id": ticket.id, "name": req.device_name, "platform": req.platform}),
+            )
             .await?;
         tracing::info!(account = %mask_tail(&ticket.account_id), device_id, "device enrolled");
         Ok(EnrollResponse {
@@ -197,7 +229,12 @@ impl Service {
             account_id: ticket.account_id,
             account_label: ticket.label,
             server_public_key: self.server_public_key.clone(),
-            totp: TotpParams { secret: b64(&totp_secret), digits: totp::DEFAULT_DIGITS, period: totp::DEFAULT_PERIOD, algorithm: "SHA1".into() },
+            totp: TotpParams {
+                secret: b64(&totp_secret),
+                digits: totp::DEFAULT_DIGITS,
+                period: totp::DEFAULT_PERIOD,
+                algorithm: "SHA1".into(),
+            },
         })
     }
 
@@ -221,7 +258,12 @@ impl Service {
             return Err(ApiError::ClockSkew);
         }
         let device = self.active_device(&req.device_id).await?;
-        let payload = DeviceAuthPayload { origin: self.settings.public_origin.clone(), device_id: req.device_id.clone(), nonce: req.nonce, signed_at: req.signed_at };
+        let payload = DeviceAuthPayload {
+            origin: self.settings.public_origin.clone(),
+            device_id: req.device_id.clone(),
+            nonce: req.nonce,
+            signed_at: req.signed_at,
+        };
         Label::DeviceAuth.verify(&device.public_key, &payload, &req.signature).map_err(|_| ApiError::BadSignature)?;
         let token = random_token(TOKEN_BYTES);
         let expires_at = now + self.limits().session_ttl_secs;
@@ -244,7 +286,8 @@ impl Service {
 
     /// Resolves a bearer token to its device.
     pub async fn authenticate(&self, token: &str) -> ApiResult<AuthedDevice> {
-        let (device_id, expires_at) = self.store.session(&sha256(token.as_bytes())).await?.ok_or(ApiError::Unauthorized)?;
+        let (device_id, expires_at) =
+            self.store.session(&sha256(token.as_bytes())).await?.ok_or(ApiError::Unauthorized)?;
         if self.now() > expires_at {
             return Err(ApiError::SessionExpired);
         }
@@ -296,7 +339,9 @@ impl Service {
             return Err(ApiError::TooManyOpenChallenges);
         }
         let since = state.last_success_at.unwrap_or(0);
-        if self.store.count_challenges_since(account_id, since).await? >= i64::from(self.limits().max_pushes_since_success) {
+        if self.store.count_challenges_since(account_id, since).await?
+            >= i64::from(self.limits().max_pushes_since_success)
+        {
             return Err(ApiError::TooManyPushes);
         }
         Ok(())
@@ -310,7 +355,9 @@ impl Service {
             return Err(ApiError::NoDevices);
         }
         if let Err(e) = self.check_push_limits(&req.account_id, now).await {
-            self.store.audit(now, "challenge_refused", Some(&req.account_id), None, None, json!({"reason": e.code()})).await?;
+            self.store
+                .audit(now, "challenge_refused", Some(&req.account_id), None, None, json!({"reason": e.code()}))
+                .await?;
             return Err(e);
         }
         let digits = self.limits().number_match_digits;
@@ -325,7 +372,8 @@ impl Service {
             created_at: now,
             expires_at: now + self.limits().challenge_ttl_secs,
         };
-        let signature = Label::Challenge.sign(&self.settings.signing_key, &challenge).map_err(|e| ApiError::Internal(e.into()))?;
+        let signature =
+            Label::Challenge.sign(&self.settings.signing_key, &challenge).map_err(|e| ApiError::Internal(e.into()))?;
         let json_text = serde_json::to_string(&challenge).map_err(|e| ApiError::Internal(e.into()))?;
         self.store
             .insert_challenge(NewChallenge {
@@ -339,17 +387,33 @@ impl Service {
             })
             .await?;
         self.store
-            .audit(now, "challenge_created", Some(&challenge.account_id), None, Some(&challenge.id), json!({"kind": challenge.details.kind(), "number_match": req.number_match}))
+            .audit(
+                now,
+                "challenge_created",
+                Some(&challenge.account_id),
+                None,
+                Some(&challenge.id),
+                json!({"kind": challenge.details.kind(), "number_match": req.number_match}),
+            )
             .await?;
-        let created = ChallengeCreated { challenge_id: challenge.id.clone(), expires_at: challenge.expires_at, number_to_show: number };
+        let created = ChallengeCreated {
+            challenge_id: challenge.id.clone(),
+            expires_at: challenge.expires_at,
+            number_to_show: number,
+        };
         let account_id = challenge.account_id.clone();
-        self.hub.publish(&account_id, HubEvent::Push(PushEvent::Challenge(Box::new(SignedChallenge { challenge, server_signature: signature }))));
+        self.hub.publish(
+            &account_id,
+            HubEvent::Push(PushEvent::Challenge(Box::new(SignedChallenge { challenge, server_signature: signature }))),
+        );
         Ok(created)
     }
 
     fn signed(row: &ChallengeRow) -> ApiResult<SignedChallenge> {
-        let challenge: Challenge = serde_json::from_str(&row.challenge_json).map_err(|e| ApiError::Internal(e.into()))?;
-        let server_signature = inkan_protocol::Signature::from_b64(&row.server_signature).map_err(|e| ApiError::Internal(e.into()))?;
+        let challenge: Challenge =
+            serde_json::from_str(&row.challenge_json).map_err(|e| ApiError::Internal(e.into()))?;
+        let server_signature =
+            inkan_protocol::Signature::from_b64(&row.server_signature).map_err(|e| ApiError::Internal(e.into()))?;
         Ok(SignedChallenge { challenge, server_signature })
     }
 
@@ -409,7 +473,12 @@ impl Service {
     }
 
     /// Checks and records a device's signed decision.
-    pub async fn decide(&self, device: &AuthedDevice, challenge_id: &str, sub: DecisionSubmission) -> ApiResult<DecisionOutcome> {
+    pub async fn decide(
+        &self,
+        device: &AuthedDevice,
+        challenge_id: &str,
+        sub: DecisionSubmission,
+    ) -> ApiResult<DecisionOutcome> {
         let now = self.now();
         let row = self.store.challenge(challenge_id).await?.ok_or(ApiError::ChallengeUnknown)?;
         if row.account_id != device.account_id {
@@ -417,7 +486,16 @@ impl Service {
         }
         let state = row.state();
         if state != ChallengeState::Pending {
-            self.store.audit(now, "decision_refused", Some(&row.account_id), Some(&device.device_id), Some(&row.id), json!({"reason": "not_pending", "state": state.as_str()})).await?;
+            self.store
+                .audit(
+                    now,
+                    "decision_refused",
+                    Some(&row.account_id),
+                    Some(&device.device_id),
+                    Some(&row.id),
+                    json!({"reason": "not_pending", "state": state.as_str()}),
+                )
+                .await?;
             return Err(ApiError::ChallengeNotPending(state));
         }
         if now > row.expires_at {
@@ -431,9 +509,24 @@ impl Service {
             return Err(ApiError::ChallengeExpired);
         }
         let signed = Self::signed(&row)?;
-        let payload = ApprovalPayload::new(&signed.challenge, &device.device_id, sub.decision, sub.matched_number.clone(), sub.signed_at);
+        let payload = ApprovalPayload::new(
+            &signed.challenge,
+            &device.device_id,
+            sub.decision,
+            sub.matched_number.clone(),
+            sub.signed_at,
+        );
         if Label::Approval.verify(&device.public_key, &payload, &sub.signature).is_err() {
-            self.store.audit(now, "decision_bad_signature", Some(&row.account_id), Some(&device.device_id), Some(&row.id), json!({"decision": sub.decision.as_str()})).await?;
+            self.store
+                .audit(
+                    now,
+                    "decision_bad_signature",
+                    Some(&row.account_id),
+                    Some(&device.device_id),
+                    Some(&row.id),
+                    json!({"decision": sub.decision.as_str()}),
+                )
+                .await?;
             return Err(ApiError::BadSignature);
         }
         if sub.decision == inkan_protocol::Decision::Approve
@@ -442,7 +535,16 @@ impl Service {
             let typed = sub.matched_number.as_deref().ok_or(ApiError::NumberRequired)?;
             if !bool::from(typed.as_bytes().ct_eq(expected.as_bytes())) {
                 let attempts = self.store.add_number_attempt(&row.id).await?;
-                self.store.audit(now, "number_mismatch", Some(&row.account_id), Some(&device.device_id), Some(&row.id), json!({"attempts": attempts})).await?;
+                self.store
+                    .audit(
+                        now,
+                        "number_mismatch",
+                        Some(&row.account_id),
+                        Some(&device.device_id),
+                        Some(&row.id),
+                        json!({"attempts": attempts}),
+                    )
+                    .await?;
                 let max = i64::from(self.limits().max_number_attempts);
                 if attempts >= max {
                     self.finish(&row, ChallengeState::Failed, now, Some(&device.device_id), None).await?;
@@ -457,7 +559,9 @@ impl Service {
         }
         match sub.decision {
             inkan_protocol::Decision::Approve => self.store.set_last_success(&row.account_id, now).await?,
-            inkan_protocol::Decision::Deny => self.store.set_cooldown(&row.account_id, now + self.limits().denial_cooldown_secs).await?,
+            inkan_protocol::Decision::Deny => {
+                self.store.set_cooldown(&row.account_id, now + self.limits().denial_cooldown_secs).await?
+            }
             inkan_protocol::Decision::DenyFraud => {
                 self.store.set_push_blocked(&row.account_id, Some(now)).await?;
                 tracing::warn!(account = %mask_tail(&row.account_id), challenge_id = %row.id, "\"not me\" reported: pushes blocked");
@@ -468,12 +572,31 @@ impl Service {
     }
 
     /// Records a final state, audits it and tells listeners. `false`: lost a race.
-    async fn finish(&self, row: &ChallengeRow, state: ChallengeState, now: i64, device_id: Option<&str>, signature: Option<&str>) -> ApiResult<bool> {
+    async fn finish(
+        &self,
+        row: &ChallengeRow,
+        state: ChallengeState,
+        now: i64,
+        device_id: Option<&str>,
+        signature: Option<&str>,
+    ) -> ApiResult<bool> {
         if !self.store.finish_challenge(&row.id, state, now, device_id, signature).await? {
             return Ok(false);
         }
-        self.store.audit(now, &format!("challenge_{}", state.as_str()), Some(&row.account_id), device_id, Some(&row.id), json!({})).await?;
-        self.hub.publish(&row.account_id, HubEvent::Push(PushEvent::Resolved(DecisionOutcome { challenge_id: row.id.clone(), state })));
+        self.store
+            .audit(
+                now,
+                &format!("challenge_{}", state.as_str()),
+                Some(&row.account_id),
+                device_id,
+                Some(&row.id),
+                json!({}),
+            )
+            .await?;
+        self.hub.publish(
+            &row.account_id,
+            HubEvent::Push(PushEvent::Resolved(DecisionOutcome { challenge_id: row.id.clone(), state })),
+        );
         Ok(true)
     }
 
@@ -483,7 +606,13 @@ impl Service {
         let expired = self.store.expire_due(now).await?;
         for (id, account) in &expired {
             self.store.audit(now, "challenge_expired", Some(account), None, Some(id), json!({})).await?;
-            self.hub.publish(account, HubEvent::Push(PushEvent::Resolved(DecisionOutcome { challenge_id: id.clone(), state: ChallengeState::Expired })));
+            self.hub.publish(
+                account,
+                HubEvent::Push(PushEvent::Resolved(DecisionOutcome {
+                    challenge_id: id.clone(),
+                    state: ChallengeState::Expired,
+                })),
+            );
         }
         Ok(expired.len())
     }
@@ -496,7 +625,15 @@ impl Service {
             .devices_for_account(account_id)
             .await?
             .into_iter()
-            .map(|d| DeviceInfo { device_id: d.id, account_id: d.account_id, name: d.name, platform: d.platform, enrolled_at: d.enrolled_at, last_used_at: d.last_used_at, revoked_at: d.revoked_at })
+            .map(|d| DeviceInfo {
+                device_id: d.id,
+                account_id: d.account_id,
+                name: d.name,
+                platform: d.platform,
+                enrolled_at: d.enrolled_at,
+                last_used_at: d.last_used_at,
+                revoked_at: d.revoked_at,
+            })
             .collect())
     }
 
@@ -538,8 +675,12 @@ impl Service {
             }
             if let Some(secret) = self.store.totp_secret(&device.id).await? {
                 let secret = zeroize::Zeroizing::new(secret);
-                if totp::verify(&secret, code, now, totp::DEFAULT_PERIOD, totp::DEFAULT_DIGITS, TOTP_SKEW_STEPS).is_some() {
-                    self.store.audit(now, "offline_code_accepted", Some(account_id), Some(&device.id), None, json!({})).await?;
+                if totp::verify(&secret, code, now, totp::DEFAULT_PERIOD, totp::DEFAULT_DIGITS, TOTP_SKEW_STEPS)
+                    .is_some()
+                {
+                    self.store
+                        .audit(now, "offline_code_accepted", Some(account_id), Some(&device.id), None, json!({}))
+                        .await?;
                     return Ok(true);
                 }
             }

@@ -134,10 +134,7 @@ impl Settings {
             self.rp_api_key.expose().len() >= 16,
             "the relying-party API key must be at least 16 characters"
         );
-        anyhow::ensure!(
-            (2..=6).contains(&self.limits.number_match_digits),
-            "number_match_digits must be 2 to 6"
-        );
+        anyhow::ensure!((2..=6).contains(&self.limits.number_match_digits), "number_match_digits must be 2 to 6");
         Ok(())
     }
 }

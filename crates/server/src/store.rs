@@ -133,7 +133,11 @@ impl Store {
     }
 
     /// The account's audit events, newest first.
-    pub async fn audit_for_account(&self, account_id: &str, limit: i64) -> sqlx::Result<Vec<(i64, String, Option<String>, Option<String>, String)>> {
+    pub async fn audit_for_account(
+        &self,
+        account_id: &str,
+        limit: i64,
+    ) -> sqlx::Result<Vec<(i64, String, Option<String>, Option<String>, String)>> {
         sqlx::query_as("SELECT at, event, device_id, challenge_id, detail FROM audit_events WHERE account_id = ? ORDER BY id DESC LIMIT ?")
             .bind(account_id)
             .bind(limit)
@@ -143,7 +147,15 @@ impl Store {
 
     // ---- enrollment tickets ----------------------------------------------------------
 
-    pub async fn insert_ticket(&self, id: &str, hash: &[u8], account_id: &str, label: &str, created_at: i64, expires_at: i64) -> sqlx::Result<()> {
+    pub async fn insert_ticket(
+        &self,
+        id: &str,
+        hash: &[u8],
+        account_id: &str,
+        label: &str,
+        created_at: i64,
+        expires_at: i64,
+    ) -> sqlx::Result<()> {
         sqlx::query("INSERT INTO enrollment_tickets (id, ticket_hash, account_id, label, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)")
             .bind(id)
             .bind(hash)
@@ -157,23 +169,26 @@ impl Store {
     }
 
     pub async fn ticket_by_hash(&self, hash: &[u8]) -> sqlx::Result<Option<TicketRow>> {
-        sqlx::query_as("SELECT id, account_id, label, expires_at, used_at FROM enrollment_tickets WHERE ticket_hash = ?")
-            .bind(hash)
-            .fetch_optional(&self.pool)
-            .await
+        sqlx::query_as(
+            "SELECT id, account_id, label, expires_at, used_at FROM enrollment_tickets WHERE ticket_hash = ?",
+        )
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await
     }
 
     /// Marks the ticket used and binds the device, in one transaction. `false`: somebody else
     /// used the ticket first (nothing written).
     pub async fn redeem_ticket(&self, ticket_id: &str, device: NewDevice<'_>) -> sqlx::Result<bool> {
         let mut tx = self.pool.begin().await?;
-        let used = sqlx::query("UPDATE enrollment_tickets SET used_at = ?, device_id = ? WHERE id = ? AND used_at IS NULL")
-            .bind(device.enrolled_at)
-            .bind(device.id)
-            .bind(ticket_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let used =
+            sqlx::query("UPDATE enrollment_tickets SET used_at = ?, device_id = ? WHERE id = ? AND used_at IS NULL")
+                .bind(device.enrolled_at)
+                .bind(device.id)
+                .bind(ticket_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         if used != 1 {
             tx.rollback().await?;
             return Ok(false);
@@ -238,12 +253,20 @@ impl Store {
     }
 
     pub async fn touch_device(&self, device_id: &str, now: i64) -> sqlx::Result<()> {
-        sqlx::query("UPDATE devices SET last_used_at = ? WHERE id = ?").bind(now).bind(device_id).execute(&self.pool).await?;
+        sqlx::query("UPDATE devices SET last_used_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(device_id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     pub async fn insert_nonce(&self, nonce: &str, expires_at: i64) -> sqlx::Result<()> {
-        sqlx::query("INSERT INTO auth_nonces (nonce, expires_at) VALUES (?, ?)").bind(nonce).bind(expires_at).execute(&self.pool).await?;
+        sqlx::query("INSERT INTO auth_nonces (nonce, expires_at) VALUES (?, ?)")
+            .bind(nonce)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -305,11 +328,13 @@ impl Store {
     }
 
     pub async fn count_open_challenges(&self, account_id: &str, now: i64) -> sqlx::Result<i64> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM challenges WHERE account_id = ? AND state = 'pending' AND expires_at >= ?")
-            .bind(account_id)
-            .bind(now)
-            .fetch_one(&self.pool)
-            .await
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM challenges WHERE account_id = ? AND state = 'pending' AND expires_at >= ?",
+        )
+        .bind(account_id)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
     }
 
     pub async fn count_challenges_since(&self, account_id: &str, since: i64) -> sqlx::Result<i64> {
@@ -322,7 +347,14 @@ impl Store {
 
     /// Moves a pending challenge to its final state. `false`: it was not pending any more
     /// (another decision won the race); nothing written.
-    pub async fn finish_challenge(&self, id: &str, state: ChallengeState, now: i64, device_id: Option<&str>, signature: Option<&str>) -> sqlx::Result<bool> {
+    pub async fn finish_challenge(
+        &self,
+        id: &str,
+        state: ChallengeState,
+        now: i64,
+        device_id: Option<&str>,
+        signature: Option<&str>,
+    ) -> sqlx::Result<bool> {
         let n = sqlx::query("UPDATE challenges SET state = ?, decided_at = ?, device_id = ?, decision_signature = ? WHERE id = ? AND state = 'pending'")
             .bind(state.as_str())
             .bind(now)
@@ -355,11 +387,13 @@ impl Store {
     // ---- per-account push protection -------------------------------------------------
 
     pub async fn push_state(&self, account_id: &str) -> sqlx::Result<PushStateRow> {
-        Ok(sqlx::query_as("SELECT push_blocked_at, cooldown_until, last_success_at FROM account_push_state WHERE account_id = ?")
-            .bind(account_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .unwrap_or_default())
+        Ok(sqlx::query_as(
+            "SELECT push_blocked_at, cooldown_until, last_success_at FROM account_push_state WHERE account_id = ?",
+        )
+        .bind(account_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .unwrap_or_default())
     }
 
     async fn upsert_push_state(&self, account_id: &str, column: &str, value: Option<i64>) -> sqlx::Result<()> {

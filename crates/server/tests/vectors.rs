@@ -12,7 +12,10 @@ use inkan_server::{ManualClock, Service, Settings};
 
 const SIGNED_AT: i64 = 1_795_510_830;
 
-async fn service_with_vectors(dir: &tempfile::TempDir, challenge: &inkan_protocol::Challenge) -> (Service, AuthedDevice) {
+async fn service_with_vectors(
+    dir: &tempfile::TempDir,
+    challenge: &inkan_protocol::Challenge,
+) -> (Service, AuthedDevice) {
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("v.sqlite3").display());
     let mut settings = Settings::for_tests("https://auth.broker.example", &url);
     settings.signing_key = vectors::server_key();
@@ -43,7 +46,11 @@ async fn service_with_vectors(dir: &tempfile::TempDir, challenge: &inkan_protoco
         .await
         .unwrap();
     let service = Service::new(settings, store, Arc::new(ManualClock::new(SIGNED_AT)));
-    let authed = AuthedDevice { device_id: vectors::DEVICE_ID.into(), account_id: "10012345".into(), public_key: file.device_public_key };
+    let authed = AuthedDevice {
+        device_id: vectors::DEVICE_ID.into(),
+        account_id: "10012345".into(),
+        public_key: file.device_public_key,
+    };
     (service, authed)
 }
 
@@ -64,7 +71,10 @@ async fn server_accepts_each_vector_decision() {
         let dir = tempfile::tempdir().unwrap();
         let challenge = vectors::challenges()[index].clone();
         let (service, device) = service_with_vectors(&dir, &challenge).await;
-        let outcome = service.decide(&device, &challenge.id, submission(case, decision, number)).await.unwrap_or_else(|e| panic!("{case}: {e}"));
+        let outcome = service
+            .decide(&device, &challenge.id, submission(case, decision, number))
+            .await
+            .unwrap_or_else(|e| panic!("{case}: {e}"));
         assert_eq!(outcome.state, state, "{case}");
     }
 }
@@ -77,10 +87,16 @@ async fn server_refuses_vector_signatures_over_a_different_record() {
         w.amount = 1_250_001;
     }
     let (service, device) = service_with_vectors(&dir, &challenge).await;
-    let err = service.decide(&device, &challenge.id, submission("approve_withdrawal", Decision::Approve, Some("42"))).await.unwrap_err();
+    let err = service
+        .decide(&device, &challenge.id, submission("approve_withdrawal", Decision::Approve, Some("42")))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), ErrorCode::BadSignature);
     // The decision field is signed too: an approval signature does not pass as a denial.
-    let err = service.decide(&device, &challenge.id, submission("approve_withdrawal", Decision::Deny, Some("42"))).await.unwrap_err();
+    let err = service
+        .decide(&device, &challenge.id, submission("approve_withdrawal", Decision::Deny, Some("42")))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), ErrorCode::BadSignature);
     assert_eq!(service.challenge_status(&challenge.id).await.unwrap().state, ChallengeState::Pending);
 }

@@ -15,7 +15,7 @@ struct Cli {
 
 impl Cli {
     fn new(t: &TestServer, name: &str) -> Cli {
-        Cli { bin: workspace_bin("inkan-cli", "inkan"), profile: t.dir.path().join(name) }
+        Cli { bin: env!("CARGO_BIN_EXE_inkan").into(), profile: t.dir.path().join(name) }
     }
 
     fn command(&self, args: &[&str]) -> Command {
@@ -28,7 +28,10 @@ impl Cli {
     fn run(&self, args: &[&str]) -> (bool, Value) {
         let out = self.command(args).output().expect("inkan runs");
         let stdout = String::from_utf8(out.stdout).unwrap();
-        let last = stdout.lines().last().unwrap_or_else(|| panic!("no output; stderr: {}", String::from_utf8_lossy(&out.stderr)));
+        let last = stdout
+            .lines()
+            .last()
+            .unwrap_or_else(|| panic!("no output; stderr: {}", String::from_utf8_lossy(&out.stderr)));
         (out.status.success(), serde_json::from_str(last).unwrap_or_else(|_| panic!("not JSON: {last}")))
     }
 
