@@ -78,7 +78,7 @@ pub struct Authenticator {
 fn random_id(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];
     getrandom::fill(&mut b).expect("the operating system's random source failed");
-    inkan_protocol::keys::b64(&b)
+    inkan_protocol::keys::id_text(&b)
 }
 
 fn new_signing_key() -> SigningKey {

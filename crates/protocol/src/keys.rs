@@ -22,6 +22,27 @@ pub fn unb64(text: &str) -> Result<Vec<u8>, ProtocolError> {
     URL_SAFE_NO_PAD.decode(text).map_err(|_| ProtocolError::BadBase64)
 }
 
+/// Text for an identifier made of random bytes: lowercase RFC 4648 base32 without padding
+/// (`a-z`, `2-7`). Unlike base64url it never starts with `-`, so ids are safe to type as
+/// command-line arguments, and they read unambiguously aloud.
+pub fn id_text(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut out = String::with_capacity(bytes.len().div_ceil(5) * 8);
+    let (mut buffer, mut bits) = (0u32, 0u32);
+    for &b in bytes {
+        buffer = (buffer << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(ALPHABET[((buffer >> bits) & 31) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        out.push(ALPHABET[((buffer << (5 - bits)) & 31) as usize] as char);
+    }
+    out
+}
+
 /// A P-256 public key: a device's, or the server's challenge-signing key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DevicePublicKey(p256::ecdsa::VerifyingKey);
@@ -132,5 +153,27 @@ impl SigningKey {
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SigningKey([redacted])")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_text_is_rfc4648_base32() {
+        // RFC 4648 §10, lower-cased, padding dropped.
+        for (input, want) in [
+            ("", ""),
+            ("f", "my"),
+            ("fo", "mzxq"),
+            ("foo", "mzxw6"),
+            ("foob", "mzxw6yq"),
+            ("fooba", "mzxw6ytb"),
+            ("foobar", "mzxw6ytboi"),
+        ] {
+            assert_eq!(id_text(input.as_bytes()), want);
+        }
+        assert_eq!(id_text(&[0xff; 16]).len(), 26);
     }
 }

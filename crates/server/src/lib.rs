@@ -40,7 +40,14 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     out
 }
 
-/// `n` random bytes, base64url.
+/// An identifier of `n` random bytes (base32, see [`inkan_protocol::keys::id_text`]).
+pub fn random_id(n: usize) -> String {
+    let mut out = vec![0u8; n];
+    getrandom::fill(&mut out).expect("the operating system's random source failed");
+    inkan_protocol::keys::id_text(&out)
+}
+
+/// A secret of `n` random bytes, base64url.
 pub fn random_token(n: usize) -> String {
     let mut out = vec![0u8; n];
     getrandom::fill(&mut out).expect("the operating system's random source failed");

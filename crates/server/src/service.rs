@@ -20,7 +20,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::hub::{Hub, HubEvent};
 use crate::settings::Settings;
 use crate::store::{ChallengeRow, DeviceRow, NewChallenge, NewDevice, Store};
-use crate::{qr, random_bytes, random_token, sha256};
+use crate::{qr, random_bytes, random_id, random_token, sha256};
 use inkan_protocol::clock::SharedClock;
 
 /// Longest device name and platform string accepted at enrollment, in characters.
@@ -140,7 +140,7 @@ impl Service {
         let uri =
             EnrollmentUri::new(&self.settings.public_origin, &secret, &self.server_public_key.fingerprint(), &label)
                 .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        let id = random_token(ID_BYTES);
+        let id = random_id(ID_BYTES);
         let expires_at = now + self.limits().ticket_ttl_secs;
         self.store.insert_ticket(&id, &sha256(secret.as_bytes()), account_id, &label, now, expires_at).await?;
         self.store.audit(now, "ticket_created", Some(account_id), None, None, json!({"ticket_id": id})).await?;
@@ -199,7 +199,7 @@ impl Service {
                 .await?;
             return Err(ApiError::BadSignature);
         }
-        let device_id = random_token(ID_BYTES);
+        let device_id = random_id(ID_BYTES);
         let totp_secret = zeroize::Zeroizing::new(random_bytes::<{ totp::SECRET_BYTES }>().to_vec());
         let device = NewDevice {
             id: &device_id,
@@ -363,7 +363,7 @@ impl Service {
         let digits = self.limits().number_match_digits;
         let number = req.number_match.then(|| random_number(digits));
         let challenge = Challenge {
-            id: random_token(ID_BYTES),
+            id: random_id(ID_BYTES),
             origin: self.settings.public_origin.clone(),
             account_id: req.account_id.clone(),
             nonce: random_token(ID_BYTES),
