@@ -418,3 +418,70 @@ async fn keys_in_memory_store_are_wiped_on_remove() {
     assert!(keys.get(&account.device_key_entry()).unwrap().is_none());
     assert!(keys.is_empty());
 }
+
+#[tokio::test]
+async fn device_sessions_need_a_known_device_and_a_fresh_nonce() {
+    let t = TestServer::start().await;
+    let keys = memory_keys();
+    let (_device, account) = t.enrolled_device(keys.clone(), ACCOUNT).await;
+    let key =
+        inkan_protocol::keys::SigningKey::from_bytes(&keys.get(&account.device_key_entry()).unwrap().unwrap()).unwrap();
+    let http = reqwest::Client::new();
+    let t = &t;
+    let session = |device_id: String, nonce: String, signed_at: i64| {
+        let payload = inkan_protocol::DeviceAuthPayload {
+            origin: t.origin.clone(),
+            device_id: device_id.clone(),
+            nonce: nonce.clone(),
+            signed_at,
+        };
+        let signature = inkan_protocol::Label::DeviceAuth.sign(&key, &payload).unwrap();
+        let body =
+            serde_json::to_vec(&inkan_protocol::SessionRequest { device_id, nonce, signed_at, signature }).unwrap();
+        async move { t.raw_post("/v1/device/session", None, body).await }
+    };
+    let fresh_nonce = || async {
+        let n: inkan_protocol::NonceResponse =
+            http.post(format!("{}/v1/device/nonce", t.origin)).send().await.unwrap().json().await.unwrap();
+        n.nonce
+    };
+    let now = t.clock.now();
+    // Unknown device.
+    let (status, err) = session("nosuchdevice".into(), fresh_nonce().await, now).await;
+    assert_eq!((status, err.map(|e| e.code)), (404, Some(ErrorCode::DeviceUnknown)));
+    // A nonce works once.
+    let nonce = fresh_nonce().await;
+    assert_eq!(session(account.device_id.clone(), nonce.clone(), now).await.0, 200);
+    let (status, err) = session(account.device_id.clone(), nonce, now).await;
+    assert_eq!((status, err.map(|e| e.code)), (401, Some(ErrorCode::NonceUnknown)));
+    // An expired nonce, and a made-up one.
+    let nonce = fresh_nonce().await;
+    t.clock.advance(inkan_server::Limits::default().nonce_ttl_secs + 1);
+    assert_eq!(
+        session(account.device_id.clone(), nonce, t.clock.now()).await.1.map(|e| e.code),
+        Some(ErrorCode::NonceUnknown)
+    );
+    assert_eq!(
+        session(account.device_id.clone(), "made-up".into(), t.clock.now()).await.1.map(|e| e.code),
+        Some(ErrorCode::NonceUnknown)
+    );
+    // A signature by another key.
+    let other = inkan_protocol::vectors::device_key();
+    let nonce = fresh_nonce().await;
+    let payload = inkan_protocol::DeviceAuthPayload {
+        origin: t.origin.clone(),
+        device_id: account.device_id.clone(),
+        nonce: nonce.clone(),
+        signed_at: t.clock.now(),
+    };
+    let req = inkan_protocol::SessionRequest {
+        device_id: account.device_id.clone(),
+        nonce,
+        signed_at: t.clock.now(),
+        signature: inkan_protocol::Label::DeviceAuth.sign(&other, &payload).unwrap(),
+    };
+    assert_eq!(
+        t.raw_post("/v1/device/session", None, serde_json::to_vec(&req).unwrap()).await.1.map(|e| e.code),
+        Some(ErrorCode::BadSignature)
+    );
+}
