@@ -19,7 +19,7 @@ use subtle::ConstantTimeEq;
 use crate::error::{ApiError, ApiResult};
 use crate::hub::{Hub, HubEvent};
 use crate::settings::Settings;
-use crate::store::{ChallengeRow, DeviceRow, NewChallenge, NewDevice, Store};
+use crate::store::{ChallengeRow, DeviceRow, NewChallenge, NewDevice, PushGate, RecordedDecision, Store};
 use crate::{qr, random_bytes, random_id, random_token, sha256};
 use inkan_protocol::clock::SharedClock;
 
@@ -325,23 +325,22 @@ impl Service {
     }
 
     /// Push-bombing limits, checked before a challenge is created.
-    async fn check_push_limits(&self, account_id: &str, now: i64) -> ApiResult<()> {
-        let state = self.store.push_state(account_id).await?;
-        if state.push_blocked_at.is_some() {
+    fn check_push_limits(&self, gate: &PushGate, now: i64) -> ApiResult<()> {
+        if gate.active_devices == 0 {
+            return Err(ApiError::NoDevices);
+        }
+        if gate.push_blocked_at.is_some() {
             return Err(ApiError::PushBlocked);
         }
-        if let Some(until) = state.cooldown_until
+        if let Some(until) = gate.cooldown_until
             && now < until
         {
             return Err(ApiError::CooldownActive { until });
         }
-        if self.store.count_open_challenges(account_id, now).await? >= i64::from(self.limits().max_open_challenges) {
+        if gate.open_challenges >= i64::from(self.limits().max_open_challenges) {
             return Err(ApiError::TooManyOpenChallenges);
         }
-        let since = state.last_success_at.unwrap_or(0);
-        if self.store.count_challenges_since(account_id, since).await?
-            >= i64::from(self.limits().max_pushes_since_success)
-        {
+        if gate.pushes_since_success >= i64::from(self.limits().max_pushes_since_success) {
             return Err(ApiError::TooManyPushes);
         }
         Ok(())
@@ -351,13 +350,13 @@ impl Service {
         check_account_id(&req.account_id)?;
         self.check_details(&req.details)?;
         let now = self.now();
-        if self.store.active_device_count(&req.account_id).await? == 0 {
-            return Err(ApiError::NoDevices);
-        }
-        if let Err(e) = self.check_push_limits(&req.account_id, now).await {
-            self.store
-                .audit(now, "challenge_refused", Some(&req.account_id), None, None, json!({"reason": e.code()}))
-                .await?;
+        let gate = self.store.push_gate(&req.account_id, now).await?;
+        if let Err(e) = self.check_push_limits(&gate, now) {
+            if !matches!(e, ApiError::NoDevices) {
+                self.store
+                    .audit(now, "challenge_refused", Some(&req.account_id), None, None, json!({"reason": e.code()}))
+                    .await?;
+            }
             return Err(e);
         }
         let digits = self.limits().number_match_digits;
@@ -376,23 +375,16 @@ impl Service {
             Label::Challenge.sign(&self.settings.signing_key, &challenge).map_err(|e| ApiError::Internal(e.into()))?;
         let json_text = serde_json::to_string(&challenge).map_err(|e| ApiError::Internal(e.into()))?;
         self.store
-            .insert_challenge(NewChallenge {
-                id: &challenge.id,
-                account_id: &challenge.account_id,
-                challenge_json: &json_text,
-                server_signature: &signature.to_b64(),
-                number_to_match: number.as_deref(),
-                created_at: now,
-                expires_at: challenge.expires_at,
-            })
-            .await?;
-        self.store
-            .audit(
-                now,
-                "challenge_created",
-                Some(&challenge.account_id),
-                None,
-                Some(&challenge.id),
+            .insert_challenge(
+                NewChallenge {
+                    id: &challenge.id,
+                    account_id: &challenge.account_id,
+                    challenge_json: &json_text,
+                    server_signature: &signature.to_b64(),
+                    number_to_match: number.as_deref(),
+                    created_at: now,
+                    expires_at: challenge.expires_at,
+                },
                 json!({"kind": challenge.details.kind(), "number_match": req.number_match}),
             )
             .await?;
@@ -553,21 +545,34 @@ impl Service {
             }
         }
         let new_state = ChallengeState::from_decision(sub.decision);
-        if !self.finish(&row, new_state, now, Some(&device.device_id), Some(&sub.signature.to_b64())).await? {
+        let push_state = match sub.decision {
+            inkan_protocol::Decision::Approve => ("last_success_at", Some(now)),
+            inkan_protocol::Decision::Deny => ("cooldown_until", Some(now + self.limits().denial_cooldown_secs)),
+            inkan_protocol::Decision::DenyFraud => ("push_blocked_at", Some(now)),
+        };
+        let recorded = self
+            .store
+            .record_decision(RecordedDecision {
+                challenge_id: &row.id,
+                account_id: &row.account_id,
+                device_id: &device.device_id,
+                state: new_state,
+                signature: &sub.signature.to_b64(),
+                now,
+                push_state,
+            })
+            .await?;
+        if !recorded {
             let current = self.store.challenge(&row.id).await?.map(|r| r.state()).unwrap_or(ChallengeState::Failed);
             return Err(ApiError::ChallengeNotPending(current));
         }
-        match sub.decision {
-            inkan_protocol::Decision::Approve => self.store.set_last_success(&row.account_id, now).await?,
-            inkan_protocol::Decision::Deny => {
-                self.store.set_cooldown(&row.account_id, now + self.limits().denial_cooldown_secs).await?
-            }
-            inkan_protocol::Decision::DenyFraud => {
-                self.store.set_push_blocked(&row.account_id, Some(now)).await?;
-                tracing::warn!(account = %mask_tail(&row.account_id), challenge_id = %row.id, "\"not me\" reported: pushes blocked");
-            }
+        if sub.decision == inkan_protocol::Decision::DenyFraud {
+            tracing::warn!(account = %mask_tail(&row.account_id), challenge_id = %row.id, "\"not me\" reported: pushes blocked");
         }
-        self.store.touch_device(&device.device_id, now).await?;
+        self.hub.publish(
+            &row.account_id,
+            HubEvent::Push(PushEvent::Resolved(DecisionOutcome { challenge_id: row.id.clone(), state: new_state })),
+        );
         Ok(DecisionOutcome { challenge_id: row.id, state: new_state })
     }
 
@@ -649,12 +654,12 @@ impl Service {
 
     pub async fn account_push_state(&self, account_id: &str) -> ApiResult<inkan_protocol::AccountPushState> {
         let now = self.now();
-        let state = self.store.push_state(account_id).await?;
+        let gate = self.store.push_gate(account_id, now).await?;
         Ok(inkan_protocol::AccountPushState {
             account_id: account_id.to_owned(),
-            push_blocked: state.push_blocked_at.is_some(),
-            cooldown_until: state.cooldown_until.filter(|u| *u > now),
-            open_challenges: self.store.count_open_challenges(account_id, now).await? as u32,
+            push_blocked: gate.push_blocked_at.is_some(),
+            cooldown_until: gate.cooldown_until.filter(|u| *u > now),
+            open_challenges: gate.open_challenges as u32,
         })
     }
 

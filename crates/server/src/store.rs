@@ -62,11 +62,25 @@ impl ChallengeRow {
     }
 }
 
-#[derive(Debug, Clone, Default, FromRow)]
-pub struct PushStateRow {
+#[derive(Debug, Clone, FromRow)]
+pub struct PushGate {
+    pub active_devices: i64,
     pub push_blocked_at: Option<i64>,
     pub cooldown_until: Option<i64>,
-    pub last_success_at: Option<i64>,
+    pub open_challenges: i64,
+    pub pushes_since_success: i64,
+}
+
+/// A decision to record, with what it does to the account's push protection.
+pub struct RecordedDecision<'a> {
+    pub challenge_id: &'a str,
+    pub account_id: &'a str,
+    pub device_id: &'a str,
+    pub state: ChallengeState,
+    pub signature: &'a str,
+    pub now: i64,
+    /// `(column, value)` of `account_push_state` to set.
+    pub push_state: (&'static str, Option<i64>),
 }
 
 pub struct NewDevice<'a> {
@@ -223,13 +237,6 @@ impl Store {
             .await
     }
 
-    pub async fn active_device_count(&self, account_id: &str) -> sqlx::Result<i64> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE account_id = ? AND revoked_at IS NULL")
-            .bind(account_id)
-            .fetch_one(&self.pool)
-            .await
-    }
-
     pub async fn totp_secret(&self, device_id: &str) -> sqlx::Result<Option<Vec<u8>>> {
         sqlx::query_scalar("SELECT totp_secret FROM devices WHERE id = ? AND revoked_at IS NULL")
             .bind(device_id)
@@ -250,15 +257,6 @@ impl Store {
         sqlx::query("DELETE FROM device_sessions WHERE device_id = ?").bind(device_id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(n == 1)
-    }
-
-    pub async fn touch_device(&self, device_id: &str, now: i64) -> sqlx::Result<()> {
-        sqlx::query("UPDATE devices SET last_used_at = ? WHERE id = ?")
-            .bind(now)
-            .bind(device_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     pub async fn insert_nonce(&self, nonce: &str, expires_at: i64) -> sqlx::Result<()> {
@@ -298,7 +296,9 @@ impl Store {
 
     // ---- challenges ------------------------------------------------------------------
 
-    pub async fn insert_challenge(&self, c: NewChallenge<'_>) -> sqlx::Result<()> {
+    /// Stores a new challenge and its audit entry in one transaction.
+    pub async fn insert_challenge(&self, c: NewChallenge<'_>, audit_detail: serde_json::Value) -> sqlx::Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO challenges (id, account_id, challenge_json, server_signature, number_to_match, state, created_at, expires_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)")
             .bind(c.id)
             .bind(c.account_id)
@@ -307,9 +307,58 @@ impl Store {
             .bind(c.number_to_match)
             .bind(c.created_at)
             .bind(c.expires_at)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        sqlx::query("INSERT INTO audit_events (at, event, account_id, challenge_id, detail) VALUES (?, 'challenge_created', ?, ?, ?)")
+            .bind(c.created_at)
+            .bind(c.account_id)
+            .bind(c.id)
+            .bind(audit_detail.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+
+    /// Records a device's decision in one transaction: the final state (only if still
+    /// pending), its audit entry, the account's push protection and the device's last use.
+    /// `false`: the challenge was no longer pending; nothing written.
+    pub async fn record_decision(&self, d: RecordedDecision<'_>) -> sqlx::Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query("UPDATE challenges SET state = ?, decided_at = ?, device_id = ?, decision_signature = ? WHERE id = ? AND state = 'pending'")
+            .bind(d.state.as_str())
+            .bind(d.now)
+            .bind(d.device_id)
+            .bind(d.signature)
+            .bind(d.challenge_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO audit_events (at, event, account_id, device_id, challenge_id, detail) VALUES (?, ?, ?, ?, ?, '{}')")
+            .bind(d.now)
+            .bind(format!("challenge_{}", d.state.as_str()))
+            .bind(d.account_id)
+            .bind(d.device_id)
+            .bind(d.challenge_id)
+            .execute(&mut *tx)
+            .await?;
+        let (column, value) = d.push_state;
+        // `column` is one of the service's constants, never outside input.
+        sqlx::query(&format!("INSERT INTO account_push_state (account_id, {column}) VALUES (?, ?) ON CONFLICT (account_id) DO UPDATE SET {column} = excluded.{column}"))
+            .bind(d.account_id)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE devices SET last_used_at = ? WHERE id = ?")
+            .bind(d.now)
+            .bind(d.device_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     pub async fn challenge(&self, id: &str) -> sqlx::Result<Option<ChallengeRow>> {
@@ -324,24 +373,6 @@ impl Store {
             .bind(account_id)
             .bind(now)
             .fetch_all(&self.pool)
-            .await
-    }
-
-    pub async fn count_open_challenges(&self, account_id: &str, now: i64) -> sqlx::Result<i64> {
-        sqlx::query_scalar(
-            "SELECT COUNT(*) FROM challenges WHERE account_id = ? AND state = 'pending' AND expires_at >= ?",
-        )
-        .bind(account_id)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await
-    }
-
-    pub async fn count_challenges_since(&self, account_id: &str, since: i64) -> sqlx::Result<i64> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM challenges WHERE account_id = ? AND created_at > ?")
-            .bind(account_id)
-            .bind(since)
-            .fetch_one(&self.pool)
             .await
     }
 
@@ -386,14 +417,20 @@ impl Store {
 
     // ---- per-account push protection -------------------------------------------------
 
-    pub async fn push_state(&self, account_id: &str) -> sqlx::Result<PushStateRow> {
-        Ok(sqlx::query_as(
-            "SELECT push_blocked_at, cooldown_until, last_success_at FROM account_push_state WHERE account_id = ?",
+    /// Everything the push limits look at, in one read.
+    pub async fn push_gate(&self, account_id: &str, now: i64) -> sqlx::Result<PushGate> {
+        sqlx::query_as(
+            "SELECT
+                (SELECT COUNT(*) FROM devices WHERE account_id = ?1 AND revoked_at IS NULL) AS active_devices,
+                s.push_blocked_at, s.cooldown_until,
+                (SELECT COUNT(*) FROM challenges WHERE account_id = ?1 AND state = 'pending' AND expires_at >= ?2) AS open_challenges,
+                (SELECT COUNT(*) FROM challenges WHERE account_id = ?1 AND created_at > COALESCE(s.last_success_at, 0)) AS pushes_since_success
+             FROM (SELECT 1) LEFT JOIN account_push_state s ON s.account_id = ?1",
         )
         .bind(account_id)
-        .fetch_optional(&self.pool)
-        .await?
-        .unwrap_or_default())
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
     }
 
     async fn upsert_push_state(&self, account_id: &str, column: &str, value: Option<i64>) -> sqlx::Result<()> {
@@ -406,15 +443,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn set_cooldown(&self, account_id: &str, until: i64) -> sqlx::Result<()> {
-        self.upsert_push_state(account_id, "cooldown_until", Some(until)).await
-    }
-
     pub async fn set_push_blocked(&self, account_id: &str, at: Option<i64>) -> sqlx::Result<()> {
         self.upsert_push_state(account_id, "push_blocked_at", at).await
-    }
-
-    pub async fn set_last_success(&self, account_id: &str, at: i64) -> sqlx::Result<()> {
-        self.upsert_push_state(account_id, "last_success_at", Some(at)).await
     }
 }

@@ -34,15 +34,18 @@ async fn service_with_vectors(
     assert!(store.redeem_ticket("t", device).await.unwrap());
     let signature = Label::Challenge.sign(&vectors::server_key(), challenge).unwrap();
     store
-        .insert_challenge(NewChallenge {
-            id: &challenge.id,
-            account_id: &challenge.account_id,
-            challenge_json: &serde_json::to_string(challenge).unwrap(),
-            server_signature: &signature.to_b64(),
-            number_to_match: challenge.number_match.map(|_| "42"),
-            created_at: challenge.created_at,
-            expires_at: challenge.expires_at,
-        })
+        .insert_challenge(
+            NewChallenge {
+                id: &challenge.id,
+                account_id: &challenge.account_id,
+                challenge_json: &serde_json::to_string(challenge).unwrap(),
+                server_signature: &signature.to_b64(),
+                number_to_match: challenge.number_match.map(|_| "42"),
+                created_at: challenge.created_at,
+                expires_at: challenge.expires_at,
+            },
+            serde_json::json!({}),
+        )
         .await
         .unwrap();
     let service = Service::new(settings, store, Arc::new(ManualClock::new(SIGNED_AT)));
