@@ -10,14 +10,18 @@ use inkan_protocol::ChallengeState;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{FromRow, SqlitePool};
 
-/// Connections in the pool. SQLite has one writer at a time; readers proceed under WAL.
-pub const POOL_CONNECTIONS: u32 = 8;
+/// Connections in the read pool; readers proceed side by side under WAL.
+pub const READ_CONNECTIONS: u32 = 8;
 /// How long a statement waits for the write lock before failing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// SQLite allows one writer at a time. Writes go through a one-connection pool, so this
+/// process's writers wait their turn in an async queue instead of colliding on the database
+/// lock (whose busy handler sleeps in growing steps); reads use their own pool.
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    writer: SqlitePool,
+    reader: SqlitePool,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -114,13 +118,15 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
-        let pool = SqlitePoolOptions::new().max_connections(POOL_CONNECTIONS).connect_with(options).await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Store { pool })
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        sqlx::migrate!("./migrations").run(&writer).await?;
+        let reader = SqlitePoolOptions::new().max_connections(READ_CONNECTIONS).connect_with(options).await?;
+        Ok(Store { writer, reader })
     }
 
+    /// The write connection (tests use it to check the schema's own guards).
     pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+        &self.writer
     }
 
     // ---- audit -----------------------------------------------------------------------
@@ -141,7 +147,7 @@ impl Store {
             .bind(device_id)
             .bind(challenge_id)
             .bind(detail.to_string())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -155,7 +161,7 @@ impl Store {
         sqlx::query_as("SELECT at, event, device_id, challenge_id, detail FROM audit_events WHERE account_id = ? ORDER BY id DESC LIMIT ?")
             .bind(account_id)
             .bind(limit)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reader)
             .await
     }
 
@@ -177,7 +183,7 @@ impl Store {
             .bind(label)
             .bind(created_at)
             .bind(expires_at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -187,14 +193,14 @@ impl Store {
             "SELECT id, account_id, label, expires_at, used_at FROM enrollment_tickets WHERE ticket_hash = ?",
         )
         .bind(hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reader)
         .await
     }
 
     /// Marks the ticket used and binds the device, in one transaction. `false`: somebody else
     /// used the ticket first (nothing written).
     pub async fn redeem_ticket(&self, ticket_id: &str, device: NewDevice<'_>) -> sqlx::Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let used =
             sqlx::query("UPDATE enrollment_tickets SET used_at = ?, device_id = ? WHERE id = ? AND used_at IS NULL")
                 .bind(device.enrolled_at)
@@ -226,27 +232,27 @@ impl Store {
     pub async fn device(&self, id: &str) -> sqlx::Result<Option<DeviceRow>> {
         sqlx::query_as("SELECT id, account_id, name, platform, public_key, enrolled_at, last_used_at, revoked_at FROM devices WHERE id = ?")
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await
     }
 
     pub async fn devices_for_account(&self, account_id: &str) -> sqlx::Result<Vec<DeviceRow>> {
         sqlx::query_as("SELECT id, account_id, name, platform, public_key, enrolled_at, last_used_at, revoked_at FROM devices WHERE account_id = ? ORDER BY enrolled_at, id")
             .bind(account_id)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reader)
             .await
     }
 
     pub async fn totp_secret(&self, device_id: &str) -> sqlx::Result<Option<Vec<u8>>> {
         sqlx::query_scalar("SELECT totp_secret FROM devices WHERE id = ? AND revoked_at IS NULL")
             .bind(device_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await
     }
 
     /// `false`: no such active device.
     pub async fn revoke_device(&self, account_id: &str, device_id: &str, now: i64) -> sqlx::Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let n = sqlx::query("UPDATE devices SET revoked_at = ? WHERE id = ? AND account_id = ? AND revoked_at IS NULL")
             .bind(now)
             .bind(device_id)
@@ -263,7 +269,7 @@ impl Store {
         sqlx::query("INSERT INTO auth_nonces (nonce, expires_at) VALUES (?, ?)")
             .bind(nonce)
             .bind(expires_at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -272,7 +278,7 @@ impl Store {
     pub async fn take_nonce(&self, nonce: &str) -> sqlx::Result<Option<i64>> {
         sqlx::query_scalar("DELETE FROM auth_nonces WHERE nonce = ? RETURNING expires_at")
             .bind(nonce)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.writer)
             .await
     }
 
@@ -281,7 +287,7 @@ impl Store {
             .bind(token_hash)
             .bind(device_id)
             .bind(expires_at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -290,7 +296,7 @@ impl Store {
     pub async fn session(&self, token_hash: &[u8]) -> sqlx::Result<Option<(String, i64)>> {
         sqlx::query_as("SELECT device_id, expires_at FROM device_sessions WHERE token_hash = ?")
             .bind(token_hash)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await
     }
 
@@ -298,7 +304,7 @@ impl Store {
 
     /// Stores a new challenge and its audit entry in one transaction.
     pub async fn insert_challenge(&self, c: NewChallenge<'_>, audit_detail: serde_json::Value) -> sqlx::Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query("INSERT INTO challenges (id, account_id, challenge_json, server_signature, number_to_match, state, created_at, expires_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)")
             .bind(c.id)
             .bind(c.account_id)
@@ -323,7 +329,7 @@ impl Store {
     /// pending), its audit entry, the account's push protection and the device's last use.
     /// `false`: the challenge was no longer pending; nothing written.
     pub async fn record_decision(&self, d: RecordedDecision<'_>) -> sqlx::Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let n = sqlx::query("UPDATE challenges SET state = ?, decided_at = ?, device_id = ?, decision_signature = ? WHERE id = ? AND state = 'pending'")
             .bind(d.state.as_str())
             .bind(d.now)
@@ -364,7 +370,7 @@ impl Store {
     pub async fn challenge(&self, id: &str) -> sqlx::Result<Option<ChallengeRow>> {
         sqlx::query_as(&format!("SELECT {CHALLENGE_COLUMNS} FROM challenges WHERE id = ?"))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await
     }
 
@@ -372,7 +378,7 @@ impl Store {
         sqlx::query_as(&format!("SELECT {CHALLENGE_COLUMNS} FROM challenges WHERE account_id = ? AND state = 'pending' AND expires_at >= ? ORDER BY created_at, id"))
             .bind(account_id)
             .bind(now)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reader)
             .await
     }
 
@@ -392,7 +398,7 @@ impl Store {
             .bind(device_id)
             .bind(signature)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?
             .rows_affected();
         Ok(n == 1)
@@ -402,7 +408,7 @@ impl Store {
     pub async fn add_number_attempt(&self, id: &str) -> sqlx::Result<i64> {
         sqlx::query_scalar("UPDATE challenges SET number_attempts = number_attempts + 1 WHERE id = ? AND state = 'pending' RETURNING number_attempts")
             .bind(id)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.writer)
             .await
     }
 
@@ -411,7 +417,7 @@ impl Store {
         sqlx::query_as("UPDATE challenges SET state = 'expired', decided_at = ? WHERE state = 'pending' AND expires_at < ? RETURNING id, account_id")
             .bind(now)
             .bind(now)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.writer)
             .await
     }
 
@@ -429,7 +435,7 @@ impl Store {
         )
         .bind(account_id)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.reader)
         .await
     }
 
@@ -438,7 +444,7 @@ impl Store {
         sqlx::query(&format!("INSERT INTO account_push_state (account_id, {column}) VALUES (?, ?) ON CONFLICT (account_id) DO UPDATE SET {column} = excluded.{column}"))
             .bind(account_id)
             .bind(value)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
