@@ -23,9 +23,10 @@ async fn setup(
     let t = TestServer::start().await;
     let keys = memory_keys();
     let (_device, account) = t.enrolled_device(keys.clone(), ACCOUNT).await;
-    let raw = RawDevice::open(&keys, &account, t.clock.now()).await;
+    let raw = RawDevice::from_account(&keys, &account, t.clock.now()).await.unwrap();
     let created = t.challenge(ACCOUNT, withdrawal(1_000_000), number_match).await;
-    let challenge = raw.pending().await.into_iter().find(|c| c.challenge.id == created.challenge_id).unwrap().challenge;
+    let challenge =
+        raw.pending().await.unwrap().into_iter().find(|c| c.challenge.id == created.challenge_id).unwrap().challenge;
     (t, keys, account, raw, challenge, created.number_to_show)
 }
 
@@ -49,7 +50,7 @@ async fn tampered_amount_is_rejected() {
     if let ChallengeDetails::Withdrawal(w) = &mut payload.details {
         w.amount = 1;
     }
-    let (status, err) = raw.submit(&challenge.id, &raw.sign(&payload)).await.unwrap_err();
+    let (status, err) = submit_raw(&raw, &challenge.id, &raw.sign(&payload)).await.unwrap_err();
     assert_eq!((status, err.code), (403, ErrorCode::BadSignature));
     assert_still_pending(&t, &challenge.id).await;
     assert!(t.audit_events(ACCOUNT).await.contains(&"decision_bad_signature".to_owned()));
@@ -63,7 +64,7 @@ async fn tampered_payee_is_rejected() {
         w.bank = "攻撃者銀行 / Attacker Bank".into();
         w.account_masked = "****0000".into();
     }
-    let err = raw.submit(&challenge.id, &raw.sign(&payload)).await.unwrap_err().1;
+    let err = submit_raw(&raw, &challenge.id, &raw.sign(&payload)).await.unwrap_err().1;
     assert_eq!(err.code, ErrorCode::BadSignature);
     assert_still_pending(&t, &challenge.id).await;
 }
@@ -74,17 +75,17 @@ async fn signature_by_another_device_is_rejected() {
     // A second device of the same account signs in the first one's name.
     let other_keys = memory_keys();
     let (_d2, other) = t.enrolled_device(other_keys.clone(), ACCOUNT).await;
-    let other_raw = RawDevice::open(&other_keys, &other, t.clock.now()).await;
+    let other_raw = RawDevice::from_account(&other_keys, &other, t.clock.now()).await.unwrap();
     let payload = ApprovalPayload::new(&challenge, &raw.device_id, Decision::Approve, None, t.clock.now());
     let forged = other_raw.sign(&payload);
-    assert_eq!(raw.submit(&challenge.id, &forged).await.unwrap_err().1.code, ErrorCode::BadSignature);
+    assert_eq!(submit_raw(&raw, &challenge.id, &forged).await.unwrap_err().1.code, ErrorCode::BadSignature);
     // A device of another account cannot even see the challenge.
     let stranger_keys = memory_keys();
     let (_d3, stranger) = t.enrolled_device(stranger_keys.clone(), "30000001").await;
-    let stranger_raw = RawDevice::open(&stranger_keys, &stranger, t.clock.now()).await;
+    let stranger_raw = RawDevice::from_account(&stranger_keys, &stranger, t.clock.now()).await.unwrap();
     let own = ApprovalPayload::new(&challenge, &stranger_raw.device_id, Decision::Approve, None, t.clock.now());
     assert_eq!(
-        stranger_raw.submit(&challenge.id, &stranger_raw.sign(&own)).await.unwrap_err().1.code,
+        submit_raw(&stranger_raw, &challenge.id, &stranger_raw.sign(&own)).await.unwrap_err().1.code,
         ErrorCode::ChallengeUnknown
     );
     assert_still_pending(&t, &challenge.id).await;
@@ -94,12 +95,12 @@ async fn signature_by_another_device_is_rejected() {
 async fn replayed_decision_is_rejected() {
     let (t, _, _, raw, challenge, _) = setup(false).await;
     let sub = raw.sign(&ApprovalPayload::new(&challenge, &raw.device_id, Decision::Approve, None, t.clock.now()));
-    raw.submit(&challenge.id, &sub).await.expect("first submission");
-    let (status, err) = raw.submit(&challenge.id, &sub).await.unwrap_err();
+    submit_raw(&raw, &challenge.id, &sub).await.expect("first submission");
+    let (status, err) = submit_raw(&raw, &challenge.id, &sub).await.unwrap_err();
     assert_eq!((status, err.code), (409, ErrorCode::ChallengeNotPending));
     // The same signature on a newer challenge of the same account does not verify either.
     let second = t.challenge(ACCOUNT, withdrawal(1_000_000), false).await;
-    assert_eq!(raw.submit(&second.challenge_id, &sub).await.unwrap_err().1.code, ErrorCode::BadSignature);
+    assert_eq!(submit_raw(&raw, &second.challenge_id, &sub).await.unwrap_err().1.code, ErrorCode::BadSignature);
     assert_still_pending(&t, &second.challenge_id).await;
     assert_eq!(t.status(&challenge.id).await.state, ChallengeState::Approved);
 }
@@ -109,7 +110,7 @@ async fn decision_after_expiry_is_rejected() {
     let (t, _, account, raw, challenge, _) = setup(false).await;
     t.clock.advance(inkan_server::Limits::default().challenge_ttl_secs + 1);
     let sub = raw.sign(&ApprovalPayload::new(&challenge, &raw.device_id, Decision::Approve, None, t.clock.now()));
-    let (status, err) = raw.submit(&challenge.id, &sub).await.unwrap_err();
+    let (status, err) = submit_raw(&raw, &challenge.id, &sub).await.unwrap_err();
     assert_eq!((status, err.code), (410, ErrorCode::ChallengeExpired));
     assert_eq!(t.status(&challenge.id).await.state, ChallengeState::Expired);
     // The core refuses before signing, too.
@@ -126,15 +127,16 @@ async fn wrong_number_is_rejected_and_counted() {
     let sign = |n: Option<String>| {
         raw.sign(&ApprovalPayload::new(&challenge, &raw.device_id, Decision::Approve, n, t.clock.now()))
     };
-    let (status, err) = raw.submit(&challenge.id, &sign(Some(wrong.clone()))).await.unwrap_err();
+    let (status, err) = submit_raw(&raw, &challenge.id, &sign(Some(wrong.clone()))).await.unwrap_err();
     assert_eq!((status, err.code), (403, ErrorCode::NumberMismatch));
     assert_still_pending(&t, &challenge.id).await;
-    assert_eq!(raw.submit(&challenge.id, &sign(None)).await.unwrap_err().1.code, ErrorCode::NumberRequired);
-    assert_eq!(raw.submit(&challenge.id, &sign(Some(number))).await.unwrap().state, ChallengeState::Approved);
+    assert_eq!(submit_raw(&raw, &challenge.id, &sign(None)).await.unwrap_err().1.code, ErrorCode::NumberRequired);
+    assert_eq!(submit_raw(&raw, &challenge.id, &sign(Some(number))).await.unwrap().state, ChallengeState::Approved);
 
     // Three wrong numbers fail the challenge for good.
     let created = t.challenge(ACCOUNT, login(), true).await;
-    let second = raw.pending().await.into_iter().find(|c| c.challenge.id == created.challenge_id).unwrap().challenge;
+    let second =
+        raw.pending().await.unwrap().into_iter().find(|c| c.challenge.id == created.challenge_id).unwrap().challenge;
     let wrong = if created.number_to_show.as_deref() == Some("00") { "01" } else { "00" };
     for _ in 0..inkan_server::Limits::default().max_number_attempts {
         let sub = raw.sign(&ApprovalPayload::new(
@@ -144,7 +146,7 @@ async fn wrong_number_is_rejected_and_counted() {
             Some(wrong.into()),
             t.clock.now(),
         ));
-        assert_eq!(raw.submit(&second.id, &sub).await.unwrap_err().1.code, ErrorCode::NumberMismatch);
+        assert_eq!(submit_raw(&raw, &second.id, &sub).await.unwrap_err().1.code, ErrorCode::NumberMismatch);
     }
     assert_eq!(t.status(&second.id).await.state, ChallengeState::Failed);
 }
@@ -154,7 +156,7 @@ async fn device_clock_far_off_is_rejected() {
     let (t, _, _, raw, challenge, _) = setup(false).await;
     let sub =
         raw.sign(&ApprovalPayload::new(&challenge, &raw.device_id, Decision::Approve, None, t.clock.now() - 3600));
-    assert_eq!(raw.submit(&challenge.id, &sub).await.unwrap_err().1.code, ErrorCode::ClockSkew);
+    assert_eq!(submit_raw(&raw, &challenge.id, &sub).await.unwrap_err().1.code, ErrorCode::ClockSkew);
     assert_still_pending(&t, &challenge.id).await;
 }
 
@@ -391,8 +393,8 @@ async fn approve_and_deny_racing_resolve_to_exactly_one_outcome() {
         let (a, d) = {
             let (r1, r2, id1, id2) = (raw.clone(), raw.clone(), challenge.id.clone(), challenge.id.clone());
             tokio::join!(
-                tokio::spawn(async move { r1.submit(&id1, &approve).await }),
-                tokio::spawn(async move { r2.submit(&id2, &deny).await })
+                tokio::spawn(async move { submit_raw(&r1, &id1, &approve).await }),
+                tokio::spawn(async move { submit_raw(&r2, &id2, &deny).await })
             )
         };
         let (a, d) = (a.unwrap(), d.unwrap());
@@ -404,7 +406,14 @@ async fn approve_and_deny_racing_resolve_to_exactly_one_outcome() {
         // Next round: a fresh challenge (past the cooldown a denial starts).
         t.clock.advance(inkan_server::Limits::default().denial_cooldown_secs + 1);
         let created = t.challenge(ACCOUNT, withdrawal(1_000 + round), false).await;
-        challenge = raw.pending().await.into_iter().find(|c| c.challenge.id == created.challenge_id).unwrap().challenge;
+        challenge = raw
+            .pending()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|c| c.challenge.id == created.challenge_id)
+            .unwrap()
+            .challenge;
     }
 }
 

@@ -261,102 +261,22 @@ pub async fn next_matching<T>(rx: &mut mpsc::Receiver<WatchEvent>, mut pick: imp
     }
 }
 
-/// A device driven by hand, below the core's API, to send what an attacker or a buggy client
-/// would: tampered payloads, replays, races. Its key comes from an in-memory key store.
-pub struct RawDevice {
-    pub key: inkan_protocol::keys::SigningKey,
-    pub device_id: String,
-    pub origin: String,
-    pub token: String,
-    http: reqwest::Client,
-}
+pub use inkan_core::testing::RawDevice;
 
-impl RawDevice {
-    /// Takes `account`'s key out of `keys` and opens a session with it.
-    pub async fn open(keys: &MemoryKeyStore, account: &Account, clock_now: i64) -> RawDevice {
-        let bytes = keys.get(&account.device_key_entry()).unwrap().expect("key in the memory store");
-        let key = inkan_protocol::keys::SigningKey::from_bytes(&bytes).unwrap();
-        let http = reqwest::Client::new();
-        let nonce: inkan_protocol::NonceResponse = http
-            .post(format!("{}/v1/device/nonce", account.origin))
-            .json(&serde_json::json!({}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let payload = inkan_protocol::DeviceAuthPayload {
-            origin: account.origin.clone(),
-            device_id: account.device_id.clone(),
-            nonce: nonce.nonce.clone(),
-            signed_at: clock_now,
-        };
-        let signature = inkan_protocol::Label::DeviceAuth.sign(&key, &payload).unwrap();
-        let req = inkan_protocol::SessionRequest {
-            device_id: account.device_id.clone(),
-            nonce: nonce.nonce,
-            signed_at: clock_now,
-            signature,
-        };
-        let session: inkan_protocol::SessionResponse = http
-            .post(format!("{}/v1/device/session", account.origin))
-            .json(&req)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        RawDevice {
-            key,
-            device_id: account.device_id.clone(),
-            origin: account.origin.clone(),
-            token: session.token,
-            http,
-        }
-    }
-
-    pub async fn pending(&self) -> Vec<inkan_protocol::SignedChallenge> {
-        self.http
-            .get(format!("{}/v1/device/challenges", self.origin))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    /// Signs `payload` (whatever it says) and submits it as the decision on `challenge_id`.
-    pub fn sign(&self, payload: &inkan_protocol::ApprovalPayload) -> inkan_protocol::DecisionSubmission {
-        inkan_protocol::DecisionSubmission {
-            decision: payload.decision,
-            matched_number: payload.matched_number.clone(),
-            signed_at: payload.signed_at,
-            signature: inkan_protocol::Label::Approval.sign(&self.key, payload).unwrap(),
-        }
-    }
-
-    pub async fn submit(
-        &self,
-        challenge_id: &str,
-        sub: &inkan_protocol::DecisionSubmission,
-    ) -> Result<inkan_protocol::DecisionOutcome, (u16, ErrorBody)> {
-        let resp = self
-            .http
-            .post(format!("{}/v1/device/challenges/{challenge_id}/decision", self.origin))
-            .bearer_auth(&self.token)
-            .json(sub)
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        if resp.status().is_success() {
-            Ok(resp.json().await.unwrap())
-        } else {
-            Err((status, resp.json().await.unwrap()))
-        }
-    }
+/// Submits a hand-made decision and returns the HTTP status with the error body, so tests can
+/// check the status mapping as well as the code.
+pub async fn submit_raw(
+    raw: &RawDevice,
+    challenge_id: &str,
+    sub: &inkan_protocol::DecisionSubmission,
+) -> Result<inkan_protocol::DecisionOutcome, (u16, ErrorBody)> {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/device/challenges/{challenge_id}/decision", raw.origin))
+        .bearer_auth(&raw.token)
+        .json(sub)
+        .send()
+        .await
+        .expect("request");
+    let status = resp.status().as_u16();
+    if resp.status().is_success() { Ok(resp.json().await.unwrap()) } else { Err((status, resp.json().await.unwrap())) }
 }

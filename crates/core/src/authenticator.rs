@@ -81,7 +81,7 @@ fn random_id(bytes: usize) -> String {
     inkan_protocol::keys::id_text(&b)
 }
 
-fn new_signing_key() -> SigningKey {
+pub(crate) fn new_signing_key() -> SigningKey {
     loop {
         let mut bytes = Zeroizing::new([0u8; 32]);
         getrandom::fill(&mut *bytes).expect("the operating system's random source failed");
@@ -263,23 +263,8 @@ impl Authenticator {
             return Ok(token.clone());
         }
         let api = Api { http: &self.http, origin: &account.origin };
-        let nonce: NonceResponse = api.post("/v1/device/nonce", None, &serde_json::json!({})).await?;
         let key = self.device_key(account).await?;
-        let signed_at = self.now();
-        let payload = DeviceAuthPayload {
-            origin: account.origin.clone(),
-            device_id: account.device_id.clone(),
-            nonce: nonce.nonce.clone(),
-            signed_at,
-        };
-        let signature = Label::DeviceAuth.sign(&key, &payload)?;
-        let resp: SessionResponse = api
-            .post(
-                "/v1/device/session",
-                None,
-                &SessionRequest { device_id: account.device_id.clone(), nonce: nonce.nonce, signed_at, signature },
-            )
-            .await?;
+        let resp = open_session(&api, &key, &account.device_id, self.now()).await?;
         self.sessions.lock().expect("sessions").insert(account.id.clone(), (resp.token.clone(), resp.expires_at));
         Ok(resp.token)
     }
@@ -426,18 +411,13 @@ impl Authenticator {
         delay: &mut Duration,
     ) -> CoreResult<()> {
         let token = self.session(account).await?;
-        let resp = self
-            .http
-            .get(format!("{}/v1/device/events", account.origin))
-            .bearer_auth(&token)
-            .header("accept", "text/event-stream")
-            .send()
-            .await
-            .map_err(|e| CoreError::ServerUnreachable(e.without_url().to_string()))?;
-        if !resp.status().is_success() {
-            self.sessions.lock().expect("sessions").remove(&account.id);
-            return Api::read::<serde_json::Value>(resp).await.map(|_| ());
-        }
+        let resp = match (Api { http: &self.http, origin: &account.origin }).events(&token).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                self.sessions.lock().expect("sessions").remove(&account.id);
+                return Err(e);
+            }
+        };
         *delay = RECONNECT_FIRST;
         if tx.send(WatchEvent::Connected { account: account.id.clone() }).await.is_err() {
             return Ok(());
@@ -472,6 +452,29 @@ impl Authenticator {
         }
         Ok(())
     }
+}
+
+/// Authenticates the device over a fresh server nonce and returns the session.
+pub(crate) async fn open_session(
+    api: &Api<'_>,
+    key: &SigningKey,
+    device_id: &str,
+    now: i64,
+) -> CoreResult<SessionResponse> {
+    let nonce: NonceResponse = api.post("/v1/device/nonce", None, &serde_json::json!({})).await?;
+    let payload = DeviceAuthPayload {
+        origin: api.origin.to_owned(),
+        device_id: device_id.to_owned(),
+        nonce: nonce.nonce.clone(),
+        signed_at: now,
+    };
+    let signature = Label::DeviceAuth.sign(key, &payload)?;
+    api.post(
+        "/v1/device/session",
+        None,
+        &SessionRequest { device_id: device_id.to_owned(), nonce: nonce.nonce, signed_at: now, signature },
+    )
+    .await
 }
 
 /// The signed decision on exactly `challenge` as shown (pure: the vectors test it).

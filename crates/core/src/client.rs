@@ -61,6 +61,26 @@ impl Api<'_> {
         Self::read(req.send().await.map_err(unreachable)?).await
     }
 
+    /// Opens the push channel (server-sent events) and returns the streaming response.
+    /// No overall timeout: the channel stays open until either side closes it.
+    pub async fn events(&self, token: &str) -> CoreResult<reqwest::Response> {
+        let resp = self
+            .http
+            .get(self.url("/v1/device/events"))
+            .bearer_auth(token)
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .map_err(unreachable)?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        Err(Self::read::<serde_json::Value>(resp)
+            .await
+            .err()
+            .unwrap_or_else(|| CoreError::BadResponse("push channel".into())))
+    }
+
     /// Reads a JSON answer, or turns an error answer into [`CoreError::Server`].
     pub async fn read<R: DeserializeOwned>(resp: reqwest::Response) -> CoreResult<R> {
         let status = resp.status();

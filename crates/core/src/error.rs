@@ -38,8 +38,6 @@ pub enum CoreError {
     AccountNotFound(String),
     #[error("several accounts match; name one with --account")]
     AccountAmbiguous,
-    #[error("this device is already enrolled for that account on that server")]
-    AlreadyEnrolled,
     #[error("the server cannot be reached: {0}")]
     ServerUnreachable(String),
     #[error("the server refused: {message} ({code})")]
@@ -72,7 +70,6 @@ impl CoreError {
             CoreError::NumberMalformed(_) => "number_malformed",
             CoreError::AccountNotFound(_) => "account_not_found",
             CoreError::AccountAmbiguous => "account_ambiguous",
-            CoreError::AlreadyEnrolled => "already_enrolled",
             CoreError::ServerUnreachable(_) => "server_unreachable",
             CoreError::Server { code, .. } => code.as_str(),
             CoreError::BadResponse(_) => "bad_response",

@@ -19,6 +19,8 @@ pub mod keystore;
 pub mod profile;
 pub mod qr;
 pub mod sse;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use authenticator::{Authenticator, OfflineCode, WatchEvent};
 pub use error::{CoreError, CoreResult};

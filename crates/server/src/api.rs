@@ -160,11 +160,18 @@ async fn events(
         s.pending_for(&d).await?.into_iter().map(|c| sse_event(&PushEvent::Challenge(Box::new(c)))).collect();
     let me = d.device_id.clone();
     let live = BroadcastStream::new(rx)
-        .take_while(move |ev| std::future::ready(!matches!(ev, Ok(HubEvent::DeviceRevoked(id)) if *id == me)))
+        // The channel ends when this device is revoked, or when it fell so far behind that
+        // events were dropped: it then reconnects and is sent its pending list afresh.
+        .take_while(move |ev| {
+            std::future::ready(match ev {
+                Ok(HubEvent::DeviceRevoked(id)) => *id != me,
+                Ok(_) => true,
+                Err(_lagged) => false,
+            })
+        })
         .filter_map(|ev| {
             std::future::ready(match ev {
                 Ok(HubEvent::Push(p)) => Some(sse_event(&p)),
-                // A device that lagged re-reads its pending list when it reconnects.
                 _ => None,
             })
         });
