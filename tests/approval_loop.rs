@@ -137,31 +137,9 @@ async fn enrolls_from_the_qr_image_and_shows_offline_codes() {
 
     let code = device.offline_code(&account).await.unwrap();
     assert_eq!(code.code.len(), 6);
-    let valid: serde_json::Value = t
-        .http
-        .post(format!("{}/v1/rp/accounts/{ACCOUNT}/verify-code", t.origin))
-        .bearer_auth(&t.api_key)
-        .json(&serde_json::json!({"code": code.code}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(valid["valid"], true);
+    assert!(t.verify_code(ACCOUNT, &code.code).await, "the current code is accepted");
     t.clock.advance(120);
-    let stale: serde_json::Value = t
-        .http
-        .post(format!("{}/v1/rp/accounts/{ACCOUNT}/verify-code", t.origin))
-        .bearer_auth(&t.api_key)
-        .json(&serde_json::json!({"code": code.code}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(stale["valid"], false);
+    assert!(!t.verify_code(ACCOUNT, &code.code).await, "a code four steps old is refused");
 
     device.remove(&account).await.unwrap();
     assert!(keys.get(&account.device_key_entry()).unwrap().is_none(), "removed from the keychain");

@@ -221,6 +221,19 @@ impl TestServer {
         self.rp_json(self.http.get(format!("{}/v1/rp/accounts/{account}", self.origin))).await.expect("push state")
     }
 
+    /// Asks the server whether `code` is a valid offline code for the account now.
+    pub async fn verify_code(&self, account: &str, code: &str) -> bool {
+        let answer: serde_json::Value = self
+            .rp_json(
+                self.http
+                    .post(format!("{}/v1/rp/accounts/{account}/verify-code", self.origin))
+                    .json(&serde_json::json!({"code": code})),
+            )
+            .await
+            .expect("verify-code");
+        answer["valid"].as_bool().expect("a boolean")
+    }
+
     /// Audit event names for the account, oldest first.
     pub async fn audit_events(&self, account: &str) -> Vec<String> {
         let rows: Vec<serde_json::Value> = self

@@ -7,7 +7,8 @@
 //!
 //! Run: `cargo bench -p inkan-server --bench connections` (needs an open-files limit above N;
 //! client and server are separate processes, each holding one end of every connection).
-//! Knobs: INKAN_BENCH_CONNECTIONS (default 10000).
+//! Knobs: INKAN_BENCH_CONNECTIONS (default 10000); INKAN_BENCH_SERVER_WRAPPER, a command to run
+//! the server under (e.g. `valgrind --tool=massif`), to see where the memory goes.
 
 use std::time::{Duration, Instant};
 
@@ -89,7 +90,11 @@ fn main() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let origin = format!("http://127.0.0.1:{port}");
     let api_key = inkan_server::random_token(24);
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_inkan-server"))
+    let wrapper = std::env::var("INKAN_BENCH_SERVER_WRAPPER").unwrap_or_default();
+    let mut command: Vec<String> = wrapper.split_whitespace().map(str::to_owned).collect();
+    command.push(env!("CARGO_BIN_EXE_inkan-server").to_owned());
+    let mut server = std::process::Command::new(&command[0])
+        .args(&command[1..])
         .args(["--dev", "--data-dir"])
         .arg(dir.path())
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
@@ -101,7 +106,7 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let bench = Bench { http: reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap(), origin, api_key };
-        for _ in 0..200 {
+        for _ in 0..2000 {
             if bench.http.get(format!("{}/healthz", bench.origin)).send().await.is_ok() {
                 break;
             }
@@ -152,6 +157,7 @@ fn main() {
         );
         drop(channels);
     });
-    let _ = server.kill();
+    // Stop it the way an operator would (SIGTERM), so a wrapper such as massif writes its report.
+    let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
     let _ = server.wait();
 }

@@ -82,6 +82,21 @@ fn settings(cli: &Cli, listen: SocketAddr) -> anyhow::Result<Settings> {
     Ok(settings)
 }
 
+/// Ctrl-C, or SIGTERM from a service manager.
+async fn shutdown_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -97,7 +112,8 @@ async fn main() -> anyhow::Result<()> {
             }
             let server = inkan_server::start(settings, Arc::new(SystemClock), None).await?;
             println!("inkan-server: listening on http://{} / 待ち受け中", server.addr);
-            tokio::signal::ctrl_c().await?;
+            shutdown_signal().await?;
+            println!("inkan-server: stopping / 停止します");
             server.stop().await;
         }
         Command::Ticket { account, label, png } => {

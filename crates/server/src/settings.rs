@@ -56,7 +56,7 @@ impl Default for Limits {
             max_body_bytes: 16 * 1024,
             max_long_poll_secs: 60,
             max_text_field_chars: 200,
-            push_channel_capacity: 64,
+            push_channel_capacity: 16,
         }
     }
 }
