@@ -138,6 +138,11 @@ async fn enrolls_from_the_qr_image_and_shows_offline_codes() {
     let code = device.offline_code(&account).await.unwrap();
     assert_eq!(code.code.len(), 6);
     assert!(t.verify_code(ACCOUNT, &code.code).await, "the current code is accepted");
+    assert!(!t.verify_code(ACCOUNT, &code.code).await, "the same code twice is a replay");
+    assert!(t.audit_events(ACCOUNT).await.contains(&"offline_code_replay_refused".to_owned()));
+    t.clock.advance(30);
+    let next = device.offline_code(&account).await.unwrap();
+    assert!(t.verify_code(ACCOUNT, &next.code).await, "the next step's code is accepted");
     t.clock.advance(120);
     assert!(!t.verify_code(ACCOUNT, &code.code).await, "a code four steps old is refused");
 

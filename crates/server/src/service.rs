@@ -671,24 +671,31 @@ impl Service {
         Ok(())
     }
 
-    /// Checks an offline code from any active device of the account.
+    /// Checks an offline code from any active device of the account. Each code is good once:
+    /// a step at or before the device's last accepted one is refused as a replay.
     pub async fn verify_offline_code(&self, account_id: &str, code: &str) -> ApiResult<bool> {
         let now = self.now();
         for device in self.store.devices_for_account(account_id).await? {
             if device.revoked_at.is_some() {
                 continue;
             }
-            if let Some(secret) = self.store.totp_secret(&device.id).await? {
-                let secret = zeroize::Zeroizing::new(secret);
-                if totp::verify(&secret, code, now, totp::DEFAULT_PERIOD, totp::DEFAULT_DIGITS, TOTP_SKEW_STEPS)
-                    .is_some()
-                {
-                    self.store
-                        .audit(now, "offline_code_accepted", Some(account_id), Some(&device.id), None, json!({}))
-                        .await?;
-                    return Ok(true);
-                }
+            let Some(secret) = self.store.totp_secret(&device.id).await? else { continue };
+            let secret = zeroize::Zeroizing::new(secret);
+            let Some(step) =
+                totp::verify(&secret, code, now, totp::DEFAULT_PERIOD, totp::DEFAULT_DIGITS, TOTP_SKEW_STEPS)
+            else {
+                continue;
+            };
+            if self.store.use_totp_step(&device.id, step as i64).await? {
+                self.store
+                    .audit(now, "offline_code_accepted", Some(account_id), Some(&device.id), None, json!({}))
+                    .await?;
+                return Ok(true);
             }
+            self.store
+                .audit(now, "offline_code_replay_refused", Some(account_id), Some(&device.id), None, json!({}))
+                .await?;
+            return Ok(false);
         }
         self.store.audit(now, "offline_code_refused", Some(account_id), None, None, json!({})).await?;
         Ok(false)

@@ -250,6 +250,20 @@ impl Store {
             .await
     }
 
+    /// Records `step` as the device's last accepted offline-code step, unless that step (or a
+    /// later one) was already used. `false`: a replay; nothing written.
+    pub async fn use_totp_step(&self, device_id: &str, step: i64) -> sqlx::Result<bool> {
+        let n = sqlx::query(
+            "UPDATE devices SET totp_last_step = ?1 WHERE id = ?2 AND (totp_last_step IS NULL OR totp_last_step < ?1)",
+        )
+        .bind(step)
+        .bind(device_id)
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
     /// `false`: no such active device.
     pub async fn revoke_device(&self, account_id: &str, device_id: &str, now: i64) -> sqlx::Result<bool> {
         let mut tx = self.writer.begin().await?;
