@@ -32,6 +32,8 @@ pub use settings::{Limits, Settings};
 
 /// How often overdue challenges are marked expired (and devices told).
 pub const EXPIRY_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+/// How often spent nonces and expired device sessions are deleted.
+pub const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// `N` bytes from the operating system's CSPRNG.
 pub fn random_bytes<const N: usize>() -> [u8; N] {
@@ -113,11 +115,21 @@ pub async fn start(
     let sweeper = service.clone();
     let task = tokio::spawn(async move {
         let sweep = async move {
-            let mut tick = tokio::time::interval(EXPIRY_SWEEP_INTERVAL);
+            let mut sweep = tokio::time::interval(EXPIRY_SWEEP_INTERVAL);
+            let mut purge = tokio::time::interval(PURGE_INTERVAL);
             loop {
-                tick.tick().await;
-                if let Err(e) = sweeper.sweep_expired().await {
-                    tracing::warn!(error = %e, "expiry sweep failed");
+                tokio::select! {
+                    _ = sweep.tick() => {
+                        if let Err(e) = sweeper.sweep_expired().await {
+                            tracing::warn!(error = %e, "expiry sweep failed");
+                        }
+                    }
+                    _ = purge.tick() => {
+                        match sweeper.store.purge_expired(sweeper.now()).await {
+                            Ok((nonces, sessions)) => tracing::debug!(nonces, sessions, "purged expired nonces and sessions"),
+                            Err(e) => tracing::warn!(error = %e, "purge failed"),
+                        }
+                    }
                 }
             }
         };

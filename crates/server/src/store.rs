@@ -426,6 +426,21 @@ impl Store {
             .await
     }
 
+    /// Deletes expired nonces and device sessions; returns how many of each.
+    pub async fn purge_expired(&self, now: i64) -> sqlx::Result<(u64, u64)> {
+        let nonces = sqlx::query("DELETE FROM auth_nonces WHERE expires_at < ?")
+            .bind(now)
+            .execute(&self.writer)
+            .await?
+            .rows_affected();
+        let sessions = sqlx::query("DELETE FROM device_sessions WHERE expires_at < ?")
+            .bind(now)
+            .execute(&self.writer)
+            .await?
+            .rows_affected();
+        Ok((nonces, sessions))
+    }
+
     /// Marks every pending challenge past its expiry as expired; returns (id, account) of each.
     pub async fn expire_due(&self, now: i64) -> sqlx::Result<Vec<(String, String)>> {
         sqlx::query_as("UPDATE challenges SET state = 'expired', decided_at = ? WHERE state = 'pending' AND expires_at < ? RETURNING id, account_id")
