@@ -32,6 +32,7 @@ pub fn router(service: SharedService) -> Router {
     let limit = service.settings.limits.max_body_bytes;
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/v1/openapi.json", get(openapi))
         .route("/v1/server-key", get(server_key))
         .route("/v1/device/enroll", post(enroll))
         .route("/v1/device/nonce", post(nonce))
@@ -102,6 +103,13 @@ impl FromRequestParts<SharedService> for RelyingParty {
         let got = Sha256::digest(given.as_bytes());
         if bool::from(want.ct_eq(&got)) { Ok(RelyingParty) } else { Err(ApiError::Unauthorized) }
     }
+}
+
+/// The OpenAPI description of both APIs (`crates/server/openapi.json`).
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
+
+async fn openapi() -> ([(axum::http::HeaderName, &'static str); 1], &'static str) {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI_JSON)
 }
 
 async fn server_key(State(s): State<SharedService>) -> Json<serde_json::Value> {
