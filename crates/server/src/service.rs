@@ -526,7 +526,11 @@ impl Service {
         {
             let typed = sub.matched_number.as_deref().ok_or(ApiError::NumberRequired)?;
             if !bool::from(typed.as_bytes().ct_eq(expected.as_bytes())) {
-                let attempts = self.store.add_number_attempt(&row.id).await?;
+                let Some(attempts) = self.store.add_number_attempt(&row.id).await? else {
+                    let current =
+                        self.store.challenge(&row.id).await?.map(|r| r.state()).unwrap_or(ChallengeState::Failed);
+                    return Err(ApiError::ChallengeNotPending(current));
+                };
                 self.store
                     .audit(
                         now,

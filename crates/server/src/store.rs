@@ -418,12 +418,15 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Counts a wrong number; returns the attempts so far.
-    pub async fn add_number_attempt(&self, id: &str) -> sqlx::Result<i64> {
-        sqlx::query_scalar("UPDATE challenges SET number_attempts = number_attempts + 1 WHERE id = ? AND state = 'pending' RETURNING number_attempts")
-            .bind(id)
-            .fetch_one(&self.writer)
-            .await
+    /// Counts a wrong number; returns the attempts so far, or `None` if the challenge was
+    /// decided meanwhile (nothing written).
+    pub async fn add_number_attempt(&self, id: &str) -> sqlx::Result<Option<i64>> {
+        sqlx::query_scalar(
+            "UPDATE challenges SET number_attempts = number_attempts + 1 WHERE id = ? AND state = 'pending' RETURNING number_attempts",
+        )
+        .bind(id)
+        .fetch_optional(&self.writer)
+        .await
     }
 
     /// Deletes expired nonces and device sessions; returns how many of each.
