@@ -192,7 +192,7 @@ async fn create_ticket(
     _: RelyingParty,
     ApiJson(req): ApiJson<CreateTicketRequest>,
 ) -> ApiResult<Json<inkan_protocol::TicketCreated>> {
-    Ok(Json(s.create_ticket(&req.account_id, req.label.as_deref()).await?.0))
+    Ok(Json(s.create_ticket(&req.account_id, req.label.as_deref()).await?))
 }
 
 async fn create_challenge(

@@ -124,10 +124,10 @@ async fn main() -> anyhow::Result<()> {
             let settings = settings(&cli, listen)?;
             let store = inkan_server::store::Store::open(&settings.database_url).await?;
             let service = inkan_server::Service::new(settings, store, Arc::new(SystemClock));
-            let (ticket, uri) = service.create_ticket(account, label.as_deref()).await?;
+            let ticket = service.create_ticket(account, label.as_deref()).await?;
             println!("{}", inkan_server::qr::terminal(&ticket.uri)?);
             std::fs::write(png, inkan_server::qr::png(&ticket.uri)?)?;
-            println!("登録リンク / Enrollment link (valid until {}):\n{}", ticket.expires_at, uri);
+            println!("登録リンク / Enrollment link (valid until {}):\n{}", ticket.expires_at, ticket.uri);
             println!("QR コード画像 / QR code image: {}", png.display());
         }
     }

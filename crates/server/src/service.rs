@@ -19,7 +19,7 @@ use subtle::ConstantTimeEq;
 use crate::error::{ApiError, ApiResult};
 use crate::hub::{Hub, HubEvent};
 use crate::settings::Settings;
-use crate::store::{ChallengeRow, DeviceRow, NewChallenge, NewDevice, PushGate, RecordedDecision, Store};
+use crate::store::{ChallengeRow, NewChallenge, NewDevice, PushGate, PushStateChange, RecordedDecision, Store};
 use crate::{qr, random_bytes, random_id, random_token, sha256};
 use inkan_protocol::clock::SharedClock;
 
@@ -51,9 +51,10 @@ pub struct AuthedDevice {
     pub public_key: DevicePublicKey,
 }
 
-fn check_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
+/// `Err(message)` unless `value` is 1 to `max` printable characters; the caller picks the error.
+fn check_text(field: &str, value: &str, max: usize) -> Result<(), String> {
     if value.trim().is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
-        return Err(ApiError::InvalidDetails(format!("{field} must be 1 to {max} printable characters")));
+        return Err(format!("{field} must be 1 to {max} printable characters"));
     }
     Ok(())
 }
@@ -125,11 +126,7 @@ impl Service {
 
     // ---- enrollment ------------------------------------------------------------------
 
-    pub async fn create_ticket(
-        &self,
-        account_id: &str,
-        label: Option<&str>,
-    ) -> ApiResult<(TicketCreated, EnrollmentUri)> {
+    pub async fn create_ticket(&self, account_id: &str, label: Option<&str>) -> ApiResult<TicketCreated> {
         check_account_id(account_id)?;
         let label = match label {
             Some(l) => l.to_owned(),
@@ -145,23 +142,20 @@ impl Service {
         self.store.insert_ticket(&id, &sha256(secret.as_bytes()), account_id, &label, now, expires_at).await?;
         self.store.audit(now, "ticket_created", Some(account_id), None, None, json!({"ticket_id": id})).await?;
         let text = uri.to_uri_string();
-        let created = TicketCreated {
+        Ok(TicketCreated {
             ticket_id: id,
             qr_svg: qr::svg(&text).map_err(ApiError::Internal)?,
             qr_png_base64: base64::engine::general_purpose::STANDARD
                 .encode(qr::png(&text).map_err(ApiError::Internal)?),
             uri: text,
             expires_at,
-        };
-        Ok((created, uri))
+        })
     }
 
     pub async fn enroll(&self, req: EnrollRequest) -> ApiResult<EnrollResponse> {
         let now = self.now();
-        check_text("device_name", &req.device_name, MAX_DEVICE_NAME_CHARS)
-            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        check_text("platform", &req.platform, MAX_DEVICE_NAME_CHARS)
-            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        check_text("device_name", &req.device_name, MAX_DEVICE_NAME_CHARS).map_err(ApiError::BadRequest)?;
+        check_text("platform", &req.platform, MAX_DEVICE_NAME_CHARS).map_err(ApiError::BadRequest)?;
         let ticket = self.store.ticket_by_hash(&sha256(req.ticket.as_bytes())).await?.ok_or(ApiError::TicketUnknown)?;
         if ticket.used_at.is_some() {
             self.store
@@ -273,10 +267,6 @@ impl Service {
 
     async fn active_device(&self, device_id: &str) -> ApiResult<AuthedDevice> {
         let row = self.store.device(device_id).await?.ok_or(ApiError::DeviceUnknown)?;
-        Self::authed(row)
-    }
-
-    fn authed(row: DeviceRow) -> ApiResult<AuthedDevice> {
         if row.revoked_at.is_some() {
             return Err(ApiError::DeviceRevoked);
         }
@@ -298,12 +288,13 @@ impl Service {
 
     fn check_details(&self, details: &ChallengeDetails) -> ApiResult<()> {
         let max = self.limits().max_text_field_chars;
+        let check_text = |field, value| check_text(field, value, max).map_err(ApiError::InvalidDetails);
         match details {
             ChallengeDetails::Login(l) => {
-                check_text("time", &l.time, max)?;
-                check_text("ip", &l.ip, max)?;
-                check_text("place", &l.place, max)?;
-                check_text("browser", &l.browser, max)?;
+                check_text("time", &l.time)?;
+                check_text("ip", &l.ip)?;
+                check_text("place", &l.place)?;
+                check_text("browser", &l.browser)?;
             }
             ChallengeDetails::Withdrawal(w) => {
                 if w.amount == 0 || w.amount > inkan_protocol::jcs::MAX_SAFE_INTEGER {
@@ -312,10 +303,10 @@ impl Service {
                 if w.currency.len() != 3 || !w.currency.bytes().all(|b| b.is_ascii_uppercase()) {
                     return Err(ApiError::InvalidDetails("currency must be an ISO 4217 code such as JPY".into()));
                 }
-                check_text("bank", &w.bank, max)?;
-                check_text("branch", &w.branch, max)?;
-                check_text("account_masked", &w.account_masked, max)?;
-                check_text("requested_at", &w.requested_at, max)?;
+                check_text("bank", &w.bank)?;
+                check_text("branch", &w.branch)?;
+                check_text("account_masked", &w.account_masked)?;
+                check_text("requested_at", &w.requested_at)?;
                 if w.account_masked.chars().filter(char::is_ascii_digit).count() > 4 {
                     return Err(ApiError::InvalidDetails("account_masked must show at most four digits".into()));
                 }
@@ -491,7 +482,7 @@ impl Service {
             return Err(ApiError::ChallengeNotPending(state));
         }
         if now > row.expires_at {
-            self.finish(&row, ChallengeState::Expired, now, None, None).await?;
+            self.finish(&row, ChallengeState::Expired, now, None).await?;
             return Err(ApiError::ChallengeExpired);
         }
         if (sub.signed_at - now).abs() > self.limits().max_clock_skew_secs {
@@ -527,9 +518,7 @@ impl Service {
             let typed = sub.matched_number.as_deref().ok_or(ApiError::NumberRequired)?;
             if !bool::from(typed.as_bytes().ct_eq(expected.as_bytes())) {
                 let Some(attempts) = self.store.add_number_attempt(&row.id).await? else {
-                    let current =
-                        self.store.challenge(&row.id).await?.map(|r| r.state()).unwrap_or(ChallengeState::Failed);
-                    return Err(ApiError::ChallengeNotPending(current));
+                    return Err(self.lost_race(&row.id).await);
                 };
                 self.store
                     .audit(
@@ -543,16 +532,16 @@ impl Service {
                     .await?;
                 let max = i64::from(self.limits().max_number_attempts);
                 if attempts >= max {
-                    self.finish(&row, ChallengeState::Failed, now, Some(&device.device_id), None).await?;
+                    self.finish(&row, ChallengeState::Failed, now, Some(&device.device_id)).await?;
                 }
                 return Err(ApiError::NumberMismatch { attempts_left: (max - attempts).max(0) as u32 });
             }
         }
         let new_state = ChallengeState::from_decision(sub.decision);
         let push_state = match sub.decision {
-            inkan_protocol::Decision::Approve => ("last_success_at", Some(now)),
-            inkan_protocol::Decision::Deny => ("cooldown_until", Some(now + self.limits().denial_cooldown_secs)),
-            inkan_protocol::Decision::DenyFraud => ("push_blocked_at", Some(now)),
+            inkan_protocol::Decision::Approve => PushStateChange::LastSuccess(now),
+            inkan_protocol::Decision::Deny => PushStateChange::CooldownUntil(now + self.limits().denial_cooldown_secs),
+            inkan_protocol::Decision::DenyFraud => PushStateChange::Blocked(Some(now)),
         };
         let recorded = self
             .store
@@ -567,29 +556,25 @@ impl Service {
             })
             .await?;
         if !recorded {
-            let current = self.store.challenge(&row.id).await?.map(|r| r.state()).unwrap_or(ChallengeState::Failed);
-            return Err(ApiError::ChallengeNotPending(current));
+            return Err(self.lost_race(&row.id).await);
         }
         if sub.decision == inkan_protocol::Decision::DenyFraud {
             tracing::warn!(account = %mask_tail(&row.account_id), challenge_id = %row.id, "\"not me\" reported: pushes blocked");
         }
-        self.hub.publish(
-            &row.account_id,
-            HubEvent::Push(PushEvent::Resolved(DecisionOutcome { challenge_id: row.id.clone(), state: new_state })),
-        );
+        self.publish_resolved(&row.account_id, &row.id, new_state);
         Ok(DecisionOutcome { challenge_id: row.id, state: new_state })
     }
 
-    /// Records a final state, audits it and tells listeners. `false`: lost a race.
+    /// Records a final state that no device signed (expired, failed), audits it and tells
+    /// listeners. `false`: lost a race.
     async fn finish(
         &self,
         row: &ChallengeRow,
         state: ChallengeState,
         now: i64,
         device_id: Option<&str>,
-        signature: Option<&str>,
     ) -> ApiResult<bool> {
-        if !self.store.finish_challenge(&row.id, state, now, device_id, signature).await? {
+        if !self.store.finish_challenge(&row.id, state, now, device_id).await? {
             return Ok(false);
         }
         self.store
@@ -602,11 +587,23 @@ impl Service {
                 json!({}),
             )
             .await?;
-        self.hub.publish(
-            &row.account_id,
-            HubEvent::Push(PushEvent::Resolved(DecisionOutcome { challenge_id: row.id.clone(), state })),
-        );
+        self.publish_resolved(&row.account_id, &row.id, state);
         Ok(true)
+    }
+
+    /// Tells the account's devices and waiting relying parties that a challenge is settled.
+    fn publish_resolved(&self, account_id: &str, challenge_id: &str, state: ChallengeState) {
+        let outcome = DecisionOutcome { challenge_id: challenge_id.to_owned(), state };
+        self.hub.publish(account_id, HubEvent::Push(PushEvent::Resolved(outcome)));
+    }
+
+    /// The error for a decision that lost the race: the state the challenge is in now.
+    async fn lost_race(&self, challenge_id: &str) -> ApiError {
+        match self.store.challenge(challenge_id).await {
+            Ok(Some(row)) => ApiError::ChallengeNotPending(row.state()),
+            Ok(None) => ApiError::ChallengeUnknown,
+            Err(e) => e.into(),
+        }
     }
 
     /// Marks overdue challenges expired and tells listeners. Run periodically.
@@ -615,13 +612,7 @@ impl Service {
         let expired = self.store.expire_due(now).await?;
         for (id, account) in &expired {
             self.store.audit(now, "challenge_expired", Some(account), None, Some(id), json!({})).await?;
-            self.hub.publish(
-                account,
-                HubEvent::Push(PushEvent::Resolved(DecisionOutcome {
-                    challenge_id: id.clone(),
-                    state: ChallengeState::Expired,
-                })),
-            );
+            self.publish_resolved(account, id, ChallengeState::Expired);
         }
         Ok(expired.len())
     }
@@ -670,7 +661,7 @@ impl Service {
     /// Clears a "not me" block (the customer confirmed, through the brokerage, that all is well).
     pub async fn unblock_pushes(&self, account_id: &str) -> ApiResult<()> {
         let now = self.now();
-        self.store.set_push_blocked(account_id, None).await?;
+        self.store.set_push_state(account_id, PushStateChange::Blocked(None)).await?;
         self.store.audit(now, "push_unblocked", Some(account_id), None, None, json!({})).await?;
         Ok(())
     }

@@ -83,8 +83,7 @@ pub struct RecordedDecision<'a> {
     pub state: ChallengeState,
     pub signature: &'a str,
     pub now: i64,
-    /// `(column, value)` of `account_push_state` to set.
-    pub push_state: (&'static str, Option<i64>),
+    pub push_state: PushStateChange,
 }
 
 pub struct NewDevice<'a> {
@@ -105,6 +104,47 @@ pub struct NewChallenge<'a> {
     pub number_to_match: Option<&'a str>,
     pub created_at: i64,
     pub expires_at: i64,
+}
+
+/// One audit row: at, event, account, device, challenge, detail (JSON text).
+const INSERT_AUDIT: &str =
+    "INSERT INTO audit_events (at, event, account_id, device_id, challenge_id, detail) VALUES (?, ?, ?, ?, ?, ?)";
+/// Moves a challenge to a final state only if it is still pending: state, decided_at,
+/// device, decision signature, id.
+const FINISH_PENDING_CHALLENGE: &str = "UPDATE challenges SET state = ?, decided_at = ?, device_id = ?, decision_signature = ? WHERE id = ? AND state = 'pending'";
+
+/// A change to an account's push protection (`account_push_state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushStateChange {
+    /// An approval: pushes since the last success count from here.
+    LastSuccess(i64),
+    /// A denial: no new challenge until then.
+    CooldownUntil(i64),
+    /// "Not me" (`Some(at)`), or cleared (`None`).
+    Blocked(Option<i64>),
+}
+
+impl PushStateChange {
+    fn upsert_sql(self) -> &'static str {
+        match self {
+            PushStateChange::LastSuccess(_) => {
+                "INSERT INTO account_push_state (account_id, last_success_at) VALUES (?, ?) ON CONFLICT (account_id) DO UPDATE SET last_success_at = excluded.last_success_at"
+            }
+            PushStateChange::CooldownUntil(_) => {
+                "INSERT INTO account_push_state (account_id, cooldown_until) VALUES (?, ?) ON CONFLICT (account_id) DO UPDATE SET cooldown_until = excluded.cooldown_until"
+            }
+            PushStateChange::Blocked(_) => {
+                "INSERT INTO account_push_state (account_id, push_blocked_at) VALUES (?, ?) ON CONFLICT (account_id) DO UPDATE SET push_blocked_at = excluded.push_blocked_at"
+            }
+        }
+    }
+
+    fn value(self) -> Option<i64> {
+        match self {
+            PushStateChange::LastSuccess(at) | PushStateChange::CooldownUntil(at) => Some(at),
+            PushStateChange::Blocked(at) => at,
+        }
+    }
 }
 
 const CHALLENGE_COLUMNS: &str = "id, account_id, challenge_json, server_signature, number_to_match, number_attempts, state, created_at, expires_at, decided_at, device_id";
@@ -140,7 +180,7 @@ impl Store {
         challenge_id: Option<&str>,
         detail: serde_json::Value,
     ) -> sqlx::Result<()> {
-        sqlx::query("INSERT INTO audit_events (at, event, account_id, device_id, challenge_id, detail) VALUES (?, ?, ?, ?, ?, ?)")
+        sqlx::query(INSERT_AUDIT)
             .bind(at)
             .bind(event)
             .bind(account_id)
@@ -329,9 +369,11 @@ impl Store {
             .bind(c.expires_at)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO audit_events (at, event, account_id, challenge_id, detail) VALUES (?, 'challenge_created', ?, ?, ?)")
+        sqlx::query(INSERT_AUDIT)
             .bind(c.created_at)
+            .bind("challenge_created")
             .bind(c.account_id)
+            .bind(None::<&str>)
             .bind(c.id)
             .bind(audit_detail.to_string())
             .execute(&mut *tx)
@@ -344,7 +386,7 @@ impl Store {
     /// `false`: the challenge was no longer pending; nothing written.
     pub async fn record_decision(&self, d: RecordedDecision<'_>) -> sqlx::Result<bool> {
         let mut tx = self.writer.begin().await?;
-        let n = sqlx::query("UPDATE challenges SET state = ?, decided_at = ?, device_id = ?, decision_signature = ? WHERE id = ? AND state = 'pending'")
+        let n = sqlx::query(FINISH_PENDING_CHALLENGE)
             .bind(d.state.as_str())
             .bind(d.now)
             .bind(d.device_id)
@@ -357,21 +399,16 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
-        sqlx::query("INSERT INTO audit_events (at, event, account_id, device_id, challenge_id, detail) VALUES (?, ?, ?, ?, ?, '{}')")
+        sqlx::query(INSERT_AUDIT)
             .bind(d.now)
             .bind(format!("challenge_{}", d.state.as_str()))
             .bind(d.account_id)
             .bind(d.device_id)
             .bind(d.challenge_id)
+            .bind("{}")
             .execute(&mut *tx)
             .await?;
-        let (column, value) = d.push_state;
-        // `column` is one of the service's constants, never outside input.
-        sqlx::query(&format!("INSERT INTO account_push_state (account_id, {column}) VALUES (?, ?) ON CONFLICT (account_id) DO UPDATE SET {column} = excluded.{column}"))
-            .bind(d.account_id)
-            .bind(value)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(d.push_state.upsert_sql()).bind(d.account_id).bind(d.push_state.value()).execute(&mut *tx).await?;
         sqlx::query("UPDATE devices SET last_used_at = ? WHERE id = ?")
             .bind(d.now)
             .bind(d.device_id)
@@ -404,13 +441,12 @@ impl Store {
         state: ChallengeState,
         now: i64,
         device_id: Option<&str>,
-        signature: Option<&str>,
     ) -> sqlx::Result<bool> {
-        let n = sqlx::query("UPDATE challenges SET state = ?, decided_at = ?, device_id = ?, decision_signature = ? WHERE id = ? AND state = 'pending'")
+        let n = sqlx::query(FINISH_PENDING_CHALLENGE)
             .bind(state.as_str())
             .bind(now)
             .bind(device_id)
-            .bind(signature)
+            .bind(None::<&str>)
             .bind(id)
             .execute(&self.writer)
             .await?
@@ -471,17 +507,8 @@ impl Store {
         .await
     }
 
-    async fn upsert_push_state(&self, account_id: &str, column: &str, value: Option<i64>) -> sqlx::Result<()> {
-        // `column` is one of this module's constants, never outside input.
-        sqlx::query(&format!("INSERT INTO account_push_state (account_id, {column}) VALUES (?, ?) ON CONFLICT (account_id) DO UPDATE SET {column} = excluded.{column}"))
-            .bind(account_id)
-            .bind(value)
-            .execute(&self.writer)
-            .await?;
+    pub async fn set_push_state(&self, account_id: &str, change: PushStateChange) -> sqlx::Result<()> {
+        sqlx::query(change.upsert_sql()).bind(account_id).bind(change.value()).execute(&self.writer).await?;
         Ok(())
-    }
-
-    pub async fn set_push_blocked(&self, account_id: &str, at: Option<i64>) -> sqlx::Result<()> {
-        self.upsert_push_state(account_id, "push_blocked_at", at).await
     }
 }
