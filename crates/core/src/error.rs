@@ -85,12 +85,6 @@ impl CoreError {
             _ => None,
         }
     }
-
-    /// Whether retrying later may help (network trouble), as opposed to a final refusal.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, CoreError::ServerUnreachable(_) | CoreError::BadResponse(_))
-            || matches!(self, CoreError::Server { code: ErrorCode::Internal, .. })
-    }
 }
 
 pub type CoreResult<T> = Result<T, CoreError>;
