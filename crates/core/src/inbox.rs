@@ -38,18 +38,7 @@ pub fn summary(details: &ChallengeDetails) -> String {
     }
 }
 
-/// 1250000 -> "1,250,000".
-pub fn group_thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use inkan_protocol::display::group_thousands;
 
 /// A verified challenge waiting for the person, with the account it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod clock;
+pub mod display;
 pub mod error;
 pub mod jcs;
 pub mod keys;

@@ -13,9 +13,12 @@
 pub mod api;
 pub mod error;
 pub mod hub;
+pub mod mail;
+pub mod mask;
 pub mod qr;
 pub mod service;
 pub mod settings;
+pub mod site;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -109,8 +112,17 @@ pub async fn start(
         None => TcpListener::bind(settings.listen).await?,
     };
     let addr = listener.local_addr()?;
+    let mailer: Arc<dyn mail::Mailer> = match &settings.mail {
+        settings::MailTransport::InsecureDevOutbox => {
+            Arc::new(mail::InsecureDevOutbox { store: store.clone(), clock: clock.clone() })
+        }
+        settings::MailTransport::Smtp { url } => Arc::new(mail::SmtpMailer::new(url.expose(), &settings.mail_from)?),
+    };
+    let outbox_page = matches!(settings.mail, settings::MailTransport::InsecureDevOutbox);
     let service = Arc::new(Service::new(settings, store, clock));
-    let app = api::router(service.clone());
+    let site = site::Site::new(service.clone(), mailer, outbox_page);
+    let notice_mailer = site::spawn_notice_mailer(site.clone());
+    let app = api::router(service.clone()).merge(site::router(site));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let sweeper = service.clone();
     let task = tokio::spawn(async move {
@@ -133,15 +145,17 @@ pub async fn start(
                 }
             }
         };
-        // `into_make_service` hands each connection a cheap clone of the router; serving the
+        // `into_make_service*` hands each connection a cheap clone of the router; serving the
         // `Router` itself rebuilds its route table per connection (~12 KiB each, measured).
-        let serve = axum::serve(listener, app.into_make_service()).with_graceful_shutdown(async {
+        let make = app.into_make_service_with_connect_info::<SocketAddr>();
+        let serve = axum::serve(listener, make).with_graceful_shutdown(async {
             let _ = rx.await;
         });
         tokio::select! {
             r = serve => if let Err(e) = r { tracing::error!(error = %e, "server stopped") },
             _ = sweep => {}
         }
+        notice_mailer.abort();
     });
     Ok(RunningServer { addr, service, shutdown: Some(tx), task })
 }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use inkan_protocol::keys::SigningKey;
-use inkan_server::settings::{self, INSECURE_DEV_RP_API_KEY, SecretString, Settings};
+use inkan_server::Clock;
+use inkan_server::settings::{self, INSECURE_DEV_RP_API_KEY, MailTransport, SecretString, Settings};
+use inkan_server::site::seed::{self, CustomerSpec};
 use inkan_server::{Limits, SystemClock};
 
 #[derive(Parser)]
@@ -25,6 +27,16 @@ struct Cli {
     /// Development mode: plain-http loopback origin, insecure default API key and key file.
     #[arg(long, env = "INKAN_DEV", global = true)]
     dev: bool,
+    /// Where mail goes: smtp://host:port, smtps://…, smtp://…?tls=required (user:password@
+    /// allowed). Without it, --dev keeps mail in the outbox shown at /outbox.
+    #[arg(long, env = "INKAN_SMTP_URL", global = true, hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// The sender of every mail.
+    #[arg(long, env = "INKAN_MAIL_FROM", global = true)]
+    mail_from: Option<String>,
+    /// Take the client address from X-Forwarded-For (only behind a proxy that sets it).
+    #[arg(long, env = "INKAN_TRUST_X_FORWARDED_FOR", global = true)]
+    trust_x_forwarded_for: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -45,6 +57,40 @@ enum Command {
         /// Where to write the QR code PNG.
         #[arg(long, default_value = "enroll-ticket.png")]
         png: PathBuf,
+    },
+    /// Customers of the demo site (QA and operators).
+    #[command(subcommand)]
+    Customer(CustomerCommand),
+}
+
+#[derive(Subcommand)]
+enum CustomerCommand {
+    /// Create a customer; passwords not given are generated and printed once.
+    Create {
+        /// Account number (digits).
+        #[arg(long)]
+        account: String,
+        #[arg(long, default_value = "テスト 花子 / Hanako Test")]
+        name: String,
+        /// Authentication e-mail address.
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "090-0000-0000")]
+        phone: String,
+        /// Read the login password, then the withdrawal password, from standard input (one a line).
+        #[arg(long)]
+        passwords_stdin: bool,
+    },
+    /// Unlock a locked account after verifying the customer's identity; records who and how.
+    Unlock {
+        #[arg(long)]
+        account: String,
+        /// The operator's name.
+        #[arg(long)]
+        operator: String,
+        /// How identity was verified, e.g. "phone call, PIN and date of birth".
+        #[arg(long)]
+        verified_by: String,
     },
 }
 
@@ -69,6 +115,11 @@ fn settings(cli: &Cli, listen: SocketAddr) -> anyhow::Result<Settings> {
         None if cli.dev => format!("http://{listen}"),
         None => anyhow::bail!("INKAN_PUBLIC_ORIGIN is required outside --dev"),
     };
+    let mail = match &cli.smtp_url {
+        Some(url) => MailTransport::Smtp { url: SecretString::new(url.clone()) },
+        None if cli.dev => MailTransport::InsecureDevOutbox,
+        None => anyhow::bail!("INKAN_SMTP_URL is required outside --dev"),
+    };
     let settings = Settings {
         public_origin,
         listen,
@@ -77,6 +128,9 @@ fn settings(cli: &Cli, listen: SocketAddr) -> anyhow::Result<Settings> {
         signing_key,
         dev: cli.dev,
         limits: Limits::default(),
+        mail,
+        mail_from: cli.mail_from.clone().unwrap_or_else(|| settings::DEV_MAIL_FROM.to_owned()),
+        trust_x_forwarded_for: cli.trust_x_forwarded_for,
     };
     settings.check()?;
     Ok(settings)
@@ -110,7 +164,14 @@ async fn main() -> anyhow::Result<()> {
             if settings.dev {
                 tracing::warn!("development mode: insecure defaults are on; never expose this server");
             }
+            let dev = settings.dev;
             let server = inkan_server::start(settings, Arc::new(SystemClock), None).await?;
+            if dev && let Some(demo) = seed::seed_demo_customer(&server.service.store, SystemClock.now()).await? {
+                println!("デモ顧客を作成しました / Demo customer created (shown once):");
+                println!("  口座番号 / account number:          {}", demo.account_id);
+                println!("  パスワード / password:              {}", &*demo.password);
+                println!("  出金パスワード / withdrawal password: {}", &*demo.withdrawal_password);
+            }
             println!("inkan-server: listening on http://{} / 待ち受け中", server.addr);
             shutdown_signal().await?;
             println!("inkan-server: stopping / 停止します");
@@ -129,6 +190,62 @@ async fn main() -> anyhow::Result<()> {
             std::fs::write(png, inkan_server::qr::png(&ticket.uri)?)?;
             println!("登録リンク / Enrollment link (valid until {}):\n{}", ticket.expires_at, ticket.uri);
             println!("QR コード画像 / QR code image: {}", png.display());
+        }
+        Command::Customer(command) => customer(&cli, command).await?,
+    }
+    Ok(())
+}
+
+async fn customer(cli: &Cli, command: &CustomerCommand) -> anyhow::Result<()> {
+    let settings = settings(cli, "127.0.0.1:8400".parse().expect("address"))?;
+    let store = inkan_server::store::Store::open(&settings.database_url).await?;
+    let now = SystemClock.now();
+    match command {
+        CustomerCommand::Create { account, name, email, phone, passwords_stdin } => {
+            let (password, withdrawal_password) = if *passwords_stdin {
+                let mut lines = std::io::stdin().lines();
+                let mut next = || lines.next().transpose().map(|l| l.map(|l| l.trim_end().to_owned()));
+                (next()?, next()?)
+            } else {
+                (None, None)
+            };
+            let spec = CustomerSpec {
+                account_id: account.clone(),
+                name: name.clone(),
+                email: email.clone(),
+                phone: phone.clone(),
+                password: password.clone(),
+                withdrawal_password: withdrawal_password.clone(),
+            };
+            let created = seed::create_customer(&store, spec, now).await?;
+            println!("顧客を作成しました / Customer created: {}", created.account_id);
+            if password.is_none() {
+                println!("  パスワード / password:              {}", &*created.password);
+            }
+            if withdrawal_password.is_none() {
+                println!("  出金パスワード / withdrawal password: {}", &*created.withdrawal_password);
+            }
+        }
+        CustomerCommand::Unlock { account, operator, verified_by } => {
+            anyhow::ensure!(
+                !operator.trim().is_empty() && !verified_by.trim().is_empty(),
+                "--operator and --verified-by are required"
+            );
+            anyhow::ensure!(
+                store.unlock_customer(account).await?,
+                "account {account} is not locked (or does not exist)"
+            );
+            store
+                .audit(
+                    now,
+                    "account_unlocked",
+                    Some(account),
+                    None,
+                    None,
+                    serde_json::json!({"by": "operator", "operator": operator, "verified_by": verified_by}),
+                )
+                .await?;
+            println!("ロックを解除しました / Unlocked: {account} (operator {operator}; {verified_by})");
         }
     }
     Ok(())

@@ -18,6 +18,7 @@ use subtle::ConstantTimeEq;
 
 use crate::error::{ApiError, ApiResult};
 use crate::hub::{Hub, HubEvent};
+use crate::mask::mask_tail;
 use crate::settings::Settings;
 use crate::store::{ChallengeRow, NewChallenge, NewDevice, PushGate, PushStateChange, RecordedDecision, Store};
 use crate::{qr, random_bytes, random_id, random_token, sha256};
@@ -33,11 +34,36 @@ pub const TOKEN_BYTES: usize = 32;
 /// Offline-code steps accepted either side of now.
 pub const TOTP_SKEW_STEPS: u64 = 1;
 
+/// Something the customer must be told about through an independent channel (mail), raised by
+/// the device side of the service; the site sends the mails.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    DeviceEnrolled {
+        account_id: String,
+        device_name: String,
+        platform: String,
+    },
+    DeviceRevoked {
+        account_id: String,
+        device_id: String,
+    },
+    /// A device answered "this was not me".
+    FraudReported {
+        account_id: String,
+        challenge_id: String,
+    },
+}
+
+/// Notices held for a slow listener before the oldest are dropped.
+pub const NOTICE_CAPACITY: usize = 256;
+
 pub struct Service {
     pub settings: Settings,
     pub store: Store,
     pub hub: Hub,
     pub clock: SharedClock,
+    /// Enrollments, revocations and "not me" reports, for the site's notification mails.
+    pub notices: tokio::sync::broadcast::Sender<Notice>,
     server_public_key: DevicePublicKey,
     /// Flips to `true` when the server stops: push channels and long polls end at once.
     shutdown: tokio::sync::watch::Sender<bool>,
@@ -71,16 +97,8 @@ fn check_account_id(account_id: &str) -> ApiResult<()> {
     Ok(())
 }
 
-/// Masks all but the last four characters: "12345678" -> "****5678".
-pub fn mask_tail(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let keep = chars.len().min(4).min(chars.len().saturating_sub(1).max(1));
-    let hidden = chars.len().saturating_sub(keep).max(1);
-    format!("{}{}", "*".repeat(hidden.min(8)), chars[chars.len() - keep..].iter().collect::<String>())
-}
-
 /// A uniformly random number of `digits` digits (leading zeros kept).
-fn random_number(digits: u8) -> String {
+pub(crate) fn random_number(digits: u8) -> String {
     let modulus = 10u32.pow(u32::from(digits));
     let zone = u32::MAX - (u32::MAX % modulus);
     loop {
@@ -96,7 +114,15 @@ impl Service {
     pub fn new(settings: Settings, store: Store, clock: SharedClock) -> Self {
         let server_public_key = settings.signing_key.public_key();
         let hub = Hub::new(settings.limits.push_channel_capacity);
-        Service { settings, store, hub, clock, server_public_key, shutdown: tokio::sync::watch::channel(false).0 }
+        Service {
+            settings,
+            store,
+            hub,
+            clock,
+            notices: tokio::sync::broadcast::channel(NOTICE_CAPACITY).0,
+            server_public_key,
+            shutdown: tokio::sync::watch::channel(false).0,
+        }
     }
 
     /// Ends every push channel and long poll.
@@ -218,6 +244,11 @@ impl Service {
             )
             .await?;
         tracing::info!(account = %mask_tail(&ticket.account_id), device_id, "device enrolled");
+        let _ = self.notices.send(Notice::DeviceEnrolled {
+            account_id: ticket.account_id.clone(),
+            device_name: req.device_name.clone(),
+            platform: req.platform.clone(),
+        });
         Ok(EnrollResponse {
             device_id,
             account_id: ticket.account_id,
@@ -560,6 +591,9 @@ impl Service {
         }
         if sub.decision == inkan_protocol::Decision::DenyFraud {
             tracing::warn!(account = %mask_tail(&row.account_id), challenge_id = %row.id, "\"not me\" reported: pushes blocked");
+            let _ = self
+                .notices
+                .send(Notice::FraudReported { account_id: row.account_id.clone(), challenge_id: row.id.clone() });
         }
         self.publish_resolved(&row.account_id, &row.id, new_state);
         Ok(DecisionOutcome { challenge_id: row.id, state: new_state })
@@ -644,6 +678,9 @@ impl Service {
         }
         self.store.audit(now, "device_revoked", Some(account_id), Some(device_id), None, json!({})).await?;
         self.hub.publish(account_id, HubEvent::DeviceRevoked(device_id.to_owned()));
+        let _ = self
+            .notices
+            .send(Notice::DeviceRevoked { account_id: account_id.to_owned(), device_id: device_id.to_owned() });
         Ok(())
     }
 
@@ -702,14 +739,6 @@ pub type SharedService = Arc<Service>;
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn masks_tails() {
-        assert_eq!(mask_tail("12345678"), "****5678");
-        assert_eq!(mask_tail("12"), "*2");
-        assert_eq!(mask_tail("1"), "*1");
-        assert_eq!(mask_tail(""), "*");
-    }
 
     #[test]
     fn numbers_have_their_digits() {

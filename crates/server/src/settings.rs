@@ -38,6 +38,24 @@ pub struct Limits {
     pub max_text_field_chars: usize,
     /// Capacity of each account's in-process push channel.
     pub push_channel_capacity: usize,
+    /// Wrong passwords (login or withdrawal) in a row before the customer's account locks.
+    pub max_failed_logins: u32,
+    /// Lifetime of an e-mailed one-time code.
+    pub email_code_ttl_secs: i64,
+    /// Wrong entries of one e-mailed code before it is void.
+    pub max_email_code_attempts: u32,
+    /// How long a started login (password accepted, second factor pending) stays open.
+    pub login_attempt_ttl_secs: i64,
+    /// Lifetime of a mailed unlock link.
+    pub unlock_link_ttl_secs: i64,
+    /// A web session's lifetime, and each extension (the brokerage's 180 minutes).
+    pub web_session_secs: i64,
+    /// A request this close to the end extends the session (the brokerage's 5 minutes).
+    pub web_session_extension_window_secs: i64,
+    /// Largest single withdrawal, in yen.
+    pub max_withdrawal_yen: i64,
+    /// Lifetime of the known-browser cookie the risk check looks for.
+    pub known_browser_cookie_days: i64,
 }
 
 impl Default for Limits {
@@ -57,6 +75,15 @@ impl Default for Limits {
             max_long_poll_secs: 60,
             max_text_field_chars: 200,
             push_channel_capacity: 16,
+            max_failed_logins: 5,
+            email_code_ttl_secs: 5 * 60,
+            max_email_code_attempts: 5,
+            login_attempt_ttl_secs: 10 * 60,
+            unlock_link_ttl_secs: 30 * 60,
+            web_session_secs: crate::site::session::SESSION_LIFETIME_SECS,
+            web_session_extension_window_secs: crate::site::session::SESSION_EXTENSION_WINDOW_SECS,
+            max_withdrawal_yen: 50_000_000,
+            known_browser_cookie_days: 400,
         }
     }
 }
@@ -86,6 +113,16 @@ impl std::fmt::Debug for SecretString {
     }
 }
 
+/// Where the site's mail goes.
+#[derive(Debug, Clone)]
+pub enum MailTransport {
+    /// Kept in the database and shown at `/outbox`: demo and QA only.
+    InsecureDevOutbox,
+    /// lettre over SMTP: `smtp://host:port`, `smtps://…`, `smtp://…?tls=required`, with
+    /// optional `user:password@` (hence a secret).
+    Smtp { url: SecretString },
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// The origin devices and relying parties reach this server at; part of every signed message.
@@ -99,7 +136,15 @@ pub struct Settings {
     /// Development mode: plain http origin, the insecure default API key and signing key file.
     pub dev: bool,
     pub limits: Limits,
+    pub mail: MailTransport,
+    /// The sender of every mail, e.g. `いんかん証券 <no-reply@broker.example>`.
+    pub mail_from: String,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
+    pub trust_x_forwarded_for: bool,
 }
+
+/// The sender `--dev` uses when none is configured.
+pub const DEV_MAIL_FROM: &str = "Inkan Securities demo <no-reply@inkan.example>";
 
 impl Settings {
     /// Settings for tests and embedding: a fresh random signing key, given origin and database.
@@ -112,6 +157,9 @@ impl Settings {
             signing_key: crate::random_signing_key(),
             dev: true,
             limits: Limits::default(),
+            mail: MailTransport::InsecureDevOutbox,
+            mail_from: DEV_MAIL_FROM.to_owned(),
+            trust_x_forwarded_for: false,
         }
     }
 
@@ -133,6 +181,17 @@ impl Settings {
         anyhow::ensure!(
             self.rp_api_key.expose().len() >= 16,
             "the relying-party API key must be at least 16 characters"
+        );
+        if !self.dev {
+            anyhow::ensure!(
+                matches!(self.mail, MailTransport::Smtp { .. }),
+                "production settings need an SMTP server (the mail outbox is for --dev)"
+            );
+        }
+        anyhow::ensure!(self.limits.max_failed_logins >= 1, "max_failed_logins must be at least 1");
+        anyhow::ensure!(
+            self.limits.web_session_extension_window_secs < self.limits.web_session_secs,
+            "the session extension window must be shorter than the session"
         );
         anyhow::ensure!((2..=6).contains(&self.limits.number_match_digits), "number_match_digits must be 2 to 6");
         Ok(())

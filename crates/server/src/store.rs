@@ -20,8 +20,8 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// lock (whose busy handler sleeps in growing steps); reads use their own pool.
 #[derive(Clone)]
 pub struct Store {
-    writer: SqlitePool,
-    reader: SqlitePool,
+    pub(crate) writer: SqlitePool,
+    pub(crate) reader: SqlitePool,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -105,6 +105,9 @@ pub struct NewChallenge<'a> {
     pub created_at: i64,
     pub expires_at: i64,
 }
+
+/// An audit event as read back: at, event, device, challenge, detail (JSON text).
+pub type AuditRow = (i64, String, Option<String>, Option<String>, String);
 
 /// One audit row: at, event, account, device, challenge, detail (JSON text).
 const INSERT_AUDIT: &str =
@@ -193,11 +196,7 @@ impl Store {
     }
 
     /// The account's audit events, newest first.
-    pub async fn audit_for_account(
-        &self,
-        account_id: &str,
-        limit: i64,
-    ) -> sqlx::Result<Vec<(i64, String, Option<String>, Option<String>, String)>> {
+    pub async fn audit_for_account(&self, account_id: &str, limit: i64) -> sqlx::Result<Vec<AuditRow>> {
         sqlx::query_as("SELECT at, event, device_id, challenge_id, detail FROM audit_events WHERE account_id = ? ORDER BY id DESC LIMIT ?")
             .bind(account_id)
             .bind(limit)

@@ -1,0 +1,646 @@
+//! The logged-in pages: home with masked data, withdrawal, security settings (authenticators,
+//! enrollment QR, password, e-mail), recent activity; and the outbox and operator audit pages.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use inkan_protocol::display::{group_thousands, jst_minutes};
+use inkan_protocol::{ChallengeDetails, ChallengeState, CreateChallengeRequest, WithdrawalContext};
+use maud::{Markup, html};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::codes::{self, CodeCheck};
+use super::db::{BankAccountRow, CustomerRow, WithdrawalRow};
+use super::i18n::{Lang, T};
+use super::login::{code_form, code_message, count_password_failure, push_state_body};
+use super::pages::{self, csrf, layout};
+use super::password::{PasswordRuleError, check_password, hash_password};
+use super::{
+    Customer, Form, MAX_EMAIL_CHARS, MAX_PASSWORD_FIELD_CHARS, SharedSite, SiteError, SiteResult, Visitor, mask_email,
+    mask_phone, mask_tail, see_other,
+};
+use crate::error::ApiError;
+
+fn yen(lang: Lang, amount: i64) -> String {
+    T::Yen.fill(lang, &[&group_thousands(amount.unsigned_abs())])
+}
+
+fn destination_text(b: &BankAccountRow) -> String {
+    format!("{} {} {}", b.bank, b.branch, mask_tail(&b.number))
+}
+
+pub async fn home(State(site): State<SharedSite>, v: Visitor, c: Customer) -> SiteResult<Markup> {
+    let banks = site.service.store.bank_accounts(&c.row.account_id).await?;
+    let body = html! {
+        p.welcome { (T::Welcome.fill(v.lang, &[&c.row.name])) }
+        h2 { (v.t(T::CashBalance)) }
+        p.amount data-balance=(c.row.cash_balance) { (yen(v.lang, c.row.cash_balance)) }
+        h2 { (v.t(T::RegisteredDetails)) }
+        dl {
+            dt { (v.t(T::AccountNumber)) } dd data-masked { (mask_tail(&c.row.account_id)) }
+            dt { (v.t(T::Email)) } dd data-masked { (mask_email(&c.row.email)) }
+            dt { (v.t(T::Phone)) } dd data-masked { (mask_phone(&c.row.phone)) }
+            @for b in &banks { dt { (v.t(T::Destination)) } dd data-masked { (destination_text(b)) } }
+        }
+        p.hint { (v.t(T::SessionRule)) }
+    };
+    Ok(layout(&v, T::NavHome, Some(&c.row), body))
+}
+
+fn withdraw_form(v: &Visitor, c: &CustomerRow, banks: &[BankAccountRow], message: Option<Markup>) -> Markup {
+    layout(
+        v,
+        T::WithdrawTitle,
+        Some(c),
+        html! {
+            @if let Some(m) = message { (m) }
+            p { (v.t(T::CashBalance)) ": " strong { (yen(v.lang, c.cash_balance)) } }
+            form method="post" action="/withdraw" {
+                (csrf(v))
+                label for="amount" { (v.t(T::AmountYen)) }
+                input #amount name="amount" inputmode="numeric" required maxlength="12";
+                label for="destination" { (v.t(T::Destination)) }
+                select #destination name="destination" {
+                    @for b in banks { option value=(b.id) { (destination_text(b)) } }
+                }
+                label for="wpassword" { (v.t(T::WithdrawalPassword)) }
+                input #wpassword name="withdrawal_password" type="password" autocomplete="off" required maxlength=(MAX_PASSWORD_FIELD_CHARS);
+                button type="submit" { (v.t(T::RequestWithdrawal)) }
+            }
+        },
+    )
+}
+
+pub async fn withdraw_page(State(site): State<SharedSite>, v: Visitor, c: Customer) -> SiteResult<Markup> {
+    let banks = site.service.store.bank_accounts(&c.row.account_id).await?;
+    Ok(withdraw_form(&v, &c.row, &banks, None))
+}
+
+pub async fn withdraw_submit(
+    State(site): State<SharedSite>,
+    v: Visitor,
+    c: Customer,
+    form: Form,
+) -> SiteResult<Response> {
+    let store = &site.service.store;
+    let banks = store.bank_accounts(&c.row.account_id).await?;
+    let max = site.limits().max_withdrawal_yen;
+    let fail = |t: String| Ok(withdraw_form(&v, &c.row, &banks, Some(pages::error(&t))).into_response());
+    let amount_text = form.field("amount", 16)?.trim().replace([',', '，'], "");
+    let amount: i64 = match amount_text.parse() {
+        Ok(a) if a >= 1 && a <= c.row.cash_balance && a <= max => a,
+        _ => {
+            return fail(T::AmountInvalid.fill(
+                v.lang,
+                &[&group_thousands(c.row.cash_balance.unsigned_abs()), &group_thousands(max.unsigned_abs())],
+            ));
+        }
+    };
+    let destination_id = form.field("destination", 64)?;
+    let Some(bank) = banks.iter().find(|b| b.id == destination_id) else {
+        return fail(v.t(T::DestinationInvalid).to_owned());
+    };
+    let wpassword = form.field("withdrawal_password", MAX_PASSWORD_FIELD_CHARS)?;
+    let (pw, hash) = (zeroize::Zeroizing::new(wpassword.to_owned()), c.row.withdrawal_password_hash.clone());
+    let ok = tokio::task::spawn_blocking(move || super::password::verify_password(&pw, &hash)).await.unwrap_or(false);
+    if !ok {
+        let locked = count_password_failure(&site, &c.row, "withdrawal_password_wrong", &v).await?;
+        if locked {
+            store.delete_web_sessions_of(&c.row.account_id).await?;
+            return Ok(see_other("/login"));
+        }
+        return fail(v.t(T::WrongWithdrawalPassword).to_owned());
+    }
+    let now = site.now();
+    let has_device = site.service.list_devices(&c.row.account_id).await?.iter().any(|d| d.revoked_at.is_none());
+    let mut w = WithdrawalRow {
+        id: crate::random_id(16),
+        account_id: c.row.account_id.clone(),
+        amount,
+        bank_account_id: bank.id.clone(),
+        state: "awaiting_approval".into(),
+        needs_push: has_device,
+        challenge_id: None,
+        number: None,
+        created_at: now,
+        finished_at: None,
+    };
+    if has_device {
+        let details = ChallengeDetails::Withdrawal(WithdrawalContext {
+            amount: amount.unsigned_abs(),
+            currency: "JPY".into(),
+            bank: bank.bank.clone(),
+            branch: bank.branch.clone(),
+            account_masked: mask_tail(&bank.number),
+            requested_at: inkan_protocol::display::jst_rfc3339(now),
+        });
+        let req = CreateChallengeRequest { account_id: c.row.account_id.clone(), details, number_match: true };
+        match site.service.create_challenge(req).await {
+            Ok(created) => {
+                w.challenge_id = Some(created.challenge_id);
+                w.number = created.number_to_show;
+            }
+            Err(e @ (ApiError::Internal(_) | ApiError::BadRequest(_) | ApiError::InvalidDetails(_))) => {
+                return Err(e.into());
+            }
+            Err(e) => return fail(T::PushUnavailable.fill(v.lang, &[&e.code().as_str()])),
+        }
+    }
+    store.insert_withdrawal(&w).await?;
+    store
+        .audit(
+            now,
+            "withdrawal_requested",
+            Some(&c.row.account_id),
+            None,
+            w.challenge_id.as_deref(),
+            json!({"withdrawal_id": w.id, "amount": amount, "to": destination_text(bank), "push": has_device}),
+        )
+        .await?;
+    super::mail_later(&site, super::notify::withdrawal_notice(&c.row, amount, &bank.bank, &bank.number, now));
+    if !has_device {
+        codes::send(&site, &c.row, "withdrawal", &w.id).await?;
+    }
+    Ok(see_other(&format!("/withdraw/{}", w.id)))
+}
+
+#[derive(Deserialize, Default)]
+pub struct MessageQuery {
+    m: Option<String>,
+}
+
+async fn withdrawal_of(site: &SharedSite, c: &Customer, id: &str) -> SiteResult<(WithdrawalRow, BankAccountRow)> {
+    let store = &site.service.store;
+    let w = store.withdrawal(id, &c.row.account_id).await?.ok_or(SiteError::NotFound)?;
+    let bank = store
+        .bank_accounts(&c.row.account_id)
+        .await?
+        .into_iter()
+        .find(|b| b.id == w.bank_account_id)
+        .ok_or(SiteError::NotFound)?;
+    Ok((w, bank))
+}
+
+/// Settles an awaiting withdrawal whose challenge has ended; its state afterwards.
+async fn settle_withdrawal(site: &SharedSite, w: &WithdrawalRow) -> SiteResult<Option<ChallengeState>> {
+    let Some(challenge_id) = &w.challenge_id else { return Ok(None) };
+    let status = site.service.challenge_status(challenge_id).await?;
+    if w.state == "awaiting_approval" {
+        let store = &site.service.store;
+        let now = site.now();
+        match status.state {
+            ChallengeState::Approved => {
+                if store.complete_withdrawal(&w.id, now).await? {
+                    store
+                        .audit(
+                            now,
+                            "withdrawal_completed",
+                            Some(&w.account_id),
+                            None,
+                            Some(challenge_id),
+                            json!({"withdrawal_id": w.id, "amount": w.amount, "factor": "push"}),
+                        )
+                        .await?;
+                }
+            }
+            ChallengeState::Pending => {}
+            other => {
+                if store.refuse_withdrawal(&w.id, now).await? {
+                    store
+                        .audit(
+                            now,
+                            "withdrawal_refused",
+                            Some(&w.account_id),
+                            None,
+                            Some(challenge_id),
+                            json!({"withdrawal_id": w.id, "challenge": other.as_str()}),
+                        )
+                        .await?;
+                }
+            }
+        }
+    }
+    Ok(Some(status.state))
+}
+
+pub async fn withdrawal_page(
+    State(site): State<SharedSite>,
+    v: Visitor,
+    c: Customer,
+    Path(id): Path<String>,
+    Query(q): Query<MessageQuery>,
+) -> SiteResult<Markup> {
+    let (w, bank) = withdrawal_of(&site, &c, &id).await?;
+    let challenge_state = settle_withdrawal(&site, &w).await?;
+    let w = site.service.store.withdrawal(&id, &c.row.account_id).await?.ok_or(SiteError::NotFound)?;
+    let summary = html! {
+        dl {
+            dt { (v.t(T::AmountYen)) } dd.amount data-amount=(w.amount) { (yen(v.lang, w.amount)) }
+            dt { (v.t(T::Destination)) } dd data-masked { (destination_text(&bank)) }
+        }
+    };
+    let body = match (w.state.as_str(), challenge_state) {
+        ("completed", _) => html! { (summary) (pages::notice(v.t(T::WithdrawCompleted))) },
+        ("refused", Some(state)) => {
+            html! { (summary) (push_state_body(&v, state, None, 0, "", T::WithdrawPushLead, None, html! {})) (pages::error(v.t(T::WithdrawRefused))) }
+        }
+        ("refused", None) => html! { (summary) (pages::error(v.t(T::WithdrawRefused))) },
+        (_, Some(state)) => {
+            let status = site.service.challenge_status(w.challenge_id.as_deref().unwrap_or_default()).await?;
+            let url = format!("/withdraw/{}/status", w.id);
+            html! { (summary) (push_state_body(&v, state, w.number.as_deref(), status.expires_at, &url, T::WithdrawPushLead, None, html! {})) }
+        }
+        (_, None) => {
+            let message = q.m.as_deref().map(|m| match m {
+                "malformed" => pages::error(v.t(T::CodeMalformed)),
+                w if w.starts_with("wrong") => pages::error(
+                    &T::CodeWrong.fill(v.lang, &[&w.trim_start_matches("wrong").parse::<u32>().unwrap_or(0)]),
+                ),
+                "too_many" => pages::error(v.t(T::CodeTooManyAttempts)),
+                _ => pages::error(v.t(T::CodeExpired)),
+            });
+            html! {
+                (summary)
+                @if let Some(m) = message { (m) }
+                p { (v.t(T::WithdrawEmailLead)) }
+                (code_form(&v, &format!("/withdraw/{}/code", w.id), None))
+            }
+        }
+    };
+    Ok(layout(&v, T::WithdrawTitle, Some(&c.row), body))
+}
+
+pub async fn withdrawal_status(
+    State(site): State<SharedSite>,
+    c: Customer,
+    Path(id): Path<String>,
+) -> SiteResult<Json<serde_json::Value>> {
+    let (w, _) = withdrawal_of(&site, &c, &id).await?;
+    let settled = match &w.challenge_id {
+        Some(cid) if w.state == "awaiting_approval" => {
+            let wait = std::time::Duration::from_secs(super::WAIT_POLL_SECS);
+            site.service.wait_for_decision(cid, wait).await?.state.is_final()
+        }
+        _ => true,
+    };
+    Ok(Json(json!({"settled": settled})))
+}
+
+pub async fn withdrawal_code(
+    State(site): State<SharedSite>,
+    c: Customer,
+    Path(id): Path<String>,
+    form: Form,
+) -> SiteResult<Response> {
+    let (w, _) = withdrawal_of(&site, &c, &id).await?;
+    let back = format!("/withdraw/{}", w.id);
+    if w.state != "awaiting_approval" || w.needs_push {
+        return Ok(see_other(&back));
+    }
+    let typed = form.field("code", 16)?.trim();
+    if !codes::well_formed(typed) {
+        return Ok(see_other(&format!("{back}?m=malformed")));
+    }
+    let store = &site.service.store;
+    let now = site.now();
+    match codes::check(&site, &c.row.account_id, &w.id, typed).await? {
+        CodeCheck::Accepted => {
+            if store.complete_withdrawal(&w.id, now).await? {
+                store
+                    .audit(
+                        now,
+                        "withdrawal_completed",
+                        Some(&w.account_id),
+                        None,
+                        None,
+                        json!({"withdrawal_id": w.id, "amount": w.amount, "factor": "email_code"}),
+                    )
+                    .await?;
+            }
+            Ok(see_other(&back))
+        }
+        CodeCheck::TooManyAttempts => {
+            if store.refuse_withdrawal(&w.id, now).await? {
+                store
+                    .audit(
+                        now,
+                        "withdrawal_refused",
+                        Some(&w.account_id),
+                        None,
+                        None,
+                        json!({"withdrawal_id": w.id, "reason": "too_many_code_attempts"}),
+                    )
+                    .await?;
+            }
+            Ok(see_other(&back))
+        }
+        other => Ok(see_other(&format!("{back}?m={}", code_message(other)))),
+    }
+}
+
+// ---- security settings -----------------------------------------------------------------
+
+fn rule_text(lang: Lang, e: &PasswordRuleError) -> String {
+    match e {
+        PasswordRuleError::TooShort(n) => T::RuleTooShort.fill(lang, &[n]),
+        PasswordRuleError::TooLong(n) => T::RuleTooLong.fill(lang, &[n]),
+        PasswordRuleError::ForbiddenCharacter(c) => T::RuleForbidden.fill(lang, &[c]),
+        PasswordRuleError::TooFewClasses(n) => T::RuleClasses.fill(lang, &[n]),
+    }
+}
+
+async fn settings_view(site: &SharedSite, v: &Visitor, c: &CustomerRow, message: Option<Markup>) -> SiteResult<Markup> {
+    let devices = site.service.list_devices(&c.account_id).await?;
+    let active: Vec<_> = devices.iter().filter(|d| d.revoked_at.is_none()).collect();
+    let body = html! {
+        @if let Some(m) = message { (m) }
+        h2 { (v.t(T::Authenticators)) }
+        @if active.is_empty() {
+            p { (v.t(T::NoAuthenticators)) }
+        } @else {
+            table #authenticators {
+                tr { th { (v.t(T::DeviceName)) } th { (v.t(T::Platform)) } th { (v.t(T::EnrolledAt)) } th { (v.t(T::LastUsed)) } th {} }
+                @for d in &active {
+                    tr data-device=(d.device_id) {
+                        td { (d.name) } td { (d.platform) } td { (jst_minutes(d.enrolled_at)) }
+                        td { @match d.last_used_at { Some(t) => (jst_minutes(t)), None => (v.t(T::Never)) } }
+                        td { form method="post" action={ "/settings/authenticators/" (d.device_id) "/revoke" } { (csrf(v)) button.secondary type="submit" { (v.t(T::Revoke)) } } }
+                    }
+                }
+            }
+        }
+        p { a href="/settings/authenticators/new" { (v.t(T::AddAuthenticator)) } }
+        h2 { (v.t(T::ChangePassword)) }
+        p.hint { (v.t(T::PasswordRules)) }
+        form method="post" action="/settings/password" {
+            (csrf(v))
+            label for="current" { (v.t(T::CurrentPassword)) }
+            input #current name="current" type="password" autocomplete="current-password" required maxlength=(MAX_PASSWORD_FIELD_CHARS);
+            label for="new" { (v.t(T::NewPassword)) }
+            input #new name="new" type="password" autocomplete="new-password" required maxlength=(MAX_PASSWORD_FIELD_CHARS);
+            label for="confirm" { (v.t(T::ConfirmPassword)) }
+            input #confirm name="confirm" type="password" autocomplete="new-password" required maxlength=(MAX_PASSWORD_FIELD_CHARS);
+            button type="submit" { (v.t(T::Change)) }
+        }
+        h2 { (v.t(T::ChangeEmail)) }
+        p { (v.t(T::Email)) ": " span data-masked { (mask_email(&c.email)) } }
+        form method="post" action="/settings/email" {
+            (csrf(v))
+            label for="current_email" { (v.t(T::CurrentEmailFull)) }
+            input #current_email name="current_email" type="email" autocomplete="off" required maxlength=(MAX_EMAIL_CHARS);
+            label for="new_email" { (v.t(T::NewEmail)) }
+            input #new_email name="new_email" type="email" autocomplete="email" required maxlength=(MAX_EMAIL_CHARS);
+            button type="submit" { (v.t(T::Change)) }
+        }
+    };
+    Ok(layout(v, T::SettingsTitle, Some(c), body))
+}
+
+pub async fn settings_page(
+    State(site): State<SharedSite>,
+    v: Visitor,
+    c: Customer,
+    Query(q): Query<MessageQuery>,
+) -> SiteResult<Markup> {
+    let message = match q.m.as_deref() {
+        Some("enrolled") => Some(pages::notice(v.t(T::Enrolled))),
+        Some("revoked") => Some(pages::notice(v.t(T::Revoked))),
+        Some("password") => Some(pages::notice(v.t(T::PasswordChanged))),
+        Some("email") => Some(pages::notice(v.t(T::EmailChanged))),
+        _ => None,
+    };
+    settings_view(&site, &v, &c.row, message).await
+}
+
+pub async fn enroll_page(State(site): State<SharedSite>, v: Visitor, c: Customer) -> SiteResult<Markup> {
+    let label = format!("{} {}", T::Brand.get(Lang::Ja), mask_tail(&c.row.account_id));
+    let ticket = site.service.create_ticket(&c.row.account_id, Some(&label)).await?;
+    let url = format!("/settings/authenticators/new/status?ticket={}", ticket.ticket_id);
+    let body = html! {
+        p { (T::EnrollLead.fill(v.lang, &[&jst_minutes(ticket.expires_at)])) }
+        div.qr data-ticket=(ticket.ticket_id) { (pages::inline_svg(&ticket.qr_svg)) }
+        p { (v.t(T::EnrollLink)) }
+        p.mono data-enroll-link { a href=(ticket.uri) { (ticket.uri) } }
+        (pages::waiting(&url, v.t(T::EnrollWaiting)))
+    };
+    Ok(layout(&v, T::EnrollTitle, Some(&c.row), body))
+}
+
+#[derive(Deserialize)]
+pub struct TicketQuery {
+    ticket: String,
+}
+
+/// Long poll for the enrollment page: `settled` (reload) when the ticket is used or expired;
+/// `next` says where to go.
+pub async fn enroll_status(
+    State(site): State<SharedSite>,
+    c: Customer,
+    Query(q): Query<TicketQuery>,
+) -> SiteResult<Json<serde_json::Value>> {
+    let store = &site.service.store;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(super::WAIT_POLL_SECS);
+    let mut rx = site.service.notices.subscribe();
+    loop {
+        let Some((used, expires_at)) = store.ticket_state(&q.ticket, &c.row.account_id).await? else {
+            return Err(SiteError::NotFound);
+        };
+        if used {
+            return Ok(Json(json!({"settled": true, "state": "used"})));
+        }
+        if site.now() > expires_at {
+            return Ok(Json(json!({"settled": true, "state": "expired"})));
+        }
+        // Wake on any enrollment, or re-check every second for expiry.
+        let tick =
+            tokio::time::sleep_until((tokio::time::Instant::now() + std::time::Duration::from_secs(1)).min(deadline));
+        tokio::select! {
+            _ = rx.recv() => {}
+            _ = tick => {}
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(Json(json!({"settled": false})));
+        }
+    }
+}
+
+pub async fn revoke(
+    State(site): State<SharedSite>,
+    c: Customer,
+    Path(id): Path<String>,
+    _form: Form,
+) -> SiteResult<Response> {
+    match site.service.revoke_device(&c.row.account_id, &id).await {
+        Ok(()) => Ok(see_other("/settings?m=revoked")),
+        Err(ApiError::DeviceUnknown) => Err(SiteError::NotFound),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn change_password(
+    State(site): State<SharedSite>,
+    v: Visitor,
+    c: Customer,
+    form: Form,
+) -> SiteResult<Response> {
+    let current = form.field("current", MAX_PASSWORD_FIELD_CHARS)?;
+    let new = form.field("new", MAX_PASSWORD_FIELD_CHARS)?;
+    let confirm = form.field("confirm", MAX_PASSWORD_FIELD_CHARS)?;
+    let (pw, hash) = (zeroize::Zeroizing::new(current.to_owned()), c.row.password_hash.clone());
+    let current_ok =
+        tokio::task::spawn_blocking(move || super::password::verify_password(&pw, &hash)).await.unwrap_or(false);
+    let problem = if !current_ok {
+        if count_password_failure(&site, &c.row, "password_change_wrong_current", &v).await? {
+            site.service.store.delete_web_sessions_of(&c.row.account_id).await?;
+            return Ok(see_other("/login"));
+        }
+        Some(v.t(T::WrongCurrentPassword).to_owned())
+    } else if let Err(e) = check_password(new) {
+        Some(rule_text(v.lang, &e))
+    } else if new != confirm {
+        Some(v.t(T::PasswordMismatch).to_owned())
+    } else if new == current {
+        Some(v.t(T::PasswordSame).to_owned())
+    } else {
+        None
+    };
+    if let Some(text) = problem {
+        return Ok(settings_view(&site, &v, &c.row, Some(pages::error(&text))).await?.into_response());
+    }
+    let new_owned = zeroize::Zeroizing::new(new.to_owned());
+    let hash = tokio::task::spawn_blocking(move || hash_password(&new_owned))
+        .await
+        .map_err(|e| SiteError::Internal(e.into()))??;
+    let store = &site.service.store;
+    let now = site.now();
+    store.set_password_hash(&c.row.account_id, &hash).await?;
+    store.audit(now, "password_changed", Some(&c.row.account_id), None, None, json!({})).await?;
+    super::mail_later(&site, super::notify::password_changed(&c.row, now));
+    Ok(see_other("/settings?m=password"))
+}
+
+/// A plausible e-mail address: one `@`, a dotted domain, no spaces or controls.
+fn plausible_email(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else { return false };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !text.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
+        && !domain.contains('@')
+}
+
+pub async fn change_email(State(site): State<SharedSite>, v: Visitor, c: Customer, form: Form) -> SiteResult<Response> {
+    let current = form.field("current_email", MAX_EMAIL_CHARS)?.trim();
+    let new = form.field("new_email", MAX_EMAIL_CHARS)?.trim();
+    let store = &site.service.store;
+    let now = site.now();
+    let message = if !current.eq_ignore_ascii_case(&c.row.email) {
+        store.audit(now, "email_change_wrong_current", Some(&c.row.account_id), None, None, json!({})).await?;
+        Some(T::CurrentEmailWrong)
+    } else if !plausible_email(new) {
+        Some(T::EmailInvalid)
+    } else {
+        None
+    };
+    if let Some(t) = message {
+        return settings_view(&site, &v, &c.row, Some(pages::error(v.t(t)))).await.map(IntoResponse::into_response);
+    }
+    store.set_email(&c.row.account_id, new).await?;
+    store
+        .audit(
+            now,
+            "email_changed",
+            Some(&c.row.account_id),
+            None,
+            None,
+            json!({"from": mask_email(&c.row.email), "to": mask_email(new)}),
+        )
+        .await?;
+    for mail in super::notify::email_changed(&c.row, new) {
+        super::mail_later(&site, mail);
+    }
+    Ok(see_other("/settings?m=email"))
+}
+
+// ---- activity, outbox, operators -------------------------------------------------------
+
+fn audit_table(v: &Visitor, rows: &[crate::store::AuditRow], with_account: bool) -> Markup {
+    html! {
+        table #activity {
+            tr { th { (v.t(T::When)) } th { (v.t(T::What)) } th { (v.t(T::Details)) } }
+            @for (at, event, device, _challenge, detail) in rows {
+                tr data-event=(event) {
+                    td { (jst_minutes(*at)) }
+                    td { (super::pages::event_label(v.lang, event)) }
+                    td.mono {
+                        @if with_account { (detail) } @else { (super::pages::customer_detail(detail)) }
+                        @if let Some(d) = device { " · " (d) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// How many audit events the activity pages show.
+pub const ACTIVITY_ROWS: i64 = 100;
+
+pub async fn activity(State(site): State<SharedSite>, v: Visitor, c: Customer) -> SiteResult<Markup> {
+    let rows = site.service.store.audit_for_account(&c.row.account_id, ACTIVITY_ROWS).await?;
+    Ok(layout(&v, T::ActivityTitle, Some(&c.row), audit_table(&v, &rows, false)))
+}
+
+pub async fn outbox(State(site): State<SharedSite>, v: Visitor) -> SiteResult<Markup> {
+    if !site.outbox_page {
+        return Err(SiteError::NotFound);
+    }
+    let mails = site.service.store.outbox(ACTIVITY_ROWS).await?;
+    let body = html! {
+        @if mails.is_empty() { p { (v.t(T::OutboxEmpty)) } }
+        @for m in &mails {
+            article.mail data-mail=(m.id) {
+                h2 { (m.subject) }
+                p.hint { (jst_minutes(m.at)) " · " (v.t(T::To)) ": " span data-to { (mask_email(&m.to_addr)) } }
+                pre.mail { (m.body) }
+            }
+        }
+    };
+    Ok(layout(&v, T::OutboxTitle, None, body))
+}
+
+#[derive(Deserialize)]
+pub struct AccountQuery {
+    account: String,
+}
+
+/// Operators: the audit log of one account, behind HTTP Basic (user `operator`, password the
+/// relying-party API key), compared in constant time.
+pub async fn operator_audit(
+    State(site): State<SharedSite>,
+    v: Visitor,
+    headers: HeaderMap,
+    Query(q): Query<AccountQuery>,
+) -> SiteResult<Response> {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Basic "))
+        .and_then(|b| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b).ok())
+        .unwrap_or_default();
+    let want = format!("operator:{}", site.service.settings.rp_api_key.expose());
+    if !bool::from(Sha256::digest(&given).ct_eq(&Sha256::digest(want.as_bytes()))) {
+        return Ok((
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Basic realm=\"inkan-operator\"")],
+            "operator credentials required / オペレーター認証が必要です",
+        )
+            .into_response());
+    }
+    let rows = site.service.store.audit_for_account(&q.account, ACTIVITY_ROWS).await?;
+    Ok(layout(&v, T::OperatorAuditTitle, None, audit_table(&v, &rows, true)).into_response())
+}

@@ -1,0 +1,582 @@
+//! The site's tables (migration `0005_site.sql`): one statement or one short transaction each.
+
+use sqlx::FromRow;
+
+use crate::mail::Mail;
+use crate::store::Store;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct CustomerRow {
+    pub account_id: String,
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    pub password_hash: String,
+    pub withdrawal_password_hash: String,
+    pub cash_balance: i64,
+    pub failed_logins: i64,
+    pub locked_at: Option<i64>,
+}
+
+pub struct NewCustomer<'a> {
+    pub account_id: &'a str,
+    pub name: &'a str,
+    pub email: &'a str,
+    pub phone: &'a str,
+    pub password_hash: &'a str,
+    pub withdrawal_password_hash: &'a str,
+    pub cash_balance: i64,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct BankAccountRow {
+    pub id: String,
+    pub account_id: String,
+    pub bank: String,
+    pub branch: String,
+    pub number: String,
+    pub holder: String,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct AttemptRow {
+    pub account_id: String,
+    pub expires_at: i64,
+    pub ip: String,
+    pub browser: String,
+    pub risk: String,
+    pub needs_push: bool,
+    pub needs_email: bool,
+    pub push_done: bool,
+    pub email_done: bool,
+    pub challenge_id: Option<String>,
+    pub number: Option<String>,
+    pub finished_at: Option<i64>,
+}
+
+pub struct NewAttempt<'a> {
+    pub token_hash: &'a [u8],
+    pub account_id: &'a str,
+    pub now: i64,
+    pub expires_at: i64,
+    pub ip: &'a str,
+    pub browser: &'a str,
+    pub risk: &'a str,
+    pub needs_push: bool,
+    pub needs_email: bool,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct EmailCodeRow {
+    pub id: String,
+    pub code_hash: Vec<u8>,
+    pub expires_at: i64,
+    pub attempts: i64,
+    pub used_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct WithdrawalRow {
+    pub id: String,
+    pub account_id: String,
+    pub amount: i64,
+    pub bank_account_id: String,
+    pub state: String,
+    pub needs_push: bool,
+    pub challenge_id: Option<String>,
+    pub number: Option<String>,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub at: i64,
+    pub to_addr: String,
+    pub subject: String,
+    pub body: String,
+}
+
+pub struct NewEmailCode<'a> {
+    pub id: &'a str,
+    pub account_id: &'a str,
+    /// `login` or `withdrawal`.
+    pub purpose: &'a str,
+    pub subject_id: &'a str,
+    pub code_hash: &'a [u8],
+    pub now: i64,
+    pub expires_at: i64,
+}
+
+/// What a wrong password did to the customer's lock-out counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureCount {
+    pub failed_logins: i64,
+    /// This failure locked the account.
+    pub locked_now: bool,
+}
+
+const CUSTOMER_COLUMNS: &str =
+    "account_id, name, email, phone, password_hash, withdrawal_password_hash, cash_balance, failed_logins, locked_at";
+const WITHDRAWAL_COLUMNS: &str =
+    "id, account_id, amount, bank_account_id, state, needs_push, challenge_id, number, created_at, finished_at";
+
+impl Store {
+    // ---- customers -------------------------------------------------------------------
+
+    pub async fn insert_customer(&self, c: NewCustomer<'_>) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO customers (account_id, name, email, phone, password_hash, withdrawal_password_hash, cash_balance, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(c.account_id)
+            .bind(c.name)
+            .bind(c.email)
+            .bind(c.phone)
+            .bind(c.password_hash)
+            .bind(c.withdrawal_password_hash)
+            .bind(c.cash_balance)
+            .bind(c.now)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn customer(&self, account_id: &str) -> sqlx::Result<Option<CustomerRow>> {
+        sqlx::query_as(&format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE account_id = ?"))
+            .bind(account_id)
+            .fetch_optional(&self.reader)
+            .await
+    }
+
+    pub async fn customer_count(&self) -> sqlx::Result<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM customers").fetch_one(&self.reader).await
+    }
+
+    /// Counts a failure of a customer's password (login or withdrawal) and locks the account
+    /// when the count reaches `max`.
+    pub async fn count_failure(&self, account_id: &str, now: i64, max: i64) -> sqlx::Result<FailureCount> {
+        let (failed_logins, locked_at): (i64, Option<i64>) = sqlx::query_as(
+            "UPDATE customers SET failed_logins = failed_logins + 1, locked_at = CASE WHEN locked_at IS NULL AND failed_logins + 1 >= ? THEN ? ELSE locked_at END WHERE account_id = ? RETURNING failed_logins, locked_at",
+        )
+        .bind(max)
+        .bind(now)
+        .bind(account_id)
+        .fetch_one(&self.writer)
+        .await?;
+        Ok(FailureCount { failed_logins, locked_now: locked_at == Some(now) && failed_logins == max })
+    }
+
+    pub async fn clear_failures(&self, account_id: &str) -> sqlx::Result<()> {
+        sqlx::query("UPDATE customers SET failed_logins = 0 WHERE account_id = ?")
+            .bind(account_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// Unlocks a locked account; false if it was not locked.
+    pub async fn unlock_customer(&self, account_id: &str) -> sqlx::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE customers SET failed_logins = 0, locked_at = NULL WHERE account_id = ? AND locked_at IS NOT NULL",
+        )
+        .bind(account_id)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn set_password_hash(&self, account_id: &str, hash: &str) -> sqlx::Result<()> {
+        sqlx::query("UPDATE customers SET password_hash = ? WHERE account_id = ?")
+            .bind(hash)
+            .bind(account_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_email(&self, account_id: &str, email: &str) -> sqlx::Result<()> {
+        sqlx::query("UPDATE customers SET email = ? WHERE account_id = ?")
+            .bind(email)
+            .bind(account_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    // ---- withdrawal destinations -----------------------------------------------------
+
+    pub async fn insert_bank_account(&self, b: &BankAccountRow, now: i64) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO bank_accounts (id, account_id, bank, branch, number, holder, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .bind(&b.id)
+            .bind(&b.account_id)
+            .bind(&b.bank)
+            .bind(&b.branch)
+            .bind(&b.number)
+            .bind(&b.holder)
+            .bind(now)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn bank_accounts(&self, account_id: &str) -> sqlx::Result<Vec<BankAccountRow>> {
+        sqlx::query_as("SELECT id, account_id, bank, branch, number, holder FROM bank_accounts WHERE account_id = ? ORDER BY created_at, id")
+            .bind(account_id)
+            .fetch_all(&self.reader)
+            .await
+    }
+
+    // ---- web sessions ----------------------------------------------------------------
+
+    pub async fn insert_web_session(
+        &self,
+        token_hash: &[u8],
+        account_id: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO web_sessions (token_hash, account_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+            .bind(token_hash)
+            .bind(account_id)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// The session's account and end.
+    pub async fn web_session(&self, token_hash: &[u8]) -> sqlx::Result<Option<(String, i64)>> {
+        sqlx::query_as("SELECT account_id, expires_at FROM web_sessions WHERE token_hash = ?")
+            .bind(token_hash)
+            .fetch_optional(&self.reader)
+            .await
+    }
+
+    pub async fn extend_web_session(&self, token_hash: &[u8], expires_at: i64) -> sqlx::Result<()> {
+        sqlx::query("UPDATE web_sessions SET expires_at = ? WHERE token_hash = ?")
+            .bind(expires_at)
+            .bind(token_hash)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_web_session(&self, token_hash: &[u8]) -> sqlx::Result<()> {
+        sqlx::query("DELETE FROM web_sessions WHERE token_hash = ?").bind(token_hash).execute(&self.writer).await?;
+        Ok(())
+    }
+
+    /// Ends every session of the account (after a password change, an unlock).
+    pub async fn delete_web_sessions_of(&self, account_id: &str) -> sqlx::Result<()> {
+        sqlx::query("DELETE FROM web_sessions WHERE account_id = ?").bind(account_id).execute(&self.writer).await?;
+        Ok(())
+    }
+
+    // ---- login attempts --------------------------------------------------------------
+
+    pub async fn insert_attempt(&self, a: NewAttempt<'_>) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO login_attempts (token_hash, account_id, created_at, expires_at, ip, browser, risk, needs_push, needs_email) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(a.token_hash)
+            .bind(a.account_id)
+            .bind(a.now)
+            .bind(a.expires_at)
+            .bind(a.ip)
+            .bind(a.browser)
+            .bind(a.risk)
+            .bind(a.needs_push)
+            .bind(a.needs_email)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn attempt(&self, token_hash: &[u8]) -> sqlx::Result<Option<AttemptRow>> {
+        sqlx::query_as("SELECT account_id, expires_at, ip, browser, risk, needs_push, needs_email, push_done, email_done, challenge_id, number, finished_at FROM login_attempts WHERE token_hash = ?")
+            .bind(token_hash)
+            .fetch_optional(&self.writer)
+            .await
+    }
+
+    /// Binds a push challenge (or none, to ask for a new one) to an attempt.
+    pub async fn set_attempt_challenge(
+        &self,
+        token_hash: &[u8],
+        challenge_id: Option<&str>,
+        number: Option<&str>,
+    ) -> sqlx::Result<()> {
+        sqlx::query("UPDATE login_attempts SET challenge_id = ?, number = ? WHERE token_hash = ?")
+            .bind(challenge_id)
+            .bind(number)
+            .bind(token_hash)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// Marks one factor of an attempt done (`push_done` or `email_done`).
+    pub async fn set_attempt_factor(&self, token_hash: &[u8], factor: AttemptFactor) -> sqlx::Result<()> {
+        let sql = match factor {
+            AttemptFactor::Push => "UPDATE login_attempts SET push_done = 1 WHERE token_hash = ?",
+            AttemptFactor::Email => "UPDATE login_attempts SET email_done = 1 WHERE token_hash = ?",
+            AttemptFactor::SwitchToEmail => {
+                "UPDATE login_attempts SET needs_push = 0, needs_email = 1 WHERE token_hash = ?"
+            }
+        };
+        sqlx::query(sql).bind(token_hash).execute(&self.writer).await?;
+        Ok(())
+    }
+
+    /// Finishes an attempt once; false if it was already finished.
+    pub async fn finish_attempt(&self, token_hash: &[u8], now: i64) -> sqlx::Result<bool> {
+        let done =
+            sqlx::query("UPDATE login_attempts SET finished_at = ? WHERE token_hash = ? AND finished_at IS NULL")
+                .bind(now)
+                .bind(token_hash)
+                .execute(&self.writer)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    // ---- e-mail one-time codes -------------------------------------------------------
+
+    pub async fn insert_email_code(&self, c: NewEmailCode<'_>) -> sqlx::Result<()> {
+        let NewEmailCode { id, account_id, purpose, subject_id, code_hash, now, expires_at } = c;
+        // A new code replaces any earlier one for the same login or withdrawal.
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("UPDATE email_codes SET used_at = ? WHERE subject_id = ? AND used_at IS NULL")
+            .bind(now)
+            .bind(subject_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO email_codes (id, account_id, purpose, subject_id, code_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .bind(id)
+            .bind(account_id)
+            .bind(purpose)
+            .bind(subject_id)
+            .bind(code_hash)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+
+    /// The newest code for a login attempt or withdrawal.
+    pub async fn latest_email_code(&self, subject_id: &str) -> sqlx::Result<Option<EmailCodeRow>> {
+        sqlx::query_as("SELECT id, code_hash, expires_at, attempts, used_at FROM email_codes WHERE subject_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1")
+            .bind(subject_id)
+            .fetch_optional(&self.writer)
+            .await
+    }
+
+    /// Codes sent so far for a login attempt or withdrawal.
+    pub async fn email_code_count(&self, subject_id: &str) -> sqlx::Result<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM email_codes WHERE subject_id = ?")
+            .bind(subject_id)
+            .fetch_one(&self.writer)
+            .await
+    }
+
+    /// Counts a wrong code; returns the attempts so far.
+    pub async fn add_email_code_attempt(&self, id: &str) -> sqlx::Result<i64> {
+        sqlx::query_scalar("UPDATE email_codes SET attempts = attempts + 1 WHERE id = ? RETURNING attempts")
+            .bind(id)
+            .fetch_one(&self.writer)
+            .await
+    }
+
+    /// Spends a code once; false if it was already spent.
+    pub async fn use_email_code(&self, id: &str, now: i64) -> sqlx::Result<bool> {
+        let done = sqlx::query("UPDATE email_codes SET used_at = ? WHERE id = ? AND used_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    // ---- risk memory -----------------------------------------------------------------
+
+    pub async fn is_known_browser(&self, token_hash: &[u8], account_id: &str) -> sqlx::Result<bool> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM known_browsers WHERE token_hash = ? AND account_id = ?)")
+            .bind(token_hash)
+            .bind(account_id)
+            .fetch_one(&self.reader)
+            .await
+    }
+
+    pub async fn is_known_network(&self, account_id: &str, network: &str) -> sqlx::Result<bool> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM known_networks WHERE account_id = ? AND network = ?)")
+            .bind(account_id)
+            .bind(network)
+            .fetch_one(&self.reader)
+            .await
+    }
+
+    /// Remembers the browser and network of a successful login.
+    pub async fn remember_login_environment(
+        &self,
+        account_id: &str,
+        browser_hash: &[u8],
+        network: &str,
+        now: i64,
+    ) -> sqlx::Result<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("INSERT INTO known_browsers (token_hash, account_id, first_seen, last_seen) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET last_seen = excluded.last_seen")
+            .bind(browser_hash)
+            .bind(account_id)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO known_networks (account_id, network, first_seen, last_seen) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET last_seen = excluded.last_seen")
+            .bind(account_id)
+            .bind(network)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE customers SET failed_logins = 0 WHERE account_id = ?")
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+
+    // ---- withdrawals -----------------------------------------------------------------
+
+    pub async fn insert_withdrawal(&self, w: &WithdrawalRow) -> sqlx::Result<()> {
+        sqlx::query(&format!("INSERT INTO withdrawals ({WITHDRAWAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+            .bind(&w.id)
+            .bind(&w.account_id)
+            .bind(w.amount)
+            .bind(&w.bank_account_id)
+            .bind(&w.state)
+            .bind(w.needs_push)
+            .bind(&w.challenge_id)
+            .bind(&w.number)
+            .bind(w.created_at)
+            .bind(w.finished_at)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn withdrawal(&self, id: &str, account_id: &str) -> sqlx::Result<Option<WithdrawalRow>> {
+        sqlx::query_as(&format!("SELECT {WITHDRAWAL_COLUMNS} FROM withdrawals WHERE id = ? AND account_id = ?"))
+            .bind(id)
+            .bind(account_id)
+            .fetch_optional(&self.writer)
+            .await
+    }
+
+    pub async fn set_withdrawal_challenge(
+        &self,
+        id: &str,
+        challenge_id: &str,
+        number: Option<&str>,
+    ) -> sqlx::Result<()> {
+        sqlx::query("UPDATE withdrawals SET challenge_id = ?, number = ? WHERE id = ?")
+            .bind(challenge_id)
+            .bind(number)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// Completes an awaiting withdrawal and takes the amount from the balance, once; false if
+    /// it was not awaiting approval or the balance no longer covers it.
+    pub async fn complete_withdrawal(&self, id: &str, now: i64) -> sqlx::Result<bool> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query("UPDATE withdrawals SET state = 'completed', finished_at = ? WHERE id = ? AND state = 'awaiting_approval' AND amount <= (SELECT cash_balance FROM customers WHERE customers.account_id = withdrawals.account_id)")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE customers SET cash_balance = cash_balance - (SELECT amount FROM withdrawals WHERE id = ?) WHERE account_id = (SELECT account_id FROM withdrawals WHERE id = ?)")
+            .bind(id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Refuses an awaiting withdrawal (denied, expired, too many wrong codes); false if it had
+    /// already finished.
+    pub async fn refuse_withdrawal(&self, id: &str, now: i64) -> sqlx::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE withdrawals SET state = 'refused', finished_at = ? WHERE id = ? AND state = 'awaiting_approval'",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    // ---- unlock links ----------------------------------------------------------------
+
+    pub async fn insert_unlock_token(&self, token_hash: &[u8], account_id: &str, expires_at: i64) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO unlock_tokens (token_hash, account_id, expires_at) VALUES (?, ?, ?)")
+            .bind(token_hash)
+            .bind(account_id)
+            .bind(expires_at)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// Spends an unexpired unlock token once; its account.
+    pub async fn take_unlock_token(&self, token_hash: &[u8], now: i64) -> sqlx::Result<Option<String>> {
+        sqlx::query_scalar("UPDATE unlock_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING account_id")
+            .bind(now)
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(&self.writer)
+            .await
+    }
+
+    // ---- the development outbox ------------------------------------------------------
+
+    pub async fn insert_outbox(&self, at: i64, mail: &Mail) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO outbox (at, to_addr, subject, body) VALUES (?, ?, ?, ?)")
+            .bind(at)
+            .bind(&mail.to)
+            .bind(&mail.subject)
+            .bind(&mail.body)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn outbox(&self, limit: i64) -> sqlx::Result<Vec<OutboxRow>> {
+        sqlx::query_as("SELECT id, at, to_addr, subject, body FROM outbox ORDER BY id DESC LIMIT ?")
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await
+    }
+
+    /// State of an enrollment ticket by id: `(used, expires_at)`.
+    pub async fn ticket_state(&self, ticket_id: &str, account_id: &str) -> sqlx::Result<Option<(bool, i64)>> {
+        sqlx::query_as("SELECT used_at IS NOT NULL, expires_at FROM enrollment_tickets WHERE id = ? AND account_id = ?")
+            .bind(ticket_id)
+            .bind(account_id)
+            .fetch_optional(&self.reader)
+            .await
+    }
+}
+
+/// Which factor of a login attempt to mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptFactor {
+    Push,
+    Email,
+    /// The person chose the e-mail code instead of the push.
+    SwitchToEmail,
+}

@@ -1,0 +1,246 @@
+//! The site's message catalogue: every user-facing string, Japanese first, English second.
+//! A message is an enum variant, so a page cannot name a message that does not exist, and
+//! every message has both languages. `{0}`, `{1}` are filled by [`T::fill`].
+
+/// The visitor's language: Japanese unless they switched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Ja,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ja => "ja",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Lang> {
+        match text {
+            "ja" => Some(Lang::Ja),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Ja => Lang::En,
+            Lang::En => Lang::Ja,
+        }
+    }
+}
+
+macro_rules! catalogue {
+    ($($name:ident => $ja:literal, $en:literal;)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum T { $($name,)* }
+
+        impl T {
+            pub const ALL: &'static [T] = &[$(T::$name,)*];
+
+            pub fn get(self, lang: Lang) -> &'static str {
+                match (self, lang) {
+                    $((T::$name, Lang::Ja) => $ja, (T::$name, Lang::En) => $en,)*
+                }
+            }
+        }
+    };
+}
+
+impl T {
+    /// The message with `{0}`, `{1}`, … replaced by `args`.
+    pub fn fill(self, lang: Lang, args: &[&dyn std::fmt::Display]) -> String {
+        let mut out = self.get(lang).to_owned();
+        for (i, arg) in args.iter().enumerate() {
+            out = out.replace(&format!("{{{i}}}"), &arg.to_string());
+        }
+        out
+    }
+}
+
+catalogue! {
+    Brand => "いんかん証券", "Inkan Securities";
+    DemoNotice => "これはデモサイトです。実在の金融機関ではありません。", "This is a demo site, not a real financial institution.";
+    OtherLanguage => "English", "日本語";
+    NavHome => "ホーム", "Home";
+    NavWithdraw => "出金", "Withdraw";
+    NavSettings => "セキュリティ設定", "Security settings";
+    NavActivity => "最近のご利用履歴", "Recent activity";
+    Logout => "ログアウト", "Log out";
+    LoggedOut => "ログアウトしました。", "You have logged out.";
+    SessionExpired => "一定時間が経過したため、自動的にログアウトしました。もう一度ログインしてください。", "You were logged out automatically after a period without activity. Please log in again.";
+    SessionRule => "ログインから180分で自動的にログアウトします。終了5分前以内に操作すると、さらに180分延長されます。", "You are logged out automatically 180 minutes after logging in; any page you open in the last 5 minutes extends it by another 180 minutes.";
+
+    LoginTitle => "ログイン", "Log in";
+    AccountNumber => "口座番号", "Account number";
+    Password => "パスワード", "Password";
+    LoginButton => "ログイン", "Log in";
+    WrongCredentials => "口座番号またはパスワードが正しくありません。", "The account number or password is incorrect.";
+    AccountLocked => "パスワードを続けて間違えたため、口座をロックしています。認証メールアドレスに送ったメールから解除するか、サポートセンターにご連絡ください。", "Your account is locked after repeated wrong passwords. Unlock it from the mail sent to your authentication address, or call the support centre.";
+    PhishingWarning => "ログイン画面の URL が正しいことを確認してください。メールやSMSのリンクからパスワードを入力しないでください。", "Check that this login page's address is right. Never type your password into a page opened from a mail or SMS link.";
+
+    VerifyTitle => "追加認証", "Additional verification";
+    RiskyLead => "いつもと異なる環境からのログインのため、認証メールアドレスでの確認が必要です。", "This login comes from an unfamiliar environment, so it must also be confirmed through your authentication e-mail address.";
+    PushLead => "認証アプリに届いた通知を開き、内容を確認して、下の確認番号を入力してから承認してください。", "Open the notification in your authenticator app, check what it shows, type the number below, then approve.";
+    WithdrawPushLead => "認証アプリに届いた出金内容(金額・出金先)を確認し、下の確認番号を入力してから承認してください。", "Check the withdrawal (amount and destination) shown in your authenticator app, type the number below, then approve.";
+    NumberToType => "確認番号", "Number to type";
+    Waiting => "承認をお待ちしています…", "Waiting for your approval…";
+    ExpiresIn => "有効期限: {0}", "Valid until: {0}";
+    UseEmailInstead => "認証アプリが使えない場合は、メールで認証コードを受け取る", "Can't use the app? Get a code by e-mail instead";
+    PushDenied => "認証アプリで拒否されました。手続きは中止されました。", "It was denied in the authenticator app. Nothing was done.";
+    PushNotMe => "認証アプリで「身に覚えがない」と報告されました。手続きを中止し、通知を停止しました。パスワードを変更し、サポートセンターにご連絡ください。", "The authenticator app reported \"this was not me\". Nothing was done and further notifications are stopped. Change your password and call the support centre.";
+    PushExpired => "承認の有効期限が切れました。", "The approval request expired.";
+    PushFailed => "確認番号の入力を続けて間違えたため、この承認要求は無効になりました。", "Too many wrong numbers were typed; this approval request is void.";
+    PushUnavailable => "認証アプリに通知を送れません ({0})。", "Cannot notify your authenticator app ({0}).";
+    SendPushAgain => "もう一度通知する", "Notify again";
+    StartOver => "最初からやり直す", "Start over";
+
+    EmailCodeLead => "{0} にワンタイム認証コード({1}桁)を送りました。{2}分以内に入力してください。認証アプリのオフラインコードも入力できます。", "We sent a {1}-digit one-time code to {0}. Enter it within {2} minutes. The offline code of your authenticator app works too.";
+    CodeLabel => "認証コード", "Code";
+    Verify => "確認する", "Verify";
+    CodeWrong => "認証コードが正しくありません。あと{0}回入力できます。", "The code is not right. {0} attempts left.";
+    CodeExpired => "認証コードの有効期限が切れました。新しいコードを送ってください。", "The code has expired. Send a new one.";
+    CodeTooManyAttempts => "入力の上限に達しました。新しいコードを送ってください。", "Too many attempts. Send a new code.";
+    CodeMalformed => "認証コードは数字6桁です。", "The code is 6 digits.";
+    ResendCode => "新しいコードを送る", "Send a new code";
+    CodeSent => "新しい認証コードを送りました。", "A new code is on its way.";
+    AttemptExpired => "ログイン手続きの有効期限が切れました。最初からやり直してください。", "This login has expired. Please start over.";
+
+    Welcome => "{0} 様", "Welcome, {0}";
+    CashBalance => "出金可能額", "Available cash";
+    RegisteredDetails => "ご登録情報", "Registered details";
+    Email => "認証メールアドレス", "Authentication e-mail";
+    Phone => "電話番号", "Phone";
+    Destination => "出金先口座", "Withdrawal account";
+    Yen => "{0}円", "¥{0}";
+
+    WithdrawTitle => "出金", "Withdraw";
+    AmountYen => "出金額(円)", "Amount (yen)";
+    WithdrawalPassword => "出金パスワード", "Withdrawal password";
+    RequestWithdrawal => "出金を申し込む", "Request the withdrawal";
+    AmountInvalid => "出金額は1円以上、出金可能額({0}円)以内、1回{1}円以内で入力してください。", "Enter an amount from ¥1 up to your available cash (¥{0}), at most ¥{1} at a time.";
+    DestinationInvalid => "出金先口座を選んでください。", "Choose a withdrawal account.";
+    WrongWithdrawalPassword => "出金パスワードが正しくありません。", "The withdrawal password is incorrect.";
+    WithdrawCompleted => "出金を受け付けました。", "Your withdrawal has been accepted.";
+    WithdrawRefused => "出金は承認されず、取り消されました。", "The withdrawal was not approved and has been cancelled.";
+    WithdrawEmailLead => "出金を確定するには、認証メールアドレスに送った認証コードを入力してください。", "To confirm the withdrawal, enter the code sent to your authentication address.";
+
+    SettingsTitle => "セキュリティ設定", "Security settings";
+    Authenticators => "認証アプリ", "Authenticator apps";
+    DeviceName => "名前", "Name";
+    Platform => "環境", "Platform";
+    EnrolledAt => "登録日時", "Added";
+    LastUsed => "最終利用", "Last used";
+    Never => "未使用", "Never";
+    Revoke => "登録を解除", "Remove";
+    Revoked => "認証アプリの登録を解除しました。", "The authenticator app was removed.";
+    NoAuthenticators => "認証アプリは登録されていません。ログインと出金の確認はメールの認証コードで行います。", "No authenticator app is registered. Logins and withdrawals are confirmed with e-mailed codes.";
+    AddAuthenticator => "認証アプリを追加する", "Add an authenticator app";
+    EnrollTitle => "認証アプリの登録", "Register an authenticator app";
+    EnrollLead => "認証アプリで QR コードを読み取るか、下のリンクを開いてください。このコードは{0}まで有効で、1回だけ使えます。", "Scan the QR code with the authenticator app, or open the link below. It is valid until {0} and works once.";
+    EnrollLink => "登録リンク", "Enrollment link";
+    EnrollWaiting => "登録をお待ちしています…期限が切れると新しいコードを表示します。", "Waiting for the app… A new code appears when this one expires.";
+    Enrolled => "認証アプリを登録しました。", "The authenticator app is registered.";
+    ChangePassword => "パスワードの変更", "Change password";
+    CurrentPassword => "現在のパスワード", "Current password";
+    NewPassword => "新しいパスワード", "New password";
+    ConfirmPassword => "新しいパスワード(確認)", "New password (again)";
+    Change => "変更する", "Change";
+    PasswordChanged => "パスワードを変更しました。", "Your password has been changed.";
+    PasswordMismatch => "新しいパスワードが一致しません。", "The new passwords do not match.";
+    PasswordSame => "現在と同じパスワードは使えません。", "The new password must differ from the current one.";
+    WrongCurrentPassword => "現在のパスワードが正しくありません。", "The current password is incorrect.";
+    PasswordRules => "10〜16文字で、数字・英大文字・英小文字・記号のうち3種類以上を使ってください。使える記号: @#$%^&*_+-=:,.", "10 to 16 characters, with at least 3 of: digits, upper case, lower case, symbols. Allowed symbols: @#$%^&*_+-=:,.";
+    RuleTooShort => "10文字以上にしてください(現在{0}文字)。", "Use at least 10 characters (this has {0}).";
+    RuleTooLong => "16文字以内にしてください(現在{0}文字)。", "Use at most 16 characters (this has {0}).";
+    RuleForbidden => "使えない文字「{0}」が含まれています。記号は @#$%^&*_+-=:,. のみ使えます。", "The character \"{0}\" is not allowed. Only these symbols are: @#$%^&*_+-=:,.";
+    RuleClasses => "数字・英大文字・英小文字・記号のうち3種類以上を使ってください(現在{0}種類)。", "Use at least 3 of digits, upper case, lower case and symbols (this has {0}).";
+    ChangeEmail => "認証メールアドレスの変更", "Change authentication e-mail";
+    CurrentEmailFull => "現在の認証メールアドレス(すべて入力してください)", "Current authentication e-mail (type it in full)";
+    NewEmail => "新しい認証メールアドレス", "New authentication e-mail";
+    EmailChanged => "認証メールアドレスを変更しました。新旧両方のアドレスにお知らせを送りました。", "Your authentication e-mail has been changed; both the old and new addresses were notified.";
+    CurrentEmailWrong => "現在の認証メールアドレスが一致しません。", "That is not your current authentication e-mail.";
+    EmailInvalid => "メールアドレスの形式が正しくありません。", "That is not a valid e-mail address.";
+
+    ActivityTitle => "最近のご利用履歴", "Recent activity";
+    When => "日時", "When";
+    What => "内容", "What";
+    Details => "詳細", "Details";
+    OperatorAuditTitle => "監査ログ(オペレーター)", "Audit log (operators)";
+    OutboxTitle => "送信メール(デモ・QA 専用)", "Sent mail (demo and QA only)";
+    OutboxEmpty => "送信メールはありません。", "No mail has been sent.";
+    To => "宛先", "To";
+
+    UnlockTitle => "口座ロックの解除", "Unlock your account";
+    UnlockLead => "下のボタンで口座のロックを解除します。心当たりのない場合は解除せず、サポートセンターにご連絡ください。", "The button below unlocks your account. If you did not expect this, do not unlock it and call the support centre.";
+    UnlockButton => "ロックを解除する", "Unlock";
+    Unlocked => "ロックを解除しました。ログインしてください。", "Your account is unlocked. Please log in.";
+    UnlockInvalid => "このリンクは無効か、有効期限が切れています。", "This link is not valid or has expired.";
+
+    ErrorTitle => "エラー", "Error";
+    BackToTop => "トップへ戻る", "Back to the top page";
+    FieldTooLong => "入力が長すぎます({0})。", "Too long: {0}.";
+    Required => "{0}を入力してください。", "Please enter: {0}.";
+
+    EvLoginSucceeded => "ログイン", "Logged in";
+    EvPasswordOk => "パスワード確認(追加認証へ)", "Password accepted (second factor next)";
+    EvPasswordWrong => "パスワード誤り", "Wrong password";
+    EvRefusedLocked => "ロック中のためログイン拒否", "Login refused: account locked";
+    EvSwitchedToEmail => "メール認証に切り替え", "Switched to the e-mailed code";
+    EvAccountLocked => "口座ロック", "Account locked";
+    EvAccountUnlocked => "ロック解除", "Account unlocked";
+    EvLogout => "ログアウト", "Logged out";
+    EvSessionExpired => "自動ログアウト", "Logged out automatically";
+    EvCodeSent => "認証コード送信", "Code e-mailed";
+    EvCodeAccepted => "認証コード確認", "Code accepted";
+    EvCodeWrong => "認証コード誤り", "Wrong code";
+    EvChallengeCreated => "認証アプリへ通知", "Sent to the authenticator app";
+    EvApproved => "認証アプリで承認", "Approved in the app";
+    EvDenied => "認証アプリで拒否", "Denied in the app";
+    EvNotMe => "「身に覚えがない」と報告", "\"Not me\" reported";
+    EvChallengeExpired => "承認の期限切れ", "Approval expired";
+    EvChallengeFailed => "確認番号の誤りが上限に", "Too many wrong numbers";
+    EvChallengeRefused => "通知を抑止", "Notification held back";
+    EvNumberMismatch => "確認番号の誤り", "Wrong number typed";
+    EvDeviceEnrolled => "認証アプリ登録", "Authenticator app added";
+    EvDeviceRevoked => "認証アプリ登録解除", "Authenticator app removed";
+    EvTicketCreated => "登録用 QR コード発行", "Enrollment QR code issued";
+    EvWithdrawalRequested => "出金申込", "Withdrawal requested";
+    EvWithdrawalCompleted => "出金受付", "Withdrawal accepted";
+    EvWithdrawalRefused => "出金取消", "Withdrawal cancelled";
+    EvWithdrawalPasswordWrong => "出金パスワード誤り", "Wrong withdrawal password";
+    EvPasswordChanged => "パスワード変更", "Password changed";
+    EvPasswordChangeWrong => "パスワード変更時の現在パスワード誤り", "Wrong current password when changing it";
+    EvEmailChanged => "認証メールアドレス変更", "Authentication e-mail changed";
+    EvEmailChangeWrong => "メールアドレス変更時の入力誤り", "Wrong current e-mail when changing it";
+    EvOfflineCode => "オフラインコード確認", "Offline code accepted";
+    EvOfflineCodeRefused => "オフラインコード誤り", "Offline code refused";
+    EvPushUnblocked => "通知の再開", "Notifications resumed";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_has_both_languages_and_matching_placeholders() {
+        for t in T::ALL {
+            let (ja, en) = (t.get(Lang::Ja), t.get(Lang::En));
+            assert!(!ja.is_empty() && !en.is_empty(), "{t:?}");
+            for i in 0..4 {
+                let p = format!("{{{i}}}");
+                assert_eq!(ja.contains(&p), en.contains(&p), "{t:?} placeholder {p}");
+            }
+        }
+    }
+
+    #[test]
+    fn fill_replaces_placeholders() {
+        assert_eq!(T::CodeWrong.fill(Lang::En, &[&3]), "The code is not right. 3 attempts left.");
+        assert_eq!(T::Yen.fill(Lang::Ja, &[&"1,000"]), "1,000円");
+    }
+}

@@ -1,0 +1,595 @@
+//! Login: account number + password, then the second factor (push with a number to type, or
+//! the e-mailed code, or the app's offline code), with risk-based step-up; logout; the mailed
+//! unlock link; the language switch.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use inkan_protocol::{ChallengeDetails, ChallengeState, CreateChallengeRequest, LoginContext};
+use maud::{Markup, html};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::codes::{self, CodeCheck};
+use super::db::{AttemptFactor, AttemptRow, CustomerRow, NewAttempt};
+use super::i18n::T;
+use super::pages::{self, csrf, layout};
+use super::password::{dummy_hash, verify_password};
+use super::risk::{self, RiskSignals};
+use super::{
+    BROWSER_COOKIE, COOKIE_TOKEN_BYTES, Customer, Form, LANG_COOKIE, LOGIN_COOKIE, MAX_ACCOUNT_FIELD_CHARS,
+    MAX_PASSWORD_FIELD_CHARS, SESSION_COOKIE, SharedSite, SiteResult, Visitor, mask_email, mask_tail, see_other,
+};
+use crate::error::ApiError;
+
+pub async fn root(customer: Result<Customer, Response>) -> Response {
+    see_other(if customer.is_ok() { "/home" } else { "/login" })
+}
+
+#[derive(Deserialize)]
+pub struct LangBack {
+    back: Option<String>,
+}
+
+/// Sets the language cookie and goes back to a page of this site.
+pub async fn switch_language(
+    State(site): State<SharedSite>,
+    Path(code): Path<String>,
+    Query(q): Query<LangBack>,
+) -> Response {
+    let lang = super::i18n::Lang::parse(&code).unwrap_or_default();
+    let back = q.back.filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'));
+    let mut res = see_other(back.as_deref().unwrap_or("/"));
+    res.headers_mut().append(header::SET_COOKIE, site.cookie(LANG_COOKIE, lang.code(), Some(365 * 86_400)));
+    res
+}
+
+#[derive(Deserialize, Default)]
+pub struct LoginQuery {
+    expired: Option<String>,
+    out: Option<String>,
+    unlocked: Option<String>,
+}
+
+fn login_form(v: &Visitor, account: &str, message: Option<Markup>) -> Markup {
+    layout(
+        v,
+        T::LoginTitle,
+        None,
+        html! {
+            @if let Some(m) = message { (m) }
+            form method="post" action="/login" {
+                (csrf(v))
+                label for="account" { (v.t(T::AccountNumber)) }
+                input #account name="account" value=(account) autocomplete="username" inputmode="numeric" required maxlength=(MAX_ACCOUNT_FIELD_CHARS);
+                label for="password" { (v.t(T::Password)) }
+                input #password name="password" type="password" autocomplete="current-password" required maxlength=(MAX_PASSWORD_FIELD_CHARS);
+                button type="submit" { (v.t(T::LoginButton)) }
+            }
+            p.hint { (v.t(T::PhishingWarning)) }
+            p.hint { (v.t(T::SessionRule)) }
+        },
+    )
+}
+
+pub async fn login_page(v: Visitor, Query(q): Query<LoginQuery>) -> Markup {
+    let message = if q.expired.is_some() {
+        Some(pages::notice(v.t(T::SessionExpired)))
+    } else if q.out.is_some() {
+        Some(pages::notice(v.t(T::LoggedOut)))
+    } else if q.unlocked.is_some() {
+        Some(pages::notice(v.t(T::Unlocked)))
+    } else {
+        None
+    };
+    login_form(&v, "", message)
+}
+
+/// Argon2 off the async threads.
+async fn password_matches(password: &str, hash: &str) -> bool {
+    let (password, hash) = (zeroize::Zeroizing::new(password.to_owned()), hash.to_owned());
+    tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false)
+}
+
+pub async fn login_submit(State(site): State<SharedSite>, v: Visitor, form: Form) -> SiteResult<Response> {
+    let account = form.field("account", MAX_ACCOUNT_FIELD_CHARS)?.trim().to_owned();
+    let password = form.field("password", MAX_PASSWORD_FIELD_CHARS)?;
+    if account.is_empty() || password.is_empty() {
+        let missing = if account.is_empty() { T::AccountNumber } else { T::Password };
+        let text = T::Required.fill(v.lang, &[&v.t(missing)]);
+        return Ok(login_form(&v, &account, Some(pages::error(&text))).into_response());
+    }
+    let store = &site.service.store;
+    let now = site.now();
+    let wrong = |v: &Visitor| login_form(v, &account, Some(pages::error(v.t(T::WrongCredentials)))).into_response();
+    let Some(customer) = store.customer(&account).await? else {
+        // Same work and same answer as a wrong password.
+        let _ = password_matches(password, dummy_hash()).await;
+        store
+            .audit(
+                now,
+                "login_unknown_account",
+                None,
+                None,
+                None,
+                json!({"account": mask_tail(&account), "ip": v.ip.to_string()}),
+            )
+            .await?;
+        return Ok(wrong(&v));
+    };
+    let matches = password_matches(password, &customer.password_hash).await;
+    if customer.locked_at.is_some() {
+        store.audit(now, "login_refused_locked", Some(&account), None, None, json!({"ip": v.ip.to_string()})).await?;
+        return Ok(login_form(&v, &account, Some(pages::error(v.t(T::AccountLocked)))).into_response());
+    }
+    if !matches {
+        let locked = count_password_failure(&site, &customer, "login_password_wrong", &v).await?;
+        let text = if locked { T::AccountLocked } else { T::WrongCredentials };
+        return Ok(login_form(&v, &account, Some(pages::error(v.t(text)))).into_response());
+    }
+    start_second_factor(&site, &v, &customer).await
+}
+
+/// Counts a wrong password (login or withdrawal); at the limit, locks the account and mails
+/// the unlock link. Whether the account is now locked.
+pub async fn count_password_failure(
+    site: &SharedSite,
+    customer: &CustomerRow,
+    event: &str,
+    v: &Visitor,
+) -> SiteResult<bool> {
+    let store = &site.service.store;
+    let now = site.now();
+    let max = i64::from(site.limits().max_failed_logins);
+    let count = store.count_failure(&customer.account_id, now, max).await?;
+    store
+        .audit(
+            now,
+            event,
+            Some(&customer.account_id),
+            None,
+            None,
+            json!({"failed": count.failed_logins, "ip": v.ip.to_string()}),
+        )
+        .await?;
+    if count.locked_now {
+        let token = crate::random_token(COOKIE_TOKEN_BYTES);
+        let ttl = site.limits().unlock_link_ttl_secs;
+        store.insert_unlock_token(&crate::sha256(token.as_bytes()), &customer.account_id, now + ttl).await?;
+        store
+            .audit(
+                now,
+                "account_locked",
+                Some(&customer.account_id),
+                None,
+                None,
+                json!({"failed": count.failed_logins}),
+            )
+            .await?;
+        let url = format!("{}/unlock/{token}", site.service.settings.public_origin);
+        super::mail_later(site, super::notify::account_locked(customer, &url, ttl));
+    }
+    Ok(count.failed_logins >= max)
+}
+
+/// The password was right: judge the risk, decide the factors, open the attempt.
+async fn start_second_factor(site: &SharedSite, v: &Visitor, customer: &CustomerRow) -> SiteResult<Response> {
+    let store = &site.service.store;
+    let now = site.now();
+    let network = risk::network_of(v.ip);
+    let known_browser = match v.cookie(BROWSER_COOKIE) {
+        Some(token) => store.is_known_browser(&crate::sha256(token.as_bytes()), &customer.account_id).await?,
+        None => false,
+    };
+    let signals = RiskSignals {
+        known_browser,
+        known_network: store.is_known_network(&customer.account_id, &network).await?,
+        recent_failures: u32::try_from(customer.failed_logins).unwrap_or(u32::MAX),
+    };
+    let reasons = risk::assess(signals);
+    let has_device = site.service.list_devices(&customer.account_id).await?.iter().any(|d| d.revoked_at.is_none());
+    let needs_push = has_device;
+    let needs_email = !has_device || !reasons.is_empty();
+    let risk_codes: Vec<&str> = reasons.iter().map(|r| r.code()).collect();
+    let token = crate::random_token(COOKIE_TOKEN_BYTES);
+    let hash = crate::sha256(token.as_bytes());
+    let browser = risk::browser_of(&v.user_agent);
+    store
+        .insert_attempt(NewAttempt {
+            token_hash: &hash,
+            account_id: &customer.account_id,
+            now,
+            expires_at: now + site.limits().login_attempt_ttl_secs,
+            ip: &v.ip.to_string(),
+            browser: &browser,
+            risk: &serde_json::to_string(&risk_codes).unwrap_or_default(),
+            needs_push,
+            needs_email,
+        })
+        .await?;
+    store
+        .audit(
+            now,
+            "login_password_ok",
+            Some(&customer.account_id),
+            None,
+            None,
+            json!({"ip": v.ip.to_string(), "network": network, "browser": browser, "risky": !reasons.is_empty(), "risk": risk_codes, "push": needs_push, "email_code": needs_email}),
+        )
+        .await?;
+    if needs_email {
+        codes::send(site, customer, "login", &attempt_subject(&hash)).await?;
+    }
+    let mut res = see_other("/login/verify");
+    res.headers_mut().append(header::SET_COOKIE, site.cookie(LOGIN_COOKIE, &token, None));
+    Ok(res)
+}
+
+/// The id e-mail codes of an attempt are filed under.
+fn attempt_subject(hash: &[u8]) -> String {
+    inkan_protocol::keys::b64(hash)
+}
+
+/// The visitor's open login attempt: its hash, row and customer.
+async fn open_attempt(site: &SharedSite, v: &Visitor) -> SiteResult<Option<(Vec<u8>, AttemptRow, CustomerRow)>> {
+    let Some(token) = v.cookie(LOGIN_COOKIE) else { return Ok(None) };
+    let hash = crate::sha256(token.as_bytes());
+    let store = &site.service.store;
+    let Some(row) = store.attempt(&hash).await? else { return Ok(None) };
+    if row.finished_at.is_some() || site.now() >= row.expires_at {
+        return Ok(None);
+    }
+    let Some(customer) = store.customer(&row.account_id).await? else { return Ok(None) };
+    if customer.locked_at.is_some() {
+        return Ok(None);
+    }
+    Ok(Some((hash, row, customer)))
+}
+
+fn attempt_expired(v: &Visitor) -> Response {
+    layout(
+        v,
+        T::VerifyTitle,
+        None,
+        html! { (pages::error(v.t(T::AttemptExpired))) p { a href="/login" { (v.t(T::StartOver)) } } },
+    )
+    .into_response()
+}
+
+#[derive(Deserialize, Default)]
+pub struct VerifyQuery {
+    m: Option<String>,
+}
+
+/// Messages carried across a redirect, by stable key.
+fn verify_message(v: &Visitor, key: Option<&str>) -> Option<Markup> {
+    Some(match key? {
+        "sent" => pages::notice(v.t(T::CodeSent)),
+        "expired" => pages::error(v.t(T::CodeExpired)),
+        "too_many" => pages::error(v.t(T::CodeTooManyAttempts)),
+        "malformed" => pages::error(v.t(T::CodeMalformed)),
+        w if w.starts_with("wrong") => {
+            let left: u32 = w.trim_start_matches("wrong").parse().unwrap_or(0);
+            pages::error(&T::CodeWrong.fill(v.lang, &[&left]))
+        }
+        _ => return None,
+    })
+}
+
+/// The form for an e-mailed code (login or withdrawal).
+pub fn code_form(v: &Visitor, action: &str, resend: Option<&str>) -> Markup {
+    html! {
+        form method="post" action=(action) {
+            (csrf(v))
+            label for="code" { (v.t(T::CodeLabel)) }
+            input #code name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required;
+            button type="submit" { (v.t(T::Verify)) }
+        }
+        @if let Some(resend) = resend {
+            form method="post" action=(resend) { (csrf(v)) button.secondary type="submit" { (v.t(T::ResendCode)) } }
+        }
+    }
+}
+
+pub async fn verify_page(
+    State(site): State<SharedSite>,
+    v: Visitor,
+    Query(q): Query<VerifyQuery>,
+) -> SiteResult<Response> {
+    let Some((hash, attempt, customer)) = open_attempt(&site, &v).await? else { return Ok(attempt_expired(&v)) };
+    let message = verify_message(&v, q.m.as_deref());
+    let risky = attempt.risk != "[]";
+    if attempt.needs_email && !attempt.email_done {
+        let minutes = site.limits().email_code_ttl_secs / 60;
+        let body = html! {
+            @if let Some(m) = message { (m) }
+            @if risky && attempt.needs_push { (pages::notice(v.t(T::RiskyLead))) }
+            p { (T::EmailCodeLead.fill(v.lang, &[&mask_email(&customer.email), &codes::EMAIL_CODE_DIGITS, &minutes])) }
+            (code_form(&v, "/login/verify/code", Some("/login/verify/resend")))
+        };
+        return Ok(layout(&v, T::VerifyTitle, None, body).into_response());
+    }
+    if attempt.needs_push && !attempt.push_done {
+        return push_step(&site, &v, &hash, &attempt, message).await;
+    }
+    finish_login(&site, &v, &hash, &attempt, &customer).await
+}
+
+/// The push step: create the challenge if there is none, then show its number or its end.
+async fn push_step(
+    site: &SharedSite,
+    v: &Visitor,
+    hash: &[u8],
+    attempt: &AttemptRow,
+    message: Option<Markup>,
+) -> SiteResult<Response> {
+    let (challenge_id, number) = match &attempt.challenge_id {
+        Some(id) => (id.clone(), attempt.number.clone()),
+        None => {
+            let details = ChallengeDetails::Login(LoginContext {
+                time: inkan_protocol::display::jst_rfc3339(site.now()),
+                ip: attempt.ip.clone(),
+                place: risk::place_of(attempt.ip.parse().unwrap_or(v.ip)).to_owned(),
+                browser: attempt.browser.clone(),
+            });
+            let req = CreateChallengeRequest { account_id: attempt.account_id.clone(), details, number_match: true };
+            match site.service.create_challenge(req).await {
+                Ok(created) => {
+                    site.service
+                        .store
+                        .set_attempt_challenge(hash, Some(&created.challenge_id), created.number_to_show.as_deref())
+                        .await?;
+                    (created.challenge_id, created.number_to_show)
+                }
+                Err(e @ (ApiError::Internal(_) | ApiError::BadRequest(_) | ApiError::InvalidDetails(_))) => {
+                    return Err(e.into());
+                }
+                Err(e) => {
+                    let body = html! {
+                        (pages::error(&T::PushUnavailable.fill(v.lang, &[&e.code().as_str()])))
+                        (email_instead_button(v))
+                    };
+                    return Ok(layout(v, T::VerifyTitle, None, body).into_response());
+                }
+            }
+        }
+    };
+    let status = site.service.challenge_status(&challenge_id).await?;
+    if status.state == ChallengeState::Approved {
+        site.service.store.set_attempt_factor(hash, AttemptFactor::Push).await?;
+        return Ok(see_other("/login/verify"));
+    }
+    let body = push_state_body(
+        v,
+        status.state,
+        number.as_deref(),
+        status.expires_at,
+        "/login/verify/status",
+        T::PushLead,
+        message,
+        html! {
+            @if status.state == ChallengeState::Expired {
+                form method="post" action="/login/verify/push-again" { (csrf(v)) button type="submit" { (v.t(T::SendPushAgain)) } }
+            }
+            @if status.state == ChallengeState::Pending || status.state == ChallengeState::Expired { (email_instead_button(v)) }
+            @if matches!(status.state, ChallengeState::Denied | ChallengeState::DeniedFraud | ChallengeState::Failed) {
+                p { a href="/login" { (v.t(T::StartOver)) } }
+            }
+        },
+    );
+    Ok(layout(v, T::VerifyTitle, None, body).into_response())
+}
+
+/// What a push step shows in each state of its challenge (login and withdrawal alike).
+#[allow(clippy::too_many_arguments)]
+pub fn push_state_body(
+    v: &Visitor,
+    state: ChallengeState,
+    number: Option<&str>,
+    expires_at: i64,
+    status_url: &str,
+    lead: T,
+    message: Option<Markup>,
+    actions: Markup,
+) -> Markup {
+    html! {
+        @if let Some(m) = message { (m) }
+        @match state {
+            ChallengeState::Pending => {
+                p { (v.t(lead)) }
+                @if let Some(n) = number { (pages::number_box(v.lang, n)) }
+                (pages::waiting(status_url, v.t(T::Waiting)))
+                p.hint { (T::ExpiresIn.fill(v.lang, &[&inkan_protocol::display::jst_minutes(expires_at)])) }
+            }
+            ChallengeState::Denied => { (pages::error(v.t(T::PushDenied))) }
+            ChallengeState::DeniedFraud => { (pages::error(v.t(T::PushNotMe))) }
+            ChallengeState::Expired => { (pages::error(v.t(T::PushExpired))) }
+            ChallengeState::Failed => { (pages::error(v.t(T::PushFailed))) }
+            ChallengeState::Approved => {}
+        }
+        (actions)
+    }
+}
+
+fn email_instead_button(v: &Visitor) -> Markup {
+    html! {
+        form method="post" action="/login/verify/email-instead" {
+            (csrf(v)) button.link type="submit" { (v.t(T::UseEmailInstead)) }
+        }
+    }
+}
+
+/// All factors are done: open the session, remember this environment, tell the customer.
+async fn finish_login(
+    site: &SharedSite,
+    v: &Visitor,
+    hash: &[u8],
+    attempt: &AttemptRow,
+    customer: &CustomerRow,
+) -> SiteResult<Response> {
+    let store = &site.service.store;
+    let now = site.now();
+    if !store.finish_attempt(hash, now).await? {
+        return Ok(attempt_expired(v));
+    }
+    let session = crate::random_token(COOKIE_TOKEN_BYTES);
+    store
+        .insert_web_session(&crate::sha256(session.as_bytes()), &customer.account_id, now, site.rule.first_expiry(now))
+        .await?;
+    let browser_token =
+        v.cookie(BROWSER_COOKIE).map(str::to_owned).unwrap_or_else(|| crate::random_token(COOKIE_TOKEN_BYTES));
+    let network = risk::network_of(attempt.ip.parse().unwrap_or(v.ip));
+    store
+        .remember_login_environment(&customer.account_id, &crate::sha256(browser_token.as_bytes()), &network, now)
+        .await?;
+    let factors: Vec<&str> = [(attempt.push_done, "push"), (attempt.email_done, "email_code")]
+        .into_iter()
+        .filter_map(|(done, name)| done.then_some(name))
+        .collect();
+    store
+        .audit(
+            now,
+            "login_succeeded",
+            Some(&customer.account_id),
+            None,
+            attempt.challenge_id.as_deref(),
+            json!({"ip": attempt.ip, "browser": attempt.browser, "factors": factors}),
+        )
+        .await?;
+    let place = risk::place_of(attempt.ip.parse().unwrap_or(v.ip));
+    super::mail_later(site, super::notify::login_notice(customer, now, &attempt.ip, place, &attempt.browser));
+    let mut res = see_other("/home");
+    let h = res.headers_mut();
+    h.append(header::SET_COOKIE, site.cookie(SESSION_COOKIE, &session, None));
+    h.append(header::SET_COOKIE, site.cookie(LOGIN_COOKIE, "", Some(0)));
+    h.append(
+        header::SET_COOKIE,
+        site.cookie(BROWSER_COOKIE, &browser_token, Some(site.limits().known_browser_cookie_days * 86_400)),
+    );
+    Ok(res)
+}
+
+/// Long poll for the waiting page: `settled` once the challenge has left `pending`.
+pub async fn verify_status(State(site): State<SharedSite>, v: Visitor) -> SiteResult<Json<serde_json::Value>> {
+    let Some((_, attempt, _)) = open_attempt(&site, &v).await? else { return Ok(Json(json!({"settled": true}))) };
+    let settled = match &attempt.challenge_id {
+        Some(id) => {
+            let wait = std::time::Duration::from_secs(super::WAIT_POLL_SECS);
+            site.service.wait_for_decision(id, wait).await?.state.is_final()
+        }
+        None => true,
+    };
+    Ok(Json(json!({"settled": settled})))
+}
+
+pub async fn verify_code(State(site): State<SharedSite>, v: Visitor, form: Form) -> SiteResult<Response> {
+    let Some((hash, attempt, customer)) = open_attempt(&site, &v).await? else { return Ok(attempt_expired(&v)) };
+    let typed = form.field("code", 16)?.trim();
+    if !codes::well_formed(typed) {
+        return Ok(see_other("/login/verify?m=malformed"));
+    }
+    let subject = attempt_subject(&hash);
+    let store = &site.service.store;
+    let outcome = codes::check(&site, &customer.account_id, &subject, typed).await?;
+    if outcome == CodeCheck::Accepted {
+        store.set_attempt_factor(&hash, AttemptFactor::Email).await?;
+        return Ok(see_other("/login/verify"));
+    }
+    // The app's offline code stands in for the push; for a login that is not risky, for the
+    // e-mailed code too. A risky login still needs the mail.
+    let risky = attempt.risk != "[]";
+    let push_open = attempt.needs_push && !attempt.push_done;
+    if (push_open || !risky)
+        && matches!(outcome, CodeCheck::Wrong { .. } | CodeCheck::NoCode)
+        && site.service.verify_offline_code(&customer.account_id, typed).await?
+    {
+        let factor = if push_open { AttemptFactor::Push } else { AttemptFactor::Email };
+        store.set_attempt_factor(&hash, factor).await?;
+        return Ok(see_other("/login/verify"));
+    }
+    Ok(see_other(&format!("/login/verify?m={}", code_message(outcome))))
+}
+
+/// The message key for a code that was not accepted.
+pub fn code_message(outcome: CodeCheck) -> String {
+    match outcome {
+        CodeCheck::Wrong { attempts_left } => format!("wrong{attempts_left}"),
+        CodeCheck::Expired | CodeCheck::NoCode => "expired".into(),
+        CodeCheck::TooManyAttempts => "too_many".into(),
+        CodeCheck::Accepted => String::new(),
+    }
+}
+
+pub async fn resend_code(State(site): State<SharedSite>, v: Visitor, _form: Form) -> SiteResult<Response> {
+    let Some((hash, _, customer)) = open_attempt(&site, &v).await? else { return Ok(attempt_expired(&v)) };
+    let sent = codes::send(&site, &customer, "login", &attempt_subject(&hash)).await?;
+    Ok(see_other(if sent { "/login/verify?m=sent" } else { "/login/verify?m=too_many" }))
+}
+
+pub async fn email_instead(State(site): State<SharedSite>, v: Visitor, _form: Form) -> SiteResult<Response> {
+    let Some((hash, attempt, customer)) = open_attempt(&site, &v).await? else { return Ok(attempt_expired(&v)) };
+    let store = &site.service.store;
+    store.set_attempt_factor(&hash, AttemptFactor::SwitchToEmail).await?;
+    store
+        .audit(
+            site.now(),
+            "login_switched_to_email_code",
+            Some(&customer.account_id),
+            None,
+            attempt.challenge_id.as_deref(),
+            json!({}),
+        )
+        .await?;
+    if !attempt.needs_email {
+        codes::send(&site, &customer, "login", &attempt_subject(&hash)).await?;
+    }
+    Ok(see_other("/login/verify"))
+}
+
+pub async fn push_again(State(site): State<SharedSite>, v: Visitor, _form: Form) -> SiteResult<Response> {
+    let Some((hash, attempt, _)) = open_attempt(&site, &v).await? else { return Ok(attempt_expired(&v)) };
+    if let Some(id) = &attempt.challenge_id
+        && site.service.challenge_status(id).await?.state == ChallengeState::Expired
+    {
+        site.service.store.set_attempt_challenge(&hash, None, None).await?;
+    }
+    Ok(see_other("/login/verify"))
+}
+
+pub async fn logout(State(site): State<SharedSite>, customer: Customer, _form: Form) -> SiteResult<Response> {
+    let store = &site.service.store;
+    store.delete_web_session(&customer.session_hash).await?;
+    store.audit(site.now(), "logout", Some(&customer.row.account_id), None, None, json!({})).await?;
+    let mut res = see_other("/login?out=1");
+    res.headers_mut().append(header::SET_COOKIE, site.cookie(SESSION_COOKIE, "", Some(0)));
+    Ok(res)
+}
+
+pub async fn unlock_page(v: Visitor, Path(token): Path<String>) -> Markup {
+    layout(
+        &v,
+        T::UnlockTitle,
+        None,
+        html! {
+            p { (v.t(T::UnlockLead)) }
+            form method="post" action={ "/unlock/" (token) } { (csrf(&v)) button type="submit" { (v.t(T::UnlockButton)) } }
+        },
+    )
+}
+
+pub async fn unlock_submit(
+    State(site): State<SharedSite>,
+    v: Visitor,
+    Path(token): Path<String>,
+    _form: Form,
+) -> SiteResult<Response> {
+    let store = &site.service.store;
+    let now = site.now();
+    let Some(account) = store.take_unlock_token(&crate::sha256(token.as_bytes()), now).await? else {
+        return Ok(layout(&v, T::UnlockTitle, None, pages::error(v.t(T::UnlockInvalid))).into_response());
+    };
+    store.unlock_customer(&account).await?;
+    store.audit(now, "account_unlocked", Some(&account), None, None, json!({"by": "email_link"})).await?;
+    Ok(see_other("/login?unlocked=1"))
+}

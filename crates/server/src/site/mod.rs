@@ -1,0 +1,455 @@
+//! The brokerage demo web site, served by the same process as the device and relying-party
+//! APIs: customers, password login with the second factor (push with number matching, or the
+//! e-mailed one-time code, or the app's offline code), risk-based step-up, 180-minute sessions,
+//! withdrawals, security settings, notifications by mail, recent activity, and the dev outbox.
+//!
+//! Server-rendered (maud), Japanese first with an English switch, one small script that only
+//! waits for approvals. It calls [`crate::service::Service`] like any relying party would, in
+//! process. Every form carries a CSRF token (double-submit cookie) and is checked for its
+//! `Origin`; every field has a length limit.
+
+pub mod codes;
+pub mod customers;
+pub mod db;
+pub mod i18n;
+pub mod login;
+pub mod notify;
+pub mod pages;
+pub mod password;
+pub mod risk;
+pub mod seed;
+pub mod session;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
+use axum::http::StatusCode;
+use axum::http::header::{self, HeaderMap, HeaderValue};
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
+use crate::mail::Mailer;
+use crate::service::SharedService;
+use db::CustomerRow;
+use i18n::{Lang, T};
+use session::{SessionCheck, SessionRule};
+
+pub use crate::mask::{mask_email, mask_phone, mask_tail};
+
+pub const SESSION_COOKIE: &str = "inkan_session";
+pub const LOGIN_COOKIE: &str = "inkan_login";
+pub const CSRF_COOKIE: &str = "inkan_csrf";
+pub const LANG_COOKIE: &str = "inkan_lang";
+pub const BROWSER_COOKIE: &str = "inkan_browser";
+/// Form field holding the CSRF token.
+pub const CSRF_FIELD: &str = "csrf";
+/// Bytes of randomness in session, login and CSRF cookies.
+pub const COOKIE_TOKEN_BYTES: usize = 32;
+/// Longest a waiting page's status request is held open.
+pub const WAIT_POLL_SECS: u64 = 20;
+/// Longest e-mail address accepted, in characters (RFC 5321's path limit).
+pub const MAX_EMAIL_CHARS: usize = 254;
+/// Longest password field accepted before the rules are even checked.
+pub const MAX_PASSWORD_FIELD_CHARS: usize = 64;
+/// Longest account number field.
+pub const MAX_ACCOUNT_FIELD_CHARS: usize = 32;
+
+/// The site's state: the service it fronts, where its mail goes, its session rule.
+pub struct Site {
+    pub service: SharedService,
+    pub mailer: Arc<dyn Mailer>,
+    pub rule: SessionRule,
+    /// Whether `/outbox` exists (the development outbox is the mail transport).
+    pub outbox_page: bool,
+}
+
+pub type SharedSite = Arc<Site>;
+
+impl Site {
+    pub fn new(service: SharedService, mailer: Arc<dyn Mailer>, outbox_page: bool) -> SharedSite {
+        let limits = &service.settings.limits;
+        let rule = SessionRule {
+            lifetime_secs: limits.web_session_secs,
+            extension_window_secs: limits.web_session_extension_window_secs,
+        };
+        Arc::new(Site { service, mailer, rule, outbox_page })
+    }
+
+    pub fn now(&self) -> i64 {
+        self.service.now()
+    }
+
+    fn secure_cookies(&self) -> bool {
+        self.service.settings.public_origin.starts_with("https://")
+    }
+
+    /// `Set-Cookie` value: HttpOnly, SameSite=Lax, Secure over TLS; `max_age` None = until
+    /// the browser closes, Some(0) = delete.
+    pub fn cookie(&self, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
+        let mut text = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+        if self.secure_cookies() {
+            text.push_str("; Secure");
+        }
+        if let Some(age) = max_age {
+            text.push_str(&format!("; Max-Age={age}"));
+        }
+        HeaderValue::from_str(&text).expect("cookie values are base64url")
+    }
+
+    pub fn limits(&self) -> &crate::settings::Limits {
+        &self.service.settings.limits
+    }
+}
+
+pub fn router(site: SharedSite) -> Router {
+    let limit = site.service.settings.limits.max_body_bytes;
+    Router::new()
+        .route("/", get(login::root))
+        .route("/static/site.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], pages::CSS) }))
+        .route(
+            "/static/site.js",
+            get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], pages::JS) }),
+        )
+        .route("/lang/{code}", get(login::switch_language))
+        .route("/login", get(login::login_page).post(login::login_submit))
+        .route("/login/verify", get(login::verify_page))
+        .route("/login/verify/status", get(login::verify_status))
+        .route("/login/verify/code", post(login::verify_code))
+        .route("/login/verify/resend", post(login::resend_code))
+        .route("/login/verify/email-instead", post(login::email_instead))
+        .route("/login/verify/push-again", post(login::push_again))
+        .route("/logout", post(login::logout))
+        .route("/unlock/{token}", get(login::unlock_page).post(login::unlock_submit))
+        .route("/home", get(customers::home))
+        .route("/withdraw", get(customers::withdraw_page).post(customers::withdraw_submit))
+        .route("/withdraw/{id}", get(customers::withdrawal_page))
+        .route("/withdraw/{id}/status", get(customers::withdrawal_status))
+        .route("/withdraw/{id}/code", post(customers::withdrawal_code))
+        .route("/settings", get(customers::settings_page))
+        .route("/settings/authenticators/new", get(customers::enroll_page))
+        .route("/settings/authenticators/new/status", get(customers::enroll_status))
+        .route("/settings/authenticators/{id}/revoke", post(customers::revoke))
+        .route("/settings/password", post(customers::change_password))
+        .route("/settings/email", post(customers::change_email))
+        .route("/activity", get(customers::activity))
+        .route("/outbox", get(customers::outbox))
+        .route("/operator/audit", get(customers::operator_audit))
+        .layer(axum::middleware::from_fn_with_state(site.clone(), site_layer))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(site)
+}
+
+/// A CSRF token for this browser: the cookie's, or a fresh one this response sets.
+#[derive(Clone)]
+pub struct CsrfToken(pub String);
+
+/// Gives every visitor a CSRF cookie and every page its security headers.
+async fn site_layer(State(site): State<SharedSite>, mut req: Request, next: Next) -> Response {
+    let existing = cookie_value(req.headers(), CSRF_COOKIE).filter(|v| v.len() >= 40).map(str::to_owned);
+    let fresh = existing.is_none();
+    let token = existing.unwrap_or_else(|| crate::random_token(COOKIE_TOKEN_BYTES));
+    req.extensions_mut().insert(CsrfToken(token.clone()));
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    if fresh {
+        h.append(header::SET_COOKIE, site.cookie(CSRF_COOKIE, &token, None));
+    }
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    res
+}
+
+/// The value of cookie `name`, if the request carries it.
+pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Who is asking: language, CSRF token, address, browser, the path (for the language switch).
+pub struct Visitor {
+    pub lang: Lang,
+    pub csrf: String,
+    pub ip: IpAddr,
+    pub user_agent: String,
+    pub path: String,
+    headers: HeaderMap,
+}
+
+impl Visitor {
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        cookie_value(&self.headers, name)
+    }
+
+    pub fn t(&self, t: T) -> &'static str {
+        t.get(self.lang)
+    }
+}
+
+impl FromRequestParts<SharedSite> for Visitor {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, site: &SharedSite) -> Result<Self, Self::Rejection> {
+        let lang = cookie_value(&parts.headers, LANG_COOKIE).and_then(Lang::parse).unwrap_or_default();
+        let csrf = parts.extensions.get::<CsrfToken>().map(|t| t.0.clone()).unwrap_or_default();
+        let peer =
+            parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        let forwarded = site
+            .service
+            .settings
+            .trust_x_forwarded_for
+            .then(|| parts.headers.get("x-forwarded-for")?.to_str().ok()?.split(',').next()?.trim().parse().ok())
+            .flatten();
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .chars()
+            .take(512)
+            .collect();
+        Ok(Visitor {
+            lang,
+            csrf,
+            ip: forwarded.unwrap_or(peer),
+            user_agent,
+            path: parts.uri.path().to_owned(),
+            headers: parts.headers.clone(),
+        })
+    }
+}
+
+/// A logged-in customer, from the session cookie; applies the 180/5-minute rule on every
+/// request. Without a live session: a redirect to the login page.
+pub struct Customer {
+    pub row: CustomerRow,
+    pub session_hash: Vec<u8>,
+}
+
+impl FromRequestParts<SharedSite> for Customer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, site: &SharedSite) -> Result<Self, Response> {
+        let to_login = || Redirect::to("/login").into_response();
+        let Some(token) = cookie_value(&parts.headers, SESSION_COOKIE) else {
+            return Err(to_login());
+        };
+        let hash = crate::sha256(token.as_bytes());
+        let store = &site.service.store;
+        let Some((account_id, expires_at)) = store.web_session(&hash).await.map_err(internal)? else {
+            return Err(to_login());
+        };
+        match site.rule.on_request(expires_at, site.now()) {
+            SessionCheck::Expired => {
+                store.delete_web_session(&hash).await.map_err(internal)?;
+                store
+                    .audit(site.now(), "session_expired", Some(&account_id), None, None, serde_json::json!({}))
+                    .await
+                    .map_err(internal)?;
+                let mut res = Redirect::to("/login?expired=1").into_response();
+                res.headers_mut().append(header::SET_COOKIE, site.cookie(SESSION_COOKIE, "", Some(0)));
+                return Err(res);
+            }
+            SessionCheck::Valid { expires_at, extended: true } => {
+                store.extend_web_session(&hash, expires_at).await.map_err(internal)?;
+            }
+            SessionCheck::Valid { .. } => {}
+        }
+        let row = store.customer(&account_id).await.map_err(internal)?.ok_or_else(to_login)?;
+        Ok(Customer { row, session_hash: hash })
+    }
+}
+
+fn internal(e: impl Into<anyhow::Error>) -> Response {
+    SiteError::Internal(e.into()).into_response()
+}
+
+/// A posted form whose CSRF token and `Origin` were checked; fields by name.
+pub struct Form(HashMap<String, String>);
+
+impl Form {
+    /// The field's value ("" when absent); longer than `max_chars` is an error.
+    pub fn field(&self, name: &'static str, max_chars: usize) -> Result<&str, SiteError> {
+        let value = self.0.get(name).map(String::as_str).unwrap_or("");
+        if value.chars().count() > max_chars {
+            return Err(SiteError::FieldTooLong(name));
+        }
+        Ok(value)
+    }
+}
+
+impl FromRequest<SharedSite> for Form {
+    type Rejection = SiteError;
+
+    async fn from_request(req: Request, site: &SharedSite) -> Result<Self, SiteError> {
+        if let Some(origin) = req.headers().get(header::ORIGIN)
+            && origin.as_bytes() != site.service.settings.public_origin.as_bytes()
+        {
+            return Err(SiteError::Csrf);
+        }
+        let cookie = cookie_value(req.headers(), CSRF_COOKIE).unwrap_or("").to_owned();
+        let body = Bytes::from_request(req, site).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                SiteError::TooLarge
+            } else {
+                SiteError::BadRequest
+            }
+        })?;
+        let mut fields = HashMap::new();
+        for (k, v) in form_urlencoded::parse(&body) {
+            fields.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+        }
+        let given = fields.get(CSRF_FIELD).map(String::as_str).unwrap_or("");
+        if cookie.len() < 40 || !bool::from(given.as_bytes().ct_eq(cookie.as_bytes())) {
+            return Err(SiteError::Csrf);
+        }
+        Ok(Form(fields))
+    }
+}
+
+/// Everything that ends a page request with an error page (bilingual: the visitor's language
+/// may be what failed to load).
+#[derive(Debug, thiserror::Error)]
+pub enum SiteError {
+    #[error("the form's security token is missing or wrong, or it came from another site")]
+    Csrf,
+    #[error("field {0} is too long")]
+    FieldTooLong(&'static str),
+    #[error("request body too large")]
+    TooLarge,
+    #[error("malformed request")]
+    BadRequest,
+    #[error("not found")]
+    NotFound,
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for SiteError {
+    fn from(e: sqlx::Error) -> Self {
+        SiteError::Internal(e.into())
+    }
+}
+
+impl From<ApiError> for SiteError {
+    fn from(e: ApiError) -> Self {
+        SiteError::Internal(anyhow::anyhow!("{}: {e}", e.code().as_str()))
+    }
+}
+
+impl SiteError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            SiteError::Csrf => "csrf_check_failed",
+            SiteError::FieldTooLong(_) => "field_too_long",
+            SiteError::TooLarge => "body_too_large",
+            SiteError::BadRequest => "bad_request",
+            SiteError::NotFound => "not_found",
+            SiteError::Internal(_) => "internal",
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            SiteError::Csrf => StatusCode::FORBIDDEN,
+            SiteError::FieldTooLong(_) | SiteError::BadRequest => StatusCode::BAD_REQUEST,
+            SiteError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            SiteError::NotFound => StatusCode::NOT_FOUND,
+            SiteError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The message, in one language.
+    fn message(&self, lang: Lang) -> String {
+        match self {
+            SiteError::Csrf => match lang {
+                Lang::Ja => "フォームの有効期限が切れたか、別のサイトから送信されました。ページを開き直してから、もう一度操作してください。".into(),
+                Lang::En => "The form expired or was sent from another site. Reload the page and try again.".into(),
+            },
+            SiteError::FieldTooLong(field) => T::FieldTooLong.fill(lang, &[field]),
+            SiteError::TooLarge => match lang {
+                Lang::Ja => "送信された内容が大きすぎます。".into(),
+                Lang::En => "What was sent is too large.".into(),
+            },
+            SiteError::BadRequest => match lang {
+                Lang::Ja => "リクエストの形式が正しくありません。".into(),
+                Lang::En => "The request is malformed.".into(),
+            },
+            SiteError::NotFound => match lang {
+                Lang::Ja => "ページが見つかりません。".into(),
+                Lang::En => "Page not found.".into(),
+            },
+            SiteError::Internal(_) => match lang {
+                Lang::Ja => "ただいま処理できません。しばらくしてからもう一度お試しください。".into(),
+                Lang::En => "We cannot handle this right now. Please try again shortly.".into(),
+            },
+        }
+    }
+}
+
+impl IntoResponse for SiteError {
+    fn into_response(self) -> Response {
+        if let SiteError::Internal(e) = &self {
+            tracing::error!(error = %e, "site request failed");
+        }
+        let body = pages::error_page(self.code(), &self.message(Lang::Ja), &self.message(Lang::En));
+        (self.status(), body).into_response()
+    }
+}
+
+pub type SiteResult<T> = Result<T, SiteError>;
+
+/// 303 to `to`.
+pub fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+/// Mails the customer in the background: a notification must not fail the action it reports.
+pub fn mail_later(site: &SharedSite, mail: crate::mail::Mail) {
+    let site = site.clone();
+    tokio::spawn(async move {
+        let subject = mail.subject.clone();
+        if let Err(e) = site.mailer.send(mail).await {
+            tracing::warn!(error = %e, subject, "notification mail failed");
+        }
+    });
+}
+
+/// Watches the service's notices (enrollments, revocations, "not me") and mails the customer.
+pub fn spawn_notice_mailer(site: SharedSite) -> tokio::task::JoinHandle<()> {
+    let mut rx = site.service.notices.subscribe();
+    tokio::spawn(async move {
+        loop {
+            match rx.recv().await {
+                Ok(notice) => {
+                    if let Err(e) = notify::on_notice(&site, notice).await {
+                        tracing::warn!(error = %e, "notice mail failed");
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(dropped = n, "notice mailer fell behind");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    })
+}

@@ -1,0 +1,163 @@
+//! The mails the customer receives (ログイン通知, 自動通知サービス, ワンタイム認証コード):
+//! Japanese first, English second, personal data masked, never a secret but the code itself.
+
+use inkan_protocol::display::{group_thousands, jst_minutes};
+
+use super::db::CustomerRow;
+use super::{SharedSite, mask_email, mask_tail};
+use crate::mail::Mail;
+use crate::service::Notice;
+
+/// Every subject starts with the brand, the way the brokerage's mails do.
+const SUBJECT_PREFIX: &str = "【いんかん証券 / Inkan Securities】";
+const FOOTER: &str = "このメールは送信専用です。お心当たりのない場合は、サポートセンターにご連絡ください。\nThis mail is sent automatically. If you did not expect it, call the support centre.";
+
+fn mail(customer: &CustomerRow, subject: &str, ja: &str, en: &str) -> Mail {
+    mail_to(&customer.email, subject, ja, en)
+}
+
+fn mail_to(to: &str, subject: &str, ja: &str, en: &str) -> Mail {
+    Mail {
+        to: to.to_owned(),
+        subject: format!("{SUBJECT_PREFIX}{subject}"),
+        body: format!("{ja}\n\n----\n\n{en}\n\n{FOOTER}\n"),
+    }
+}
+
+pub fn email_code(customer: &CustomerRow, code: &str, purpose: &str, ttl_secs: i64) -> Mail {
+    let minutes = ttl_secs / 60;
+    let (what_ja, what_en) = match purpose {
+        "withdrawal" => ("出金", "withdrawal"),
+        _ => ("ログイン", "login"),
+    };
+    mail(
+        customer,
+        "ワンタイム認証コード / One-time code",
+        &format!(
+            "{what_ja}のワンタイム認証コード: {code}\n{minutes}分間有効です。このコードを他人に教えないでください。当社がコードをお尋ねすることはありません。"
+        ),
+        &format!(
+            "Your one-time code for this {what_en}: {code}\nValid for {minutes} minutes. Never tell anyone this code; we will never ask for it."
+        ),
+    )
+}
+
+pub fn login_notice(customer: &CustomerRow, at: i64, ip: &str, place: &str, browser: &str) -> Mail {
+    let when = jst_minutes(at);
+    mail(
+        customer,
+        "ログインのお知らせ / Login notice",
+        &format!(
+            "口座 {} にログインがありました。\n日時: {when}\nIP アドレス: {ip}\n場所(目安): {place}\nブラウザ: {browser}",
+            mask_tail(&customer.account_id)
+        ),
+        &format!(
+            "Someone logged in to account {}.\nWhen: {when}\nIP address: {ip}\nPlace (approximate): {place}\nBrowser: {browser}",
+            mask_tail(&customer.account_id)
+        ),
+    )
+}
+
+pub fn withdrawal_notice(customer: &CustomerRow, amount: i64, bank: &str, number: &str, at: i64) -> Mail {
+    let amount = group_thousands(amount.unsigned_abs());
+    let dest = format!("{bank} {}", mask_tail(number));
+    let when = jst_minutes(at);
+    mail(
+        customer,
+        "出金のご依頼を受け付けました / Withdrawal request received",
+        &format!("出金のご依頼を受け付けました。\n金額: {amount}円\n出金先: {dest}\n日時: {when}"),
+        &format!("We received a withdrawal request.\nAmount: ¥{amount}\nTo: {dest}\nWhen: {when}"),
+    )
+}
+
+pub fn device_enrolled(customer: &CustomerRow, name: &str, platform: &str) -> Mail {
+    mail(
+        customer,
+        "認証アプリが登録されました / Authenticator app added",
+        &format!(
+            "新しい認証アプリが登録されました。\n名前: {name}\n環境: {platform}\nお心当たりのない場合は、すぐにセキュリティ設定から登録を解除し、サポートセンターにご連絡ください。"
+        ),
+        &format!(
+            "A new authenticator app was added.\nName: {name}\nPlatform: {platform}\nIf this was not you, remove it in your security settings at once and call the support centre."
+        ),
+    )
+}
+
+pub fn device_revoked(customer: &CustomerRow, name: &str) -> Mail {
+    mail(
+        customer,
+        "認証アプリの登録が解除されました / Authenticator app removed",
+        &format!("認証アプリ「{name}」の登録が解除されました。"),
+        &format!("The authenticator app \"{name}\" was removed."),
+    )
+}
+
+pub fn fraud_reported(customer: &CustomerRow) -> Mail {
+    mail(
+        customer,
+        "「身に覚えがない」と報告されました / \"Not me\" reported",
+        "認証アプリで、身に覚えのないログインまたは出金の要求が報告されました。その手続きは中止し、認証アプリへの通知を停止しました。パスワードが漏れている可能性があります。すぐにパスワードを変更し、サポートセンターにご連絡ください。",
+        "Your authenticator app reported a login or withdrawal you did not start. It was stopped, and notifications to the app are paused. Your password may be known to someone else: change it now and call the support centre.",
+    )
+}
+
+pub fn password_changed(customer: &CustomerRow, at: i64) -> Mail {
+    let when = jst_minutes(at);
+    mail(
+        customer,
+        "パスワードが変更されました / Password changed",
+        &format!("ログインパスワードが変更されました({when})。"),
+        &format!("Your login password was changed ({when})."),
+    )
+}
+
+/// To the old and to the new address.
+pub fn email_changed(customer: &CustomerRow, new_email: &str) -> [Mail; 2] {
+    let ja = format!(
+        "認証メールアドレスが {} から {} に変更されました。",
+        mask_email(&customer.email),
+        mask_email(new_email)
+    );
+    let en = format!(
+        "Your authentication e-mail was changed from {} to {}.",
+        mask_email(&customer.email),
+        mask_email(new_email)
+    );
+    let subject = "認証メールアドレスが変更されました / Authentication e-mail changed";
+    [mail_to(&customer.email, subject, &ja, &en), mail_to(new_email, subject, &ja, &en)]
+}
+
+pub fn account_locked(customer: &CustomerRow, unlock_url: &str, ttl_secs: i64) -> Mail {
+    let minutes = ttl_secs / 60;
+    mail(
+        customer,
+        "口座をロックしました / Account locked",
+        &format!(
+            "パスワードを続けて間違えたため、口座をロックしました。ご本人の操作であれば、{minutes}分以内に次のリンクから解除できます。\n{unlock_url}\nお心当たりのない場合は解除せず、サポートセンターにご連絡ください。"
+        ),
+        &format!(
+            "Your account is locked after repeated wrong passwords. If it was you, unlock it within {minutes} minutes here:\n{unlock_url}\nIf it was not you, do not unlock it; call the support centre."
+        ),
+    )
+}
+
+/// Mails the customer about something the device side reported.
+pub async fn on_notice(site: &SharedSite, notice: Notice) -> anyhow::Result<()> {
+    let store = &site.service.store;
+    let account_id = match &notice {
+        Notice::DeviceEnrolled { account_id, .. }
+        | Notice::DeviceRevoked { account_id, .. }
+        | Notice::FraudReported { account_id, .. } => account_id.clone(),
+    };
+    // Accounts the relying-party API serves without a site customer get no mail.
+    let Some(customer) = store.customer(&account_id).await? else { return Ok(()) };
+    let mail = match notice {
+        Notice::DeviceEnrolled { device_name, platform, .. } => device_enrolled(&customer, &device_name, &platform),
+        Notice::DeviceRevoked { device_id, .. } => {
+            let name = store.device(&device_id).await?.map(|d| d.name).unwrap_or(device_id);
+            device_revoked(&customer, &name)
+        }
+        Notice::FraudReported { .. } => fraud_reported(&customer),
+    };
+    site.mailer.send(mail).await
+}

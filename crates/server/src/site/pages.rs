@@ -1,0 +1,177 @@
+//! The page frame, the stylesheet and the one script, and small pieces every page uses.
+
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use super::db::CustomerRow;
+use super::i18n::{Lang, T};
+use super::{CSRF_FIELD, Visitor};
+
+pub const CSS: &str = include_str!("site.css");
+pub const JS: &str = include_str!("site.js");
+
+/// The frame around every page: brand, navigation when logged in, language switch.
+pub fn layout(v: &Visitor, title: T, customer: Option<&CustomerRow>, body: Markup) -> Markup {
+    let lang = v.lang;
+    html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title.get(lang)) " | " (T::Brand.get(lang)) }
+                link rel="stylesheet" href="/static/site.css";
+                script src="/static/site.js" defer {}
+            }
+            body {
+                header.top {
+                    a.brand href="/" { span.seal { "印" } (T::Brand.get(lang)) }
+                    @if customer.is_some() {
+                        nav {
+                            a href="/home" { (T::NavHome.get(lang)) }
+                            a href="/withdraw" { (T::NavWithdraw.get(lang)) }
+                            a href="/settings" { (T::NavSettings.get(lang)) }
+                            a href="/activity" { (T::NavActivity.get(lang)) }
+                        }
+                    }
+                    div.tools {
+                        a.lang href={ "/lang/" (lang.other().code()) "?back=" (v.path) } hreflang=(lang.other().code()) {
+                            (T::OtherLanguage.get(lang))
+                        }
+                        @if customer.is_some() {
+                            form method="post" action="/logout" { (csrf(v)) button.link type="submit" { (T::Logout.get(lang)) } }
+                        }
+                    }
+                }
+                main {
+                    h1 { (title.get(lang)) }
+                    (body)
+                }
+                footer { p { (T::DemoNotice.get(lang)) } }
+            }
+        }
+    }
+}
+
+/// The hidden CSRF field every form carries.
+pub fn csrf(v: &Visitor) -> Markup {
+    html! { input type="hidden" name=(CSRF_FIELD) value=(v.csrf); }
+}
+
+pub fn notice(text: &str) -> Markup {
+    html! { p.notice role="status" { (text) } }
+}
+
+pub fn error(text: &str) -> Markup {
+    html! { p.error role="alert" { (text) } }
+}
+
+/// A page that waits for something (an approval, an enrollment) and reloads when the status
+/// URL says it is settled; without scripts it refreshes itself.
+pub fn waiting(status_url: &str, text: &str) -> Markup {
+    html! {
+        div.waiting data-wait-url=(status_url) aria-live="polite" {
+            span.spinner aria-hidden="true" {}
+            span { (text) }
+        }
+        noscript { meta http-equiv="refresh" content="5"; }
+    }
+}
+
+/// The number the person types into the app, large.
+pub fn number_box(lang: Lang, number: &str) -> Markup {
+    html! {
+        div.number {
+            span.label { (T::NumberToType.get(lang)) }
+            strong data-number=(number) { (number) }
+        }
+    }
+}
+
+/// An error page outside the frame (no session or language needed): both languages.
+pub fn error_page(code: &str, ja: &str, en: &str) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="ja" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "エラー / Error" }
+                link rel="stylesheet" href="/static/site.css";
+            }
+            body {
+                main {
+                    h1 { "エラー / Error" }
+                    p.error role="alert" data-error-code=(code) { (ja) }
+                    p.error lang="en" { (en) }
+                    p { a href="/" { "トップへ戻る / Back to the top page" } }
+                }
+            }
+        }
+    }
+}
+
+/// An inline SVG QR code (from [`crate::qr::svg`]) without its XML declaration.
+pub fn inline_svg(svg: &str) -> Markup {
+    let start = svg.find("<svg").unwrap_or(0);
+    PreEscaped(svg[start..].to_owned())
+}
+
+/// An audit event's name for people; unknown events show their code.
+pub fn event_label(lang: Lang, event: &str) -> String {
+    let t = match event {
+        "login_succeeded" => T::EvLoginSucceeded,
+        "login_password_ok" => T::EvPasswordOk,
+        "login_password_wrong" => T::EvPasswordWrong,
+        "login_refused_locked" => T::EvRefusedLocked,
+        "login_switched_to_email_code" => T::EvSwitchedToEmail,
+        "account_locked" => T::EvAccountLocked,
+        "account_unlocked" => T::EvAccountUnlocked,
+        "logout" => T::EvLogout,
+        "session_expired" => T::EvSessionExpired,
+        "email_code_sent" => T::EvCodeSent,
+        "email_code_accepted" => T::EvCodeAccepted,
+        "email_code_wrong" => T::EvCodeWrong,
+        "challenge_created" => T::EvChallengeCreated,
+        "challenge_approved" => T::EvApproved,
+        "challenge_denied" => T::EvDenied,
+        "challenge_denied_fraud" => T::EvNotMe,
+        "challenge_expired" => T::EvChallengeExpired,
+        "challenge_failed" => T::EvChallengeFailed,
+        "challenge_refused" => T::EvChallengeRefused,
+        "number_mismatch" => T::EvNumberMismatch,
+        "device_enrolled" => T::EvDeviceEnrolled,
+        "device_revoked" => T::EvDeviceRevoked,
+        "ticket_created" => T::EvTicketCreated,
+        "withdrawal_requested" => T::EvWithdrawalRequested,
+        "withdrawal_completed" => T::EvWithdrawalCompleted,
+        "withdrawal_refused" => T::EvWithdrawalRefused,
+        "withdrawal_password_wrong" => T::EvWithdrawalPasswordWrong,
+        "password_changed" => T::EvPasswordChanged,
+        "password_change_wrong_current" => T::EvPasswordChangeWrong,
+        "email_changed" => T::EvEmailChanged,
+        "email_change_wrong_current" => T::EvEmailChangeWrong,
+        "offline_code_accepted" => T::EvOfflineCode,
+        "offline_code_refused" => T::EvOfflineCodeRefused,
+        "push_unblocked" => T::EvPushUnblocked,
+        other => return other.to_owned(),
+    };
+    t.get(lang).to_owned()
+}
+
+/// The parts of an audit event's detail a customer is shown (all masked at the source).
+pub fn customer_detail(detail: &str) -> String {
+    const SHOWN: [&str; 7] = ["ip", "browser", "amount", "to", "risk", "factors", "reason"];
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(detail) else {
+        return String::new();
+    };
+    SHOWN
+        .iter()
+        .filter_map(|k| {
+            map.get(*k).map(|v| match v {
+                serde_json::Value::String(s) => format!("{k}: {s}"),
+                other => format!("{k}: {other}"),
+            })
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
+}

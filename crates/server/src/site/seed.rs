@@ -1,0 +1,81 @@
+//! Creating customers: the demo customer seeded on a fresh `--dev` database, and the ones QA
+//! creates with `inkan-server customer create`.
+
+use super::db::{BankAccountRow, NewCustomer};
+use super::password::{check_password, generate_password, hash_password};
+use crate::store::Store;
+
+/// Cash a new demo or QA customer starts with, in yen.
+pub const STARTING_BALANCE_YEN: i64 = 3_000_000;
+/// The seeded demo customer's account number.
+pub const DEMO_ACCOUNT: &str = "10000001";
+
+/// A customer to create. Passwords left out are generated (and returned once).
+pub struct CustomerSpec {
+    pub account_id: String,
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    pub password: Option<String>,
+    pub withdrawal_password: Option<String>,
+}
+
+/// What was created: the passwords, to print once.
+pub struct CreatedCustomer {
+    pub account_id: String,
+    pub password: zeroize::Zeroizing<String>,
+    pub withdrawal_password: zeroize::Zeroizing<String>,
+}
+
+pub async fn create_customer(store: &Store, spec: CustomerSpec, now: i64) -> anyhow::Result<CreatedCustomer> {
+    anyhow::ensure!(
+        !spec.account_id.is_empty()
+            && spec.account_id.len() <= 16
+            && spec.account_id.bytes().all(|b| b.is_ascii_digit()),
+        "account numbers are 1 to 16 digits"
+    );
+    anyhow::ensure!(store.customer(&spec.account_id).await?.is_none(), "account {} exists", spec.account_id);
+    let password = zeroize::Zeroizing::new(spec.password.unwrap_or_else(generate_password));
+    let withdrawal_password = zeroize::Zeroizing::new(spec.withdrawal_password.unwrap_or_else(generate_password));
+    check_password(&password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
+    check_password(&withdrawal_password).map_err(|e| anyhow::anyhow!("withdrawal password: {e}"))?;
+    store
+        .insert_customer(NewCustomer {
+            account_id: &spec.account_id,
+            name: &spec.name,
+            email: &spec.email,
+            phone: &spec.phone,
+            password_hash: &hash_password(&password)?,
+            withdrawal_password_hash: &hash_password(&withdrawal_password)?,
+            cash_balance: STARTING_BALANCE_YEN,
+            now,
+        })
+        .await?;
+    let bank = BankAccountRow {
+        id: crate::random_id(10),
+        account_id: spec.account_id.clone(),
+        bank: "みずほ銀行 / Mizuho Bank".into(),
+        branch: "渋谷支店 / Shibuya".into(),
+        number: crate::service::random_number(7),
+        holder: "ヤマダ タロウ".into(),
+    };
+    store.insert_bank_account(&bank, now).await?;
+    store.audit(now, "customer_created", Some(&spec.account_id), None, None, serde_json::json!({})).await?;
+    Ok(CreatedCustomer { account_id: spec.account_id, password, withdrawal_password })
+}
+
+/// On a database with no customer yet, creates the demo customer; `None` otherwise.
+pub async fn seed_demo_customer(store: &Store, now: i64) -> anyhow::Result<Option<CreatedCustomer>> {
+    if store.customer_count().await? > 0 {
+        return Ok(None);
+    }
+    let spec = CustomerSpec {
+        account_id: DEMO_ACCOUNT.into(),
+        name: "山田 太郎 / Taro Yamada".into(),
+        email: "taro.yamada@example.com".into(),
+        phone: "090-1234-5678".into(),
+        password: None,
+        withdrawal_password: None,
+    };
+    create_customer(store, spec, now).await.map(Some)
+}
