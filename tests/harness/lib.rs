@@ -82,7 +82,9 @@ impl TestServer {
         let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("inkan.sqlite3").display());
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let origin = format!("http://{}", listener.local_addr().unwrap());
-        let settings = Settings::for_tests(&origin, &database_url);
+        let mut settings = Settings::for_tests(&origin, &database_url);
+        // Site tests play visitors from other networks through X-Forwarded-For.
+        settings.trust_x_forwarded_for = true;
         // Start at the real time so that out-of-process devices (the CLI) agree with the server;
         // tests then move the clock by hand.
         let clock = ManualClock::new(inkan_core::Clock::now(&inkan_core::SystemClock));
@@ -243,6 +245,39 @@ impl TestServer {
         rows.iter().rev().map(|r| r["event"].as_str().unwrap().to_owned()).collect()
     }
 
+    pub fn service(&self) -> &inkan_server::SharedService {
+        &self.server.as_ref().expect("server running").service
+    }
+
+    /// A site customer with known passwords; returns the account number.
+    pub async fn customer(&self, account: &str) -> String {
+        let spec = inkan_server::site::seed::CustomerSpec {
+            account_id: account.into(),
+            name: "山田 太郎 / Taro Yamada".into(),
+            email: format!("taro.{account}@example.com"),
+            phone: "090-1234-5678".into(),
+            password: Some(site::PASSWORD.into()),
+            withdrawal_password: Some(site::WITHDRAWAL_PASSWORD.into()),
+        };
+        inkan_server::site::seed::create_customer(&self.service().store, spec, inkan_core::Clock::now(&self.clock))
+            .await
+            .expect("customer");
+        account.to_owned()
+    }
+
+    /// Mail in the development outbox, newest first: (to, subject, body).
+    pub async fn outbox(&self) -> Vec<(String, String, String)> {
+        self.service().store.outbox(1000).await.unwrap().into_iter().map(|m| (m.to_addr, m.subject, m.body)).collect()
+    }
+
+    /// The newest e-mailed one-time code in the outbox.
+    pub async fn latest_email_code(&self) -> String {
+        let mails = self.outbox().await;
+        let body = &mails.iter().find(|m| m.1.contains("One-time code")).expect("a code mail").2;
+        let at = body.find("コード: ").expect("code line") + "コード: ".len();
+        body[at..at + 6].to_owned()
+    }
+
     /// Raw POST with the given body bytes, returning status and error body.
     pub async fn raw_post(&self, path: &str, bearer: Option<&str>, body: Vec<u8>) -> (u16, Option<ErrorBody>) {
         let mut req =
@@ -275,6 +310,8 @@ pub async fn next_matching<T>(rx: &mut mpsc::Receiver<WatchEvent>, mut pick: imp
 }
 
 pub use inkan_core::testing::RawDevice;
+
+pub mod site;
 
 /// Submits a hand-made decision and returns the HTTP status with the error body, so tests can
 /// check the status mapping as well as the code.

@@ -1,0 +1,467 @@
+//! The brokerage demo site over HTTP, with the server's clock in the test's hands: logins with
+//! push, e-mailed code and offline code, risk-based step-up, the 180/5-minute session rule,
+//! lock-out, withdrawals, security settings, and the bad-input paths (forged posts, oversized
+//! fields, unknown accounts, expired sessions). Mail is read from the development outbox here;
+//! the browser suite (`tests/browser`) reads it from a real SMTP server.
+
+use inkan_core::{Account, Authenticator};
+use inkan_e2e::site::{PASSWORD, Page, Visitor, WITHDRAWAL_PASSWORD};
+use inkan_e2e::{TestServer, platform_keys};
+use inkan_protocol::{ChallengeDetails, ChallengeState, Decision};
+
+const HOME_IP: &str = "203.0.113.10";
+const MINUTE: i64 = 60;
+
+/// Password, then the e-mailed code from the outbox: the visitor lands on the home page.
+async fn login_with_email_code(t: &TestServer, v: &mut Visitor, account: &str) -> Page {
+    let page = v.login_password(account, PASSWORD).await;
+    assert!(page.text().contains("ワンタイム認証コード"), "{}", page.text());
+    let code = t.latest_email_code().await;
+    let home = v.post("/login/verify/code", &[("code", &code)]).await;
+    assert!(home.text().contains("出金可能額"), "{}", home.text());
+    home
+}
+
+/// The challenge waiting on the device, approved with `number`.
+async fn approve_on_device(device: &Authenticator, account: &Account, number: &str) -> ChallengeDetails {
+    let pending = device.pending(account).await.expect("pending list");
+    assert_eq!(pending.len(), 1, "one challenge waiting");
+    let c = &pending[0].challenge;
+    let outcome = device.decide(account, c, Decision::Approve, Some(number)).await.expect("approved");
+    assert_eq!(outcome.state, ChallengeState::Approved);
+    c.details.clone()
+}
+
+async fn audit(t: &TestServer, account: &str) -> Vec<String> {
+    t.audit_events(account).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_with_an_enrolled_device_approving_the_push() {
+    let t = TestServer::start().await;
+    let account = t.customer("20000001").await;
+    let mut v = Visitor::new(&t.origin, HOME_IP);
+    // First login: unknown browser and network, no device: the e-mailed code.
+    login_with_email_code(&t, &mut v, &account).await;
+    let (device, acct) = t.enrolled_device(platform_keys(), &account).await;
+    v.post("/logout", &[]).await;
+
+    // Same browser, same network: the push alone, with a number on the page.
+    let page = v.login_password(&account, PASSWORD).await;
+    let number = page.attr("data-number").expect("a number on the page");
+    assert_eq!(number.len(), 2);
+    assert!(page.text().contains("承認をお待ちしています"), "{}", page.text());
+    assert!(page.attr("data-wait-url").is_some(), "the page waits by itself");
+    let ChallengeDetails::Login(ctx) = approve_on_device(&device, &acct, &number).await else { panic!("a login") };
+    assert_eq!(ctx.ip, HOME_IP);
+    assert_eq!(ctx.place, "東京都 (デモ) / Tokyo (demo)");
+    assert_eq!(ctx.browser, "Chrome 131 / Windows");
+    // The waiting page's status answers settled, and the page proceeds.
+    let status = v.get_once("/login/verify/status").await;
+    assert!(status.body.contains("\"settled\":true"), "{}", status.body);
+    let home = v.get("/login/verify").await;
+    assert!(home.text().contains("出金可能額"), "{}", home.text());
+
+    let events = audit(&t, &account).await;
+    assert!(events.iter().filter(|e| *e == "login_succeeded").count() == 2, "{events:?}");
+    let mails = t.outbox().await;
+    assert!(mails.iter().filter(|m| m.1.contains("Login notice")).count() >= 2);
+    assert!(mails.iter().any(|m| m.1.contains("Authenticator app added")), "enrollment mailed");
+    device.remove(&acct).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn risky_logins_need_the_email_code_as_well_as_the_push() {
+    let t = TestServer::start().await;
+    let account = t.customer("20000002").await;
+    let mut v = Visitor::new(&t.origin, HOME_IP);
+    login_with_email_code(&t, &mut v, &account).await;
+    let (device, acct) = t.enrolled_device(platform_keys(), &account).await;
+
+    // A browser never seen before (a phishing relay's, say): e-mail code first, then the push.
+    let mut other = Visitor::new(&t.origin, HOME_IP);
+    let page = other.login_password(&account, PASSWORD).await;
+    assert!(page.text().contains("いつもと異なる環境"), "{}", page.text());
+    let code = t.latest_email_code().await;
+    let page = other.post("/login/verify/code", &[("code", &code)]).await;
+    let number = page.attr("data-number").expect("then the push");
+    approve_on_device(&device, &acct, &number).await;
+    assert!(other.get("/login/verify").await.text().contains("出金可能額"));
+
+    // The known browser from a new network is risky too.
+    v.post("/logout", &[]).await;
+    v.from_ip = "198.51.100.20".into();
+    let page = v.login_password(&account, PASSWORD).await;
+    assert!(page.text().contains("いつもと異なる環境"), "{}", page.text());
+
+    // The signals and the decision are in the audit log.
+    let rows: Vec<serde_json::Value> = t
+        .http
+        .get(format!("{}/v1/rp/accounts/{account}/audit", t.origin))
+        .bearer_auth(&t.api_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let risky: Vec<&serde_json::Value> = rows.iter().filter(|r| r["event"] == "login_password_ok").collect();
+    assert_eq!(risky[0]["detail"]["risk"], serde_json::json!(["new_network"]));
+    assert_eq!(risky[1]["detail"]["risk"], serde_json::json!(["unknown_browser"]));
+    assert_eq!(risky[1]["detail"]["push"], true);
+    assert_eq!(risky[1]["detail"]["email_code"], true);
+    assert_eq!(risky[2]["detail"]["risk"], serde_json::json!(["unknown_browser", "new_network"]));
+    device.remove(&acct).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denied_or_not_me_push_stops_the_login_and_says_why() {
+    let t = TestServer::start().await;
+    let account = t.customer("20000003").await;
+    let mut v = Visitor::new(&t.origin, HOME_IP);
+    login_with_email_code(&t, &mut v, &account).await;
+    let (device, acct) = t.enrolled_device(platform_keys(), &account).await;
+    v.post("/logout", &[]).await;
+
+    v.login_password(&account, PASSWORD).await;
+    let c = device.pending(&acct).await.unwrap().remove(0).challenge;
+    device.decide(&acct, &c, Decision::Deny, None).await.unwrap();
+    let page = v.get("/login/verify").await;
+    assert!(page.text().contains("拒否されました"), "{}", page.text());
+    assert!(v.get("/home").await.text().contains("口座番号"), "no session: back at the login form");
+
+    t.clock.advance(MINUTE); // past the cool-down
+    v.login_password(&account, PASSWORD).await;
+    let c = device.pending(&acct).await.unwrap().remove(0).challenge;
+    device.decide(&acct, &c, Decision::DenyFraud, None).await.unwrap();
+    let page = v.get("/login/verify").await;
+    assert!(page.text().contains("身に覚えがない"), "{}", page.text());
+    // Further pushes are blocked; the page offers the e-mail code instead, and a mail went out.
+    v.login_password(&account, PASSWORD).await;
+    let page = v.get("/login/verify").await;
+    assert!(page.text().contains("push_blocked"), "{}", page.text());
+    tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while !t.outbox().await.iter().any(|m| m.1.contains("Not me")) {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the \"not me\" mail");
+    device.remove(&acct).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_offline_code_is_accepted_in_the_code_field() {
+    let t = TestServer::start().await;
+    let account = t.customer("20000004").await;
+    let mut v = Visitor::new(&t.origin, HOME_IP);
+    login_with_email_code(&t, &mut v, &account).await;
+    let (device, acct) = t.enrolled_device(platform_keys(), &account).await;
+    v.post("/logout", &[]).await;
+    v.login_password(&account, PASSWORD).await;
+    // No phone signal: the person switches to the code field and types the app's offline code.
+    let page = v.post("/login/verify/email-instead", &[]).await;
+    assert!(page.text().contains("ワンタイム認証コード"), "{}", page.text());
+    let offline = device.offline_code(&acct).await.unwrap();
+    let home = v.post("/login/verify/code", &[("code", &offline.code)]).await;
+    assert!(home.text().contains("出金可能額"), "{}", home.text());
+    device.remove(&acct).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_end_180_minutes_after_login_unless_used_in_the_last_5() {
+    let t = TestServer::start().await;
+    let account = t.customer("20000005").await;
+    let mut v = Visitor::new(&t.origin, HOME_IP);
+    login_with_email_code(&t, &mut v, &account).await;
+    // 174 minutes in: still logged in, but too early to extend.
+    t.clock.advance(174 * MINUTE);
+    assert_eq!(v.get_once("/home").await.status, 200);
+    // 176 minutes in (inside the last 5): extended to 360 minutes.
+    t.clock.advance(2 * MINUTE);
+    assert_eq!(v.get_once("/home").await.status, 200);
+    // 300 minutes in: alive only because of the extension.
+    t.clock.advance(124 * MINUTE);
+    assert_eq!(v.get_once("/home").await.status, 200);
+    // 360 minutes in: logged out, told why, and the session is gone for good.
+    t.clock.advance(60 * MINUTE);
+    let page = v.get_once("/home").await;
+    assert_eq!(page.location.as_deref(), Some("/login?expired=1"));
+    let page = v.get("/home").await;
+    assert!(page.text().contains("口座番号") && !page.text().contains("出金可能額"));
+
+    // A session used only before its window ends at 180 minutes exactly.
+    let mut w = Visitor::new(&t.origin, HOME_IP);
+    w.cookies.insert("inkan_browser".into(), v.cookies["inkan_browser"].clone());
+    login_with_email_code(&t, &mut w, &account).await;
+    t.clock.advance(174 * MINUTE);
+    assert_eq!(w.get_once("/home").await.status, 200);
+    t.clock.advance(6 * MINUTE);
+    assert_eq!(w.get_once("/home").await.location.as_deref(), Some("/login?expired=1"));
+    assert!(audit(&t, &account).await.contains(&"session_expired".to_owned()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_wrong_passwords_lock_the_account_until_the_mailed_link_clears_it() {
+    let t = TestServer::start().await;
+    let account = t.customer("20000006").await;
+    let mut v = Visitor::new(&t.origin, HOME_IP);
+    for i in 1..=4 {
+        let page = v.login_password(&account, "Wrong-pass-0").await;
+        assert!(page.text().contains("口座番号またはパスワードが正しくありません"), "try {i}");
+    }
+    let page = v.login_password(&account, "Wrong-pass-0").await;
+    assert!(page.text().contains("ロックしています"), "{}", page.text());
+    // The right password does not get in while locked.
+    let page = v.login_password(&account, PASSWORD).await;
+    assert!(page.text().contains("ロックしています"));
+    assert!(t.outbox().await.iter().all(|m| !m.1.contains("One-time code")), "no code sent while locked");
+    // The mailed link unlocks (once).
+    let link = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            if let Some(m) = t.outbox().await.into_iter().find(|m| m.1.contains("Account locked")) {
+                let at = m.2.find("/unlock/").unwrap();
+                return m.2[at..].split_whitespace().next().unwrap().to_owned();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("unlock mail");
+    let page = v.post(&link, &[]).await;
+    assert!(page.text().contains("ロックを解除しました"), "{}", page.text());
+    assert!(v.post(&link, &[]).await.text().contains("無効"), "single use");
+    // After the failures, the next login is risky (recent failures).
+    let page = v.login_password(&account, PASSWORD).await;
+    assert!(page.text().contains("ワンタイム認証コード"));
+    let events = audit(&t, &account).await;
+    for e in ["login_password_wrong", "account_locked", "login_refused_locked", "account_unlocked"] {
+        assert!(events.contains(&e.to_owned()), "{e} in {events:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_account_gets_the_same_answer_as_a_wrong_password() {
+    let t = TestServer::start().await;
+    let account = t.customer("20000007").await;
+    let mut v = Visitor::new(&t.origin, HOME_IP);
+    let wrong = v.login_password(&account, "Wrong-pass-0").await;
+    let unknown = v.login_password("29999999", "Wrong-pass-0").await;
+    assert_eq!(wrong.status, unknown.status);
+    assert_eq!(wrong.body.replace(&account, "ACCOUNT"), unknown.body.replace("29999999", "ACCOUNT"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_posts_oversized_fields_and_expired_logins_change_nothing() {
+    let t = TestServer::start().await;
+    let account = t.customer("20000008").await;
+    let mut v = Visitor::new(&t.origin, HOME_IP);
+    login_with_email_code(&t, &mut v, &account).await;
+    let before = audit(&t, &account).await.len();
+
+    // No token, a wrong token, a token with another site's Origin.
+    let body = inkan_e2e::site::form_body(&[
+        ("current_email", "taro.20000008@example.com"),
+        ("new_email", "evil@example.net"),
+    ]);
+    let page = v.post_raw("/settings/email", &body, None).await;
+    assert_eq!(page.status, 403);
+    assert!(page.body.contains("csrf_check_failed"));
+    let forged = format!("csrf=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA&{body}");
+    assert_eq!(v.post_raw("/settings/email", &forged, None).await.status, 403);
+    let with_token = format!("csrf={}&{body}", v.csrf().await);
+    assert_eq!(
+        v.post_raw("/settings/email", &with_token, Some("https://inkan-securities.example.net")).await.status,
+        403
+    );
+    assert_eq!(v.post_raw("/login", "account=1&password=2", None).await.status, 403, "the login form too");
+    // Oversized field and oversized body.
+    let long = "A1-".repeat(30);
+    let page = v.post_once("/settings/password", &[("current", &long), ("new", "x"), ("confirm", "x")]).await;
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("field_too_long"));
+    let huge = format!("csrf={}&pad={}", v.csrf().await, "x".repeat(20 * 1024));
+    assert_eq!(v.post_raw("/settings/password", &huge, None).await.status, 413);
+    // Nothing changed: same e-mail, no new audit entries, still logged in.
+    assert_eq!(audit(&t, &account).await.len(), before);
+    let settings = v.get("/settings").await;
+    assert!(settings.text().contains("ta****"), "{}", settings.text());
+    assert!(!t.outbox().await.iter().any(|m| m.0 == "evil@example.net"));
+
+    // A login attempt left open past its lifetime must start over.
+    v.post("/logout", &[]).await;
+    let mut w = Visitor::new(&t.origin, "192.0.2.1");
+    w.login_password(&account, PASSWORD).await;
+    t.clock.advance(11 * MINUTE);
+    let page = w.post("/login/verify/code", &[("code", "123456")]).await;
+    assert!(page.text().contains("有効期限が切れました"), "{}", page.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn withdrawal_shows_and_signs_the_amount_and_masked_destination() {
+    let t = TestServer::start().await;
+    let account = t.customer("20000009").await;
+    let mut v = Visitor::new(&t.origin, HOME_IP);
+    login_with_email_code(&t, &mut v, &account).await;
+    let (device, acct) = t.enrolled_device(platform_keys(), &account).await;
+    let form = v.get("/withdraw").await;
+    let destination = form.attr("option value").expect("a registered destination");
+    // A wrong withdrawal password is refused and counted.
+    let page = v
+        .post(
+            "/withdraw",
+            &[("amount", "120000"), ("destination", &destination), ("withdrawal_password", "Wrong-pass-0")],
+        )
+        .await;
+    assert!(page.text().contains("出金パスワードが正しくありません"));
+    let page = v
+        .post(
+            "/withdraw",
+            &[("amount", "120,000"), ("destination", &destination), ("withdrawal_password", WITHDRAWAL_PASSWORD)],
+        )
+        .await;
+    assert!(page.text().contains("120,000円"), "{}", page.text());
+    let number = page.attr("data-number").expect("a number");
+    let ChallengeDetails::Withdrawal(w) = approve_on_device(&device, &acct, &number).await else {
+        panic!("withdrawal")
+    };
+    assert_eq!((w.amount, w.currency.as_str()), (120_000, "JPY"));
+    assert!(w.account_masked.starts_with("***") && w.account_masked.len() == 7, "{}", w.account_masked);
+    assert_eq!(w.bank, "みずほ銀行 / Mizuho Bank");
+    let done = v.get(page.attr("data-wait-url").unwrap().trim_end_matches("/status")).await;
+    assert!(done.text().contains("出金を受け付けました"), "{}", done.text());
+    assert!(v.get("/home").await.text().contains("2,880,000円"));
+    let events = audit(&t, &account).await;
+    assert!(events.contains(&"withdrawal_completed".to_owned()));
+    assert!(events.contains(&"withdrawal_password_wrong".to_owned()));
+    device.remove(&acct).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn withdrawal_without_a_device_takes_the_email_code() {
+    let t = TestServer::start().await;
+    let account = t.customer("20000010").await;
+    let mut v = Visitor::new(&t.origin, HOME_IP);
+    login_with_email_code(&t, &mut v, &account).await;
+    let destination = v.get("/withdraw").await.attr("option value").unwrap();
+    for bad in ["0", "-5", "3000001", "abc", "99999999999"] {
+        let page = v
+            .post(
+                "/withdraw",
+                &[("amount", bad), ("destination", &destination), ("withdrawal_password", WITHDRAWAL_PASSWORD)],
+            )
+            .await;
+        assert!(page.text().contains("出金額は1円以上"), "{bad}: {}", page.text());
+    }
+    let page = v
+        .post(
+            "/withdraw",
+            &[("amount", "5000"), ("destination", &destination), ("withdrawal_password", WITHDRAWAL_PASSWORD)],
+        )
+        .await;
+    assert!(page.text().contains("認証コードを入力"), "{}", page.text());
+    let code = t.latest_email_code().await;
+    let at = page.body.find("action=\"/withdraw/").expect("the code form") + "action=\"".len();
+    let wpage = page.body[at..at + page.body[at..].find('"').unwrap()].to_owned();
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    let page = v.post(&wpage, &[("code", wrong)]).await;
+    assert!(page.text().contains("あと4回"), "{}", page.text());
+    let page = v.post(&wpage, &[("code", &code)]).await;
+    assert!(page.text().contains("出金を受け付けました"), "{}", page.text());
+    assert!(v.get("/home").await.text().contains("2,995,000円"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_settings_enroll_list_revoke_and_the_revoked_device_fails() {
+    let t = TestServer::start().await;
+    let account = t.customer("20000011").await;
+    let mut v = Visitor::new(&t.origin, HOME_IP);
+    login_with_email_code(&t, &mut v, &account).await;
+    // The enrollment page shows a QR code and the link; the device enrolls from the link.
+    let page = v.get("/settings/authenticators/new").await;
+    assert!(page.body.contains("<svg"), "inline QR");
+    let at = page.body.find("inkan://enroll").expect("the link");
+    let link = page.body[at..at + page.body[at..].find('"').unwrap()].replace("&amp;", "&");
+    let device = t.device(platform_keys());
+    let acct = device.enroll(&link, "QA phone").await.expect("enrolled from the page's link");
+    let status = v.get_once(&page.attr("data-wait-url").unwrap().replace("&amp;", "&")).await;
+    assert!(status.body.contains("\"used\""), "{}", status.body);
+    let settings = v.get("/settings").await;
+    assert!(settings.text().contains("QA phone"), "{}", settings.text());
+    // Revoke from the page: the device's next approval fails.
+    let revoke = format!("/settings/authenticators/{}/revoke", acct.device_id);
+    let page = v.post(&revoke, &[]).await;
+    assert!(page.text().contains("登録を解除しました"), "{}", page.text());
+    assert!(!page.text().contains("QA phone"));
+    let err = device.pending(&acct).await.expect_err("revoked");
+    assert_eq!(err.code(), "device_revoked");
+    assert!(v.post(&revoke, &[]).await.status == 404, "twice: not found");
+    let mails = t.outbox().await;
+    assert!(
+        mails.iter().any(|m| m.1.contains("Authenticator app removed")) || {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            t.outbox().await.iter().any(|m| m.1.contains("Authenticator app removed"))
+        }
+    );
+    device.remove(&acct).await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_and_email_changes_follow_the_rules_and_notify() {
+    let t = TestServer::start().await;
+    let account = t.customer("20000012").await;
+    let mut v = Visitor::new(&t.origin, HOME_IP);
+    login_with_email_code(&t, &mut v, &account).await;
+    let change = |new: &'static str| [("current", PASSWORD), ("new", new), ("confirm", new)];
+    for (new, says) in [
+        ("Short-1", "10文字以上"),
+        ("Much-too-long-pass-1", "16文字以内"),
+        ("Has space 12A", "使えない文字"),
+        ("abcdefghij", "3種類以上"),
+    ] {
+        let page = v.post("/settings/password", &change(new)).await;
+        assert!(page.text().contains(says), "{new}: {}", page.text());
+    }
+    let page = v
+        .post("/settings/password", &[("current", PASSWORD), ("new", "New-pass-2026"), ("confirm", "New-pass-2027")])
+        .await;
+    assert!(page.text().contains("一致しません"));
+    let page = v.post("/settings/password", &change("New-pass-2026")).await;
+    assert!(page.text().contains("パスワードを変更しました"), "{}", page.text());
+
+    // E-mail change needs the current address typed in full; the masked form is not enough.
+    let page =
+        v.post("/settings/email", &[("current_email", "ta****@ex*****.com"), ("new_email", "new@example.org")]).await;
+    assert!(page.text().contains("一致しません"), "{}", page.text());
+    let current = format!("taro.{account}@example.com");
+    let page = v.post("/settings/email", &[("current_email", &current), ("new_email", "not-an-address")]).await;
+    assert!(page.text().contains("形式が正しくありません"));
+    let page = v.post("/settings/email", &[("current_email", &current), ("new_email", "hanako@example.org")]).await;
+    assert!(page.text().contains("認証メールアドレスを変更しました"), "{}", page.text());
+    assert!(page.text().contains("ha****@ex*****.org"), "masked: {}", page.text());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mails = t.outbox().await;
+    assert!(mails.iter().any(|m| m.0 == current && m.1.contains("e-mail changed")), "old address told");
+    assert!(mails.iter().any(|m| m.0 == "hanako@example.org" && m.1.contains("e-mail changed")), "new address told");
+    assert!(mails.iter().any(|m| m.1.contains("Password changed")));
+    // No page shows the full address or phone.
+    for path in ["/home", "/settings", "/activity"] {
+        let text = v.get(path).await.body;
+        assert!(!text.contains("hanako@example.org") && !text.contains("1234-5678"), "{path} unmasked");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn english_switch_and_recent_activity() {
+    let t = TestServer::start().await;
+    let account = t.customer("20000013").await;
+    let mut v = Visitor::new(&t.origin, HOME_IP);
+    login_with_email_code(&t, &mut v, &account).await;
+    let page = v.get("/lang/en?back=/activity").await;
+    assert!(page.text().contains("Recent activity"), "{}", page.text());
+    assert!(page.text().contains("Logged in"));
+    assert!(page.text().contains("Code e-mailed"));
+    // Off-site "back" targets are ignored.
+    let page = v.get_once("/lang/ja?back=//evil.example").await;
+    assert_eq!(page.location.as_deref(), Some("/"));
+}
