@@ -450,7 +450,7 @@ pub async fn enroll_status(
             return Err(SiteError::NotFound);
         };
         if used {
-            return Ok(Json(json!({"settled": true, "state": "used"})));
+            return Ok(Json(json!({"settled": true, "state": "used", "next": "/settings?m=enrolled"})));
         }
         if site.now() > expires_at {
             return Ok(Json(json!({"settled": true, "state": "expired"})));

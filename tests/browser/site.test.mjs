@@ -1,0 +1,281 @@
+// The brokerage demo site in a real browser (Debian's headless Chromium, driven by
+// playwright-core), against the real inkan-server, with the inkan CLI as the customer's device
+// (its key in the real Secret Service keychain) and a real SMTP server (aiosmtpd) receiving
+// every mail. Screenshots of the main pages in both languages go to test-artifacts/browser/.
+//
+// Run through scripts/test (it builds the binaries and starts the keychain); alone:
+//   scripts/with-keyring npm --prefix tests/browser test
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { createServer, connect } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "..", "..");
+const target = process.env.CARGO_TARGET_DIR ?? join(root, "target");
+const SERVER = join(target, "debug", "inkan-server");
+const CLI = join(target, "debug", "inkan");
+const CHROMIUM = process.env.INKAN_CHROMIUM ?? "/usr/bin/chromium";
+const ARTIFACTS = join(root, "test-artifacts", "browser");
+/** Longest a step waits for something that should take milliseconds. */
+const STEP_MS = 15_000;
+const HOME_IP = "203.0.113.10";
+
+const work = mkdtempSync(join(tmpdir(), "inkan-browser-"));
+const children = [];
+let origin, smtpDir, demo, browser;
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.on("error", fail);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+async function waitForPort(port) {
+  const deadline = Date.now() + STEP_MS;
+  while (Date.now() < deadline) {
+    const open = await new Promise((ok) => {
+      const c = connect(port, "127.0.0.1", () => { c.end(); ok(true); });
+      c.on("error", () => ok(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+function start(cmd, args) {
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  let out = "";
+  child.stdout.on("data", (d) => { out += d; });
+  child.stderr.on("data", (d) => { out += d; });
+  child.output = () => out;
+  return child;
+}
+
+/** Mail the SMTP server received, oldest first. */
+function mails() {
+  const r = spawnSync("python3", [join(here, "read_maildir.py"), smtpDir], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+/** Waits for a mail whose subject contains `subject` beyond the first `after` such mails. */
+async function mailWith(subject, after = 0) {
+  const deadline = Date.now() + STEP_MS;
+  while (Date.now() < deadline) {
+    const found = mails().filter((m) => m.subject.includes(subject));
+    if (found.length > after) return found[found.length - 1];
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no mail "${subject}"`);
+}
+
+function codeIn(mail) {
+  return /コード: (\d{6})/.exec(mail.body)[1];
+}
+
+/** The inkan CLI as a device with its own profile; JSON out, throws with the error code. */
+function cli(profile, ...args) {
+  const r = spawnSync(CLI, ["--profile", join(work, profile), "--json", ...args], { encoding: "utf8" });
+  const lines = r.stdout.trim().split("\n").filter(Boolean);
+  const last = lines.length ? JSON.parse(lines[lines.length - 1]) : {};
+  if (r.status !== 0) {
+    const e = new Error(`inkan ${args[0]} failed: ${r.stdout} ${r.stderr}`);
+    e.code = last.code ?? last.error;
+    throw e;
+  }
+  return last;
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** Screenshots `page` as it is in Japanese, then in English, and goes back to Japanese. */
+async function shotBoth(page, name) {
+  await shot(page, `${name}-ja`);
+  await page.context().addCookies([{ name: "inkan_lang", value: "en", url: origin }]);
+  await page.reload();
+  await shot(page, `${name}-en`);
+  await page.context().addCookies([{ name: "inkan_lang", value: "ja", url: origin }]);
+  await page.reload();
+}
+
+async function newPage(ip = HOME_IP) {
+  const context = await browser.newContext({ extraHTTPHeaders: { "X-Forwarded-For": ip }, locale: "ja-JP" });
+  return context.newPage();
+}
+
+async function submitPassword(page, account, password) {
+  await page.goto(`${origin}/login`);
+  await page.fill("#account", account);
+  await page.fill("#password", password);
+  await page.click("form[action='/login'] button[type=submit]");
+}
+
+async function enterCode(page, code) {
+  await page.fill("#code", code);
+  await page.click("form[action$='/code'] button[type=submit]");
+}
+
+before(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  smtpDir = join(work, "maildir");
+  const smtpPort = await freePort();
+  start("python3", ["-m", "aiosmtpd", "-n", "-l", `127.0.0.1:${smtpPort}`, "-c", "aiosmtpd.handlers.Mailbox", smtpDir]);
+  await waitForPort(smtpPort);
+  const port = await freePort();
+  origin = `http://127.0.0.1:${port}`;
+  const server = start(SERVER, [
+    "--dev", "--data-dir", join(work, "data"), "--smtp-url", `smtp://127.0.0.1:${smtpPort}`,
+    "--trust-x-forwarded-for", "serve", "--listen", `127.0.0.1:${port}`,
+  ]);
+  const deadline = Date.now() + STEP_MS;
+  while (!server.output().includes("listening on") && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const out = server.output();
+  assert.match(out, /listening on/, out);
+  demo = {
+    account: /account number:\s+(\S+)/.exec(out)[1],
+    password: /\/ password:\s+(\S+)/.exec(out)[1],
+    withdrawal: /withdrawal password:\s+(\S+)/.exec(out)[1],
+  };
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  for (const c of children) c.kill("SIGTERM");
+  rmSync(work, { recursive: true, force: true });
+});
+
+let main; // the customer's usual browser, logged in across the tests below
+
+test("first login takes the e-mailed code from the real SMTP server; pages show masked data only", async () => {
+  main = await newPage();
+  await main.goto(`${origin}/login`);
+  await shotBoth(main, "login");
+  await submitPassword(main, demo.account, demo.password);
+  await main.getByText("ワンタイム認証コード").first().waitFor();
+  await enterCode(main, codeIn(await mailWith("One-time code")));
+  await main.waitForURL("**/home");
+  const text = await main.textContent("main");
+  assert.match(text, /ta\*+@ex\*+\.com/);
+  assert.match(text, /090-\*\*\*\*-5678/);
+  assert.match(text, /\*{3,}\d{4}/, "masked bank account");
+  assert.doesNotMatch(await main.content(), /taro\.yamada@example\.com|1234-5678/);
+  const notice = await mailWith("Login notice");
+  assert.match(notice.body, /203\.0\.113\.10/);
+  assert.doesNotMatch(notice.body, /taro\.yamada@example\.com/);
+});
+
+test("the CLI enrolls from the settings page, then approves a login push with the page's number", async () => {
+  await main.goto(`${origin}/settings/authenticators/new`);
+  await main.locator(".qr svg").waitFor();
+  const link = await main.locator("[data-enroll-link] a").getAttribute("href");
+  cli("qa-device", "enroll", link, "--name", "QA CLI");
+  await main.waitForURL("**/settings?m=enrolled", { timeout: STEP_MS }); // the page noticed by itself
+  await main.getByText("QA CLI").waitFor();
+  await shotBoth(main, "settings");
+  await mailWith("Authenticator app added");
+
+  await main.click("form[action='/logout'] button");
+  await main.waitForURL("**/login?out=1");
+  await submitPassword(main, demo.account, demo.password);
+  const number = (await main.locator("[data-number]").textContent()).trim();
+  assert.match(number, /^\d{2}$/);
+  await shotBoth(main, "number-matching");
+  const [pending] = cli("qa-device", "pending");
+  assert.equal(pending.kind, "login");
+  assert.equal(pending.details.ip, HOME_IP);
+  assert.equal(cli("qa-device", "approve", pending.challenge_id, "--number", number).state, "approved");
+  await main.waitForURL("**/home", { timeout: STEP_MS }); // no manual refresh
+});
+
+test("a withdrawal shows the amount, the device signs it, and the page completes", async () => {
+  await main.goto(`${origin}/withdraw`);
+  await main.fill("#amount", "250000");
+  await main.fill("#wpassword", demo.withdrawal);
+  await main.click("form[action='/withdraw'] button[type=submit]");
+  await main.locator("[data-number]").waitFor();
+  assert.match(await main.textContent("main"), /250,000円/);
+  await shotBoth(main, "withdrawal");
+  const number = (await main.locator("[data-number]").textContent()).trim();
+  const [pending] = cli("qa-device", "pending");
+  assert.equal(pending.kind, "withdrawal");
+  assert.equal(pending.details.amount, 250000);
+  assert.equal(pending.details.currency, "JPY");
+  assert.match(pending.details.account_masked, /^\*+\d{4}$/);
+  cli("qa-device", "approve", pending.challenge_id, "--number", number);
+  await main.getByText("出金を受け付けました").waitFor({ timeout: STEP_MS });
+  await shot(main, "withdrawal-done-ja");
+  const mail = await mailWith("Withdrawal request received");
+  assert.match(mail.body, /250,000円/);
+});
+
+test("a login from a new browser and network is risky: e-mail code and push", async () => {
+  const page = await newPage("198.51.100.7");
+  await submitPassword(page, demo.account, demo.password);
+  await page.getByText("いつもと異なる環境").waitFor();
+  await shot(page, "risky-step-up-ja");
+  const before = mails().filter((m) => m.subject.includes("One-time code")).length;
+  await enterCode(page, codeIn(await mailWith("One-time code", before - 1)));
+  const number = (await page.locator("[data-number]").textContent()).trim();
+  const [pending] = cli("qa-device", "pending");
+  assert.equal(pending.details.ip, "198.51.100.7");
+  cli("qa-device", "approve", pending.challenge_id, "--number", number);
+  await page.waitForURL("**/home", { timeout: STEP_MS });
+  await page.context().close();
+});
+
+test("a revoked device's next approval fails", async () => {
+  await main.goto(`${origin}/withdraw`);
+  await main.fill("#amount", "1000");
+  await main.fill("#wpassword", demo.withdrawal);
+  await main.click("form[action='/withdraw'] button[type=submit]");
+  const number = (await main.locator("[data-number]").textContent()).trim();
+  const [pending] = cli("qa-device", "pending");
+  const other = await main.context().newPage();
+  await other.goto(`${origin}/settings`);
+  await other.click("#authenticators form button");
+  await other.getByText("認証アプリの登録を解除しました").waitFor();
+  assert.throws(() => cli("qa-device", "approve", pending.challenge_id, "--number", number), (e) => {
+    assert.match(String(e.code), /device_revoked|session_expired|unauthorized/);
+    return true;
+  });
+  await mailWith("Authenticator app removed");
+});
+
+test("five wrong passwords lock the account, with a mail to the customer", async () => {
+  execFileSync(SERVER, ["--dev", "--data-dir", join(work, "data"), "customer", "create", "--account", "10000002",
+    "--email", "hanako@example.com"], { encoding: "utf8" });
+  const page = await newPage();
+  for (let i = 0; i < 4; i++) {
+    await submitPassword(page, "10000002", "Wrong-pass-0");
+    await page.getByText("口座番号またはパスワードが正しくありません").waitFor();
+  }
+  await submitPassword(page, "10000002", "Wrong-pass-0");
+  await page.getByText("ロックしています").waitFor();
+  await shot(page, "locked-ja");
+  const mail = await mailWith("Account locked");
+  assert.match(mail.to, /hanako@example\.com/);
+  assert.match(mail.body, /\/unlock\//);
+  await page.context().close();
+});
