@@ -95,16 +95,7 @@ async fn risky_logins_need_the_email_code_as_well_as_the_push() {
     assert!(page.text().contains("いつもと異なる環境"), "{}", page.text());
 
     // The signals and the decision are in the audit log.
-    let rows: Vec<serde_json::Value> = t
-        .http
-        .get(format!("{}/v1/rp/accounts/{account}/audit", t.origin))
-        .bearer_auth(&t.api_key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rows = t.audit_rows(&account).await;
     let risky: Vec<&serde_json::Value> = rows.iter().filter(|r| r["event"] == "login_password_ok").collect();
     assert_eq!(risky[0]["detail"]["risk"], serde_json::json!(["new_network"]));
     assert_eq!(risky[1]["detail"]["risk"], serde_json::json!(["unknown_browser"]));

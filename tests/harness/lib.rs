@@ -236,13 +236,14 @@ impl TestServer {
         answer["valid"].as_bool().expect("a boolean")
     }
 
+    /// The account's audit rows (`at`, `event`, `device_id`, `challenge_id`, `detail`), newest first.
+    pub async fn audit_rows(&self, account: &str) -> Vec<serde_json::Value> {
+        self.rp_json(self.http.get(format!("{}/v1/rp/accounts/{account}/audit", self.origin))).await.expect("audit")
+    }
+
     /// Audit event names for the account, oldest first.
     pub async fn audit_events(&self, account: &str) -> Vec<String> {
-        let rows: Vec<serde_json::Value> = self
-            .rp_json(self.http.get(format!("{}/v1/rp/accounts/{account}/audit", self.origin)))
-            .await
-            .expect("audit");
-        rows.iter().rev().map(|r| r["event"].as_str().unwrap().to_owned()).collect()
+        self.audit_rows(account).await.iter().rev().map(|r| r["event"].as_str().unwrap().to_owned()).collect()
     }
 
     pub fn service(&self) -> &inkan_server::SharedService {

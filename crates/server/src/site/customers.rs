@@ -16,7 +16,7 @@ use subtle::ConstantTimeEq;
 use super::codes::{self, CodeCheck};
 use super::db::{BankAccountRow, CustomerRow, WithdrawalRow};
 use super::i18n::{Lang, T};
-use super::login::{code_form, code_message, count_password_failure, push_state_body};
+use super::login::{code_form, code_message, code_message_markup, count_password_failure, push_state_body};
 use super::pages::{self, csrf, layout};
 use super::password::{PasswordRuleError, check_password, hash_password};
 use super::{
@@ -185,46 +185,48 @@ async fn withdrawal_of(site: &SharedSite, c: &Customer, id: &str) -> SiteResult<
     Ok((w, bank))
 }
 
-/// Settles an awaiting withdrawal whose challenge has ended; its state afterwards.
+/// How an awaiting withdrawal ended.
+enum WithdrawalEnd<'a> {
+    /// Approved by the given factor (`push`, `email_code`).
+    Completed(&'a str),
+    /// Not approved, for the given reason (the challenge's final state, or the code's).
+    Refused(&'a str),
+}
+
+/// Finishes an awaiting withdrawal once (a second call changes nothing) and audits it.
+async fn finish_withdrawal(site: &SharedSite, w: &WithdrawalRow, end: WithdrawalEnd<'_>) -> SiteResult<()> {
+    let store = &site.service.store;
+    let now = site.now();
+    let (done, event, detail) = match end {
+        WithdrawalEnd::Completed(factor) => (
+            store.complete_withdrawal(&w.id, now).await?,
+            "withdrawal_completed",
+            json!({"withdrawal_id": w.id, "amount": w.amount, "factor": factor}),
+        ),
+        WithdrawalEnd::Refused(reason) => (
+            store.refuse_withdrawal(&w.id, now).await?,
+            "withdrawal_refused",
+            json!({"withdrawal_id": w.id, "reason": reason}),
+        ),
+    };
+    if done {
+        store.audit(now, event, Some(&w.account_id), None, w.challenge_id.as_deref(), detail).await?;
+    }
+    Ok(())
+}
+
+/// Settles an awaiting withdrawal whose challenge has ended; the challenge's state.
 async fn settle_withdrawal(site: &SharedSite, w: &WithdrawalRow) -> SiteResult<Option<ChallengeState>> {
     let Some(challenge_id) = &w.challenge_id else { return Ok(None) };
-    let status = site.service.challenge_status(challenge_id).await?;
+    let state = site.service.challenge_status(challenge_id).await?.state;
     if w.state == "awaiting_approval" {
-        let store = &site.service.store;
-        let now = site.now();
-        match status.state {
-            ChallengeState::Approved => {
-                if store.complete_withdrawal(&w.id, now).await? {
-                    store
-                        .audit(
-                            now,
-                            "withdrawal_completed",
-                            Some(&w.account_id),
-                            None,
-                            Some(challenge_id),
-                            json!({"withdrawal_id": w.id, "amount": w.amount, "factor": "push"}),
-                        )
-                        .await?;
-                }
-            }
+        match state {
             ChallengeState::Pending => {}
-            other => {
-                if store.refuse_withdrawal(&w.id, now).await? {
-                    store
-                        .audit(
-                            now,
-                            "withdrawal_refused",
-                            Some(&w.account_id),
-                            None,
-                            Some(challenge_id),
-                            json!({"withdrawal_id": w.id, "challenge": other.as_str()}),
-                        )
-                        .await?;
-                }
-            }
+            ChallengeState::Approved => finish_withdrawal(site, w, WithdrawalEnd::Completed("push")).await?,
+            other => finish_withdrawal(site, w, WithdrawalEnd::Refused(other.as_str())).await?,
         }
     }
-    Ok(Some(status.state))
+    Ok(Some(state))
 }
 
 pub async fn withdrawal_page(
@@ -255,14 +257,7 @@ pub async fn withdrawal_page(
             html! { (summary) (push_state_body(&v, state, w.number.as_deref(), status.expires_at, &url, T::WithdrawPushLead, None, html! {})) }
         }
         (_, None) => {
-            let message = q.m.as_deref().map(|m| match m {
-                "malformed" => pages::error(v.t(T::CodeMalformed)),
-                w if w.starts_with("wrong") => pages::error(
-                    &T::CodeWrong.fill(v.lang, &[&w.trim_start_matches("wrong").parse::<u32>().unwrap_or(0)]),
-                ),
-                "too_many" => pages::error(v.t(T::CodeTooManyAttempts)),
-                _ => pages::error(v.t(T::CodeExpired)),
-            });
+            let message = code_message_markup(&v, q.m.as_deref());
             html! {
                 (summary)
                 @if let Some(m) = message { (m) }
@@ -305,41 +300,14 @@ pub async fn withdrawal_code(
     if !codes::well_formed(typed) {
         return Ok(see_other(&format!("{back}?m=malformed")));
     }
-    let store = &site.service.store;
-    let now = site.now();
     match codes::check(&site, &c.row.account_id, &w.id, typed).await? {
-        CodeCheck::Accepted => {
-            if store.complete_withdrawal(&w.id, now).await? {
-                store
-                    .audit(
-                        now,
-                        "withdrawal_completed",
-                        Some(&w.account_id),
-                        None,
-                        None,
-                        json!({"withdrawal_id": w.id, "amount": w.amount, "factor": "email_code"}),
-                    )
-                    .await?;
-            }
-            Ok(see_other(&back))
-        }
+        CodeCheck::Accepted => finish_withdrawal(&site, &w, WithdrawalEnd::Completed("email_code")).await?,
         CodeCheck::TooManyAttempts => {
-            if store.refuse_withdrawal(&w.id, now).await? {
-                store
-                    .audit(
-                        now,
-                        "withdrawal_refused",
-                        Some(&w.account_id),
-                        None,
-                        None,
-                        json!({"withdrawal_id": w.id, "reason": "too_many_code_attempts"}),
-                    )
-                    .await?;
-            }
-            Ok(see_other(&back))
+            finish_withdrawal(&site, &w, WithdrawalEnd::Refused("too_many_code_attempts")).await?
         }
-        other => Ok(see_other(&format!("{back}?m={}", code_message(other)))),
+        other => return Ok(see_other(&format!("{back}?m={}", code_message(other)))),
     }
+    Ok(see_other(&back))
 }
 
 // ---- security settings -----------------------------------------------------------------

@@ -262,8 +262,9 @@ pub struct VerifyQuery {
     m: Option<String>,
 }
 
-/// Messages carried across a redirect, by stable key.
-fn verify_message(v: &Visitor, key: Option<&str>) -> Option<Markup> {
+/// Messages about e-mailed codes carried across a redirect (`?m=`), by the key
+/// [`code_message`] gives.
+pub fn code_message_markup(v: &Visitor, key: Option<&str>) -> Option<Markup> {
     Some(match key? {
         "sent" => pages::notice(v.t(T::CodeSent)),
         "expired" => pages::error(v.t(T::CodeExpired)),
@@ -298,7 +299,7 @@ pub async fn verify_page(
     Query(q): Query<VerifyQuery>,
 ) -> SiteResult<Response> {
     let Some((hash, attempt, customer)) = open_attempt(&site, &v).await? else { return Ok(attempt_expired(&v)) };
-    let message = verify_message(&v, q.m.as_deref());
+    let message = code_message_markup(&v, q.m.as_deref());
     let risky = attempt.risk != "[]";
     if attempt.needs_email && !attempt.email_done {
         let minutes = site.limits().email_code_ttl_secs / 60;
