@@ -16,7 +16,9 @@ use subtle::ConstantTimeEq;
 use super::codes::{self, CodeCheck};
 use super::db::{BankAccountRow, CustomerRow, WithdrawalRow};
 use super::i18n::{Lang, T};
-use super::login::{code_form, code_message, code_message_markup, count_password_failure, push_state_body};
+use super::login::{
+    code_form, code_message, code_message_markup, count_password_failure, password_matches, push_state_body,
+};
 use super::pages::{self, csrf, layout};
 use super::password::{PasswordRuleError, check_password, hash_password};
 use super::{
@@ -105,9 +107,7 @@ pub async fn withdraw_submit(
         return fail(v.t(T::DestinationInvalid).to_owned());
     };
     let wpassword = form.field("withdrawal_password", MAX_PASSWORD_FIELD_CHARS)?;
-    let (pw, hash) = (zeroize::Zeroizing::new(wpassword.to_owned()), c.row.withdrawal_password_hash.clone());
-    let ok = tokio::task::spawn_blocking(move || super::password::verify_password(&pw, &hash)).await.unwrap_or(false);
-    if !ok {
+    if !password_matches(wpassword, &c.row.withdrawal_password_hash).await {
         let locked = count_password_failure(&site, &c.row, "withdrawal_password_wrong", &v).await?;
         if locked {
             store.delete_web_sessions_of(&c.row.account_id).await?;
@@ -458,10 +458,7 @@ pub async fn change_password(
     let current = form.field("current", MAX_PASSWORD_FIELD_CHARS)?;
     let new = form.field("new", MAX_PASSWORD_FIELD_CHARS)?;
     let confirm = form.field("confirm", MAX_PASSWORD_FIELD_CHARS)?;
-    let (pw, hash) = (zeroize::Zeroizing::new(current.to_owned()), c.row.password_hash.clone());
-    let current_ok =
-        tokio::task::spawn_blocking(move || super::password::verify_password(&pw, &hash)).await.unwrap_or(false);
-    let problem = if !current_ok {
+    let problem = if !password_matches(current, &c.row.password_hash).await {
         if count_password_failure(&site, &c.row, "password_change_wrong_current", &v).await? {
             site.service.store.delete_web_sessions_of(&c.row.account_id).await?;
             return Ok(see_other("/login"));

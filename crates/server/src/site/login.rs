@@ -86,8 +86,8 @@ pub async fn login_page(v: Visitor, Query(q): Query<LoginQuery>) -> Markup {
     login_form(&v, "", message)
 }
 
-/// Argon2 off the async threads.
-async fn password_matches(password: &str, hash: &str) -> bool {
+/// Whether `password` matches the argon2id `hash`, verified off the async threads.
+pub async fn password_matches(password: &str, hash: &str) -> bool {
     let (password, hash) = (zeroize::Zeroizing::new(password.to_owned()), hash.to_owned());
     tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false)
 }
