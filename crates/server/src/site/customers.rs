@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use inkan_protocol::display::{group_thousands, jst_minutes};
-use inkan_protocol::{ChallengeDetails, ChallengeState, CreateChallengeRequest, WithdrawalContext};
+use inkan_protocol::{ChallengeDetails, ChallengeState, ChallengeStatus, CreateChallengeRequest, WithdrawalContext};
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::json;
@@ -215,18 +215,18 @@ async fn finish_withdrawal(site: &SharedSite, w: &WithdrawalRow, end: Withdrawal
     Ok(())
 }
 
-/// Settles an awaiting withdrawal whose challenge has ended; the challenge's state.
-async fn settle_withdrawal(site: &SharedSite, w: &WithdrawalRow) -> SiteResult<Option<ChallengeState>> {
+/// Settles an awaiting withdrawal whose challenge has ended; the challenge's status.
+async fn settle_withdrawal(site: &SharedSite, w: &WithdrawalRow) -> SiteResult<Option<ChallengeStatus>> {
     let Some(challenge_id) = &w.challenge_id else { return Ok(None) };
-    let state = site.service.challenge_status(challenge_id).await?.state;
+    let status = site.service.challenge_status(challenge_id).await?;
     if w.state == "awaiting_approval" {
-        match state {
+        match status.state {
             ChallengeState::Pending => {}
             ChallengeState::Approved => finish_withdrawal(site, w, WithdrawalEnd::Completed("push")).await?,
             other => finish_withdrawal(site, w, WithdrawalEnd::Refused(other.as_str())).await?,
         }
     }
-    Ok(Some(state))
+    Ok(Some(status))
 }
 
 pub async fn withdrawal_page(
@@ -237,7 +237,7 @@ pub async fn withdrawal_page(
     Query(q): Query<MessageQuery>,
 ) -> SiteResult<Markup> {
     let (w, bank) = withdrawal_of(&site, &c, &id).await?;
-    let challenge_state = settle_withdrawal(&site, &w).await?;
+    let challenge = settle_withdrawal(&site, &w).await?;
     let w = site.service.store.withdrawal(&id, &c.row.account_id).await?.ok_or(SiteError::NotFound)?;
     let summary = html! {
         dl {
@@ -245,16 +245,15 @@ pub async fn withdrawal_page(
             dt { (v.t(T::Destination)) } dd data-masked { (destination_text(&bank)) }
         }
     };
-    let body = match (w.state.as_str(), challenge_state) {
+    let body = match (w.state.as_str(), challenge) {
         ("completed", _) => html! { (summary) (pages::notice(v.t(T::WithdrawCompleted))) },
-        ("refused", Some(state)) => {
-            html! { (summary) (push_state_body(&v, state, None, 0, "", T::WithdrawPushLead, None, html! {})) (pages::error(v.t(T::WithdrawRefused))) }
+        ("refused", Some(status)) => {
+            html! { (summary) (push_state_body(&v, status.state, None, 0, "", T::WithdrawPushLead, None, html! {})) (pages::error(v.t(T::WithdrawRefused))) }
         }
         ("refused", None) => html! { (summary) (pages::error(v.t(T::WithdrawRefused))) },
-        (_, Some(state)) => {
-            let status = site.service.challenge_status(w.challenge_id.as_deref().unwrap_or_default()).await?;
+        (_, Some(status)) => {
             let url = format!("/withdraw/{}/status", w.id);
-            html! { (summary) (push_state_body(&v, state, w.number.as_deref(), status.expires_at, &url, T::WithdrawPushLead, None, html! {})) }
+            html! { (summary) (push_state_body(&v, status.state, w.number.as_deref(), status.expires_at, &url, T::WithdrawPushLead, None, html! {})) }
         }
         (_, None) => {
             let message = code_message_markup(&v, q.m.as_deref());

@@ -440,7 +440,9 @@ async fn finish_login(
         .await?;
     let browser_token =
         v.cookie(BROWSER_COOKIE).map(str::to_owned).unwrap_or_else(|| crate::random_token(COOKIE_TOKEN_BYTES));
-    let network = risk::network_of(attempt.ip.parse().unwrap_or(v.ip));
+    // The address the password came from (this request may come from elsewhere).
+    let ip = attempt.ip.parse().unwrap_or(v.ip);
+    let network = risk::network_of(ip);
     store
         .remember_login_environment(&customer.account_id, &crate::sha256(browser_token.as_bytes()), &network, now)
         .await?;
@@ -458,7 +460,7 @@ async fn finish_login(
             json!({"ip": attempt.ip, "browser": attempt.browser, "factors": factors}),
         )
         .await?;
-    let place = risk::place_of(attempt.ip.parse().unwrap_or(v.ip));
+    let place = risk::place_of(ip);
     super::mail_later(site, super::notify::login_notice(customer, now, &attempt.ip, place, &attempt.browser));
     let mut res = see_other("/home");
     let h = res.headers_mut();
