@@ -64,9 +64,8 @@ async fn login_with_an_enrolled_device_approving_the_push() {
 
     let events = audit(&t, &account).await;
     assert!(events.iter().filter(|e| *e == "login_succeeded").count() == 2, "{events:?}");
-    let mails = t.outbox().await;
-    assert!(mails.iter().filter(|m| m.1.contains("Login notice")).count() >= 2);
-    assert!(mails.iter().any(|m| m.1.contains("Authenticator app added")), "enrollment mailed");
+    t.mails_matching(|m| m.1.contains("Login notice"), 2).await; // both logins announced
+    t.mail_with("Authenticator app added").await; // the enrollment too
     device.remove(&acct).await.unwrap();
 }
 
@@ -131,13 +130,7 @@ async fn a_denied_or_not_me_push_stops_the_login_and_says_why() {
     v.login_password(&account, PASSWORD).await;
     let page = v.get("/login/verify").await;
     assert!(page.text().contains("push_blocked"), "{}", page.text());
-    tokio::time::timeout(std::time::Duration::from_secs(5), async {
-        while !t.outbox().await.iter().any(|m| m.1.contains("Not me")) {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the \"not me\" mail");
+    t.mail_with("Not me").await;
     device.remove(&acct).await.unwrap();
 }
 
@@ -208,17 +201,8 @@ async fn five_wrong_passwords_lock_the_account_until_the_mailed_link_clears_it()
     assert!(page.text().contains("ロックしています"));
     assert!(t.outbox().await.iter().all(|m| !m.1.contains("One-time code")), "no code sent while locked");
     // The mailed link unlocks (once).
-    let link = tokio::time::timeout(std::time::Duration::from_secs(5), async {
-        loop {
-            if let Some(m) = t.outbox().await.into_iter().find(|m| m.1.contains("Account locked")) {
-                let at = m.2.find("/unlock/").unwrap();
-                return m.2[at..].split_whitespace().next().unwrap().to_owned();
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("unlock mail");
+    let (_, _, body) = t.mail_with("Account locked").await;
+    let link = body[body.find("/unlock/").unwrap()..].split_whitespace().next().unwrap().to_owned();
     let page = v.post(&link, &[]).await;
     assert!(page.text().contains("ロックを解除しました"), "{}", page.text());
     assert!(v.post(&link, &[]).await.text().contains("無効"), "single use");
@@ -387,13 +371,7 @@ async fn security_settings_enroll_list_revoke_and_the_revoked_device_fails() {
     let err = device.pending(&acct).await.expect_err("revoked");
     assert_eq!(err.code(), "device_revoked");
     assert!(v.post(&revoke, &[]).await.status == 404, "twice: not found");
-    let mails = t.outbox().await;
-    assert!(
-        mails.iter().any(|m| m.1.contains("Authenticator app removed")) || {
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-            t.outbox().await.iter().any(|m| m.1.contains("Authenticator app removed"))
-        }
-    );
+    t.mail_with("Authenticator app removed").await;
     device.remove(&acct).await.ok();
 }
 
@@ -430,11 +408,9 @@ async fn password_and_email_changes_follow_the_rules_and_notify() {
     let page = v.post("/settings/email", &[("current_email", &current), ("new_email", "hanako@example.org")]).await;
     assert!(page.text().contains("認証メールアドレスを変更しました"), "{}", page.text());
     assert!(page.text().contains("ha****@ex*****.org"), "masked: {}", page.text());
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let mails = t.outbox().await;
-    assert!(mails.iter().any(|m| m.0 == current && m.1.contains("e-mail changed")), "old address told");
-    assert!(mails.iter().any(|m| m.0 == "hanako@example.org" && m.1.contains("e-mail changed")), "new address told");
-    assert!(mails.iter().any(|m| m.1.contains("Password changed")));
+    t.mail_matching(|m| m.0 == current && m.1.contains("e-mail changed")).await; // the old address is told
+    t.mail_matching(|m| m.0 == "hanako@example.org" && m.1.contains("e-mail changed")).await; // and the new
+    t.mail_with("Password changed").await;
     // No page shows the full address or phone.
     for path in ["/home", "/settings", "/activity"] {
         let text = v.get(path).await.body;

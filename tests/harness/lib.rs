@@ -271,6 +271,34 @@ impl TestServer {
         self.service().store.outbox(1000).await.unwrap().into_iter().map(|m| (m.to_addr, m.subject, m.body)).collect()
     }
 
+    /// The newest outbox mail that `pick` accepts, waiting up to [`EVENT_WAIT`] for mail the
+    /// site sends in the background (notifications go out after the page answers).
+    pub async fn mail_matching(&self, pick: impl Fn(&(String, String, String)) -> bool) -> (String, String, String) {
+        self.mails_matching(pick, 1).await.remove(0)
+    }
+
+    /// The outbox mails `pick` accepts (newest first), once there are at least `count`.
+    pub async fn mails_matching(
+        &self,
+        pick: impl Fn(&(String, String, String)) -> bool,
+        count: usize,
+    ) -> Vec<(String, String, String)> {
+        let deadline = tokio::time::Instant::now() + EVENT_WAIT;
+        loop {
+            let found: Vec<_> = self.outbox().await.into_iter().filter(&pick).collect();
+            if found.len() >= count {
+                return found;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{} of {count} mails in {EVENT_WAIT:?}", found.len());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The newest outbox mail whose subject contains `subject` (see [`TestServer::mail_matching`]).
+    pub async fn mail_with(&self, subject: &str) -> (String, String, String) {
+        self.mail_matching(|m| m.1.contains(subject)).await
+    }
+
     /// The newest e-mailed one-time code in the outbox.
     pub async fn latest_email_code(&self) -> String {
         let mails = self.outbox().await;
