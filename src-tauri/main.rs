@@ -1,12 +1,9 @@
-//! The Inkan app's Tauri shell. A placeholder until the app issue lands: the shell will be
-//! typed commands and events over `inkan-core`, with no business logic of its own. Until
-//! then the `inkan` CLI (crates/cli) is the authenticator.
+//! The Inkan app's executable: everything is in the `inkan_app` library (`src-tauri/lib.rs`),
+//! which a mobile build enters through `mobile_entry_point` instead.
 #![forbid(unsafe_code)]
+// No console window on Windows release builds.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() {
-    eprintln!(
-        "Inkan アプリはまだありません。`inkan` コマンドを使ってください。\n\
-         The Inkan app window is not built yet; use the `inkan` command-line authenticator."
-    );
-    std::process::exit(2);
+    inkan_app::run();
 }

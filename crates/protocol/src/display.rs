@@ -49,6 +49,16 @@ pub fn jst_minutes(unix: i64) -> String {
     format!("{y:04}-{m:02}-{d:02} {h:02}:{min:02} JST")
 }
 
+/// Masks all but the last four characters: "12345678" -> "****5678" (at most 8 stars).
+/// Values shorter than seven characters keep only their last half, so a short value never
+/// shows mostly in the clear.
+pub fn mask_tail(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let keep = if chars.len() >= 7 { 4 } else { chars.len() / 2 };
+    let hidden = chars.len() - keep;
+    format!("{}{}", "*".repeat(hidden.clamp(1, 8)), chars[chars.len() - keep..].iter().collect::<String>())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,7 @@ pub struct ErrorBody {
 
 /// What the person is asked to approve. `kind` is the tag.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ChallengeDetails {
     Login(LoginContext),
@@ -34,6 +35,7 @@ impl ChallengeDetails {
 
 /// Where and how a login is being attempted, as shown to the person.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LoginContext {
     /// When the login was attempted, as shown (RFC 3339 with the customer's offset).
     pub time: String,
@@ -46,8 +48,10 @@ pub struct LoginContext {
 
 /// A withdrawal request, as shown to the person.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct WithdrawalContext {
     /// In the minor unit of `currency` (JPY: yen).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub amount: u64,
     /// ISO 4217 code, e.g. "JPY".
     pub currency: String,
@@ -62,6 +66,7 @@ pub struct WithdrawalContext {
 /// Number matching: the relying party's page shows a number; the person types it into the app.
 /// The device learns only how many digits to ask for, never the number itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct NumberMatch {
     pub digits: u8,
 }
@@ -89,6 +94,7 @@ pub struct SignedChallenge {
 
 /// The person's decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     Approve,
@@ -109,6 +115,7 @@ impl Decision {
 
 /// A challenge's state. Persisted: only ever added to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ChallengeState {
     Pending,
@@ -237,6 +244,7 @@ pub struct DecisionSubmission {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DecisionOutcome {
     pub challenge_id: String,
     pub state: ChallengeState,

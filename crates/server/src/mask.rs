@@ -13,15 +13,7 @@ fn keep_head(text: &str, keep: usize) -> String {
     format!("{}{}", chars[..keep].iter().collect::<String>(), stars(chars.len() - keep))
 }
 
-/// Masks all but the last four characters: "12345678" -> "****5678" (at most 8 stars).
-/// Values shorter than seven characters keep only their last half, so a short value never
-/// shows mostly in the clear.
-pub fn mask_tail(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let keep = if chars.len() >= 7 { 4 } else { chars.len() / 2 };
-    let hidden = chars.len() - keep;
-    format!("{}{}", stars(hidden.min(8)), chars[chars.len() - keep..].iter().collect::<String>())
-}
+pub use inkan_protocol::display::mask_tail;
 
 /// "taro@example.com" -> "ta**@ex*****.com": the first two characters of the local part and of
 /// the domain's first label, the rest of the domain from its first dot.

@@ -1,0 +1,223 @@
+//! What the UI is given: views of the core's state with nothing secret in them. Their
+//! TypeScript declarations (`ui/src/bindings.ts`) are generated from these types by the
+//! `bindings_are_current` test, which fails when the committed file drifts.
+
+use inkan_core::{Account, HistoryEntry, PendingChallenge};
+use inkan_protocol::display::mask_tail;
+use inkan_protocol::{ChallengeDetails, ChallengeState, Decision};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// The live push channel of one account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelState {
+    Connecting,
+    Connected,
+    /// Lost; the core is reconnecting.
+    Offline,
+    /// Ended for good (device revoked or unknown, key missing): see `channel_error`.
+    Stopped,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct AccountView {
+    /// Local id.
+    pub id: String,
+    pub name: String,
+    pub origin: String,
+    /// The brokerage account number, masked: "****0001".
+    pub account_masked: String,
+    pub device_name: String,
+    #[ts(type = "number")]
+    pub enrolled_at: i64,
+    pub channel: ChannelState,
+    /// The error code that took the channel offline or stopped it.
+    pub channel_error: Option<String>,
+}
+
+impl AccountView {
+    pub fn new(a: &Account, channel: ChannelState, channel_error: Option<String>) -> Self {
+        AccountView {
+            id: a.id.clone(),
+            name: a.name.clone(),
+            origin: a.origin.clone(),
+            account_masked: mask_tail(&a.account_id),
+            device_name: a.device_name.clone(),
+            enrolled_at: a.enrolled_at,
+            channel,
+            channel_error,
+        }
+    }
+}
+
+/// Where an enrollment link came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkSource {
+    Pasted,
+    Image,
+    DeepLink,
+    Camera,
+}
+
+/// An enrollment link, read and checked, waiting for the person to confirm. The ticket stays
+/// in the shell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct LinkPreview {
+    pub origin: String,
+    pub host: String,
+    /// The server's label for the account, with the account number masked by the server.
+    pub label: String,
+    /// Plain http (a development server): the UI warns.
+    pub insecure: bool,
+    /// The fingerprint of the server key the link pins, shortened for comparing by eye.
+    pub server_key_short: String,
+    pub source: LinkSource,
+    /// A suggestion for the name this device gets on the server.
+    pub device_name: String,
+    /// This server and account are already enrolled on this device.
+    pub already_enrolled: bool,
+}
+
+/// The answer to a link that arrived without the UI asking (deep link, second launch).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct LinkOpened {
+    pub preview: Option<LinkPreview>,
+    pub error: Option<crate::CommandError>,
+}
+
+/// A verified challenge waiting for the person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct ChallengeView {
+    pub id: String,
+    /// Local account id.
+    pub account: String,
+    pub account_name: String,
+    pub origin: String,
+    pub details: ChallengeDetails,
+    /// Digits to type from the page (number matching), if asked.
+    pub number_digits: Option<u8>,
+    #[ts(type = "number")]
+    pub created_at: i64,
+    #[ts(type = "number")]
+    pub expires_at: i64,
+}
+
+impl ChallengeView {
+    pub fn new(p: &PendingChallenge, account_name: &str) -> Self {
+        let c = &p.challenge;
+        ChallengeView {
+            id: c.id.clone(),
+            account: p.account.clone(),
+            account_name: account_name.to_owned(),
+            origin: c.origin.clone(),
+            details: c.details.clone(),
+            number_digits: c.number_match.map(|n| n.digits),
+            created_at: c.created_at,
+            expires_at: c.expires_at,
+        }
+    }
+}
+
+/// What became of a decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct DecisionView {
+    pub challenge_id: String,
+    pub state: ChallengeState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct HistoryItem {
+    #[ts(type = "number")]
+    pub at: i64,
+    pub account: String,
+    pub account_name: String,
+    pub kind: String,
+    pub summary: String,
+    pub decision: Decision,
+    pub state: ChallengeState,
+}
+
+impl HistoryItem {
+    pub fn new(h: HistoryEntry, account_name: String) -> Self {
+        HistoryItem {
+            at: h.at,
+            account: h.account,
+            account_name,
+            kind: h.kind,
+            summary: h.summary,
+            decision: h.decision,
+            state: h.state,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct OfflineCodeView {
+    pub account: String,
+    pub code: String,
+    pub seconds_left: u32,
+    pub period: u32,
+}
+
+/// Event names, shared with the UI through the bindings.
+pub const EVENT_INBOX: &str = "inbox";
+pub const EVENT_ACCOUNTS: &str = "accounts";
+pub const EVENT_LINK: &str = "enroll-link";
+
+/// The bindings file: every view, the error, the settings and the event names.
+pub fn typescript_bindings() -> String {
+    use inkan_protocol::{LoginContext, WithdrawalContext};
+    let cfg = ts_rs::Config::new();
+    let decls = [
+        ChallengeDetails::decl(&cfg),
+        LoginContext::decl(&cfg),
+        WithdrawalContext::decl(&cfg),
+        Decision::decl(&cfg),
+        ChallengeState::decl(&cfg),
+        ChannelState::decl(&cfg),
+        AccountView::decl(&cfg),
+        LinkSource::decl(&cfg),
+        LinkPreview::decl(&cfg),
+        LinkOpened::decl(&cfg),
+        ChallengeView::decl(&cfg),
+        DecisionView::decl(&cfg),
+        HistoryItem::decl(&cfg),
+        OfflineCodeView::decl(&cfg),
+        crate::CommandError::decl(&cfg),
+        crate::Language::decl(&cfg),
+        crate::Theme::decl(&cfg),
+        crate::AppSettings::decl(&cfg),
+    ];
+    let mut out = String::from(
+        "// Generated from the Rust types in src-tauri/views.rs by the `bindings_are_current` test.\n\
+         // Do not edit: change the Rust types and run `INKAN_UPDATE_BINDINGS=1 cargo test -p inkan-app`.\n\n",
+    );
+    for d in decls {
+        out.push_str("export ");
+        out.push_str(&d);
+        out.push_str("\n\n");
+    }
+    out.push_str(&format!(
+        "export const EVENTS = {{ inbox: \"{EVENT_INBOX}\", accounts: \"{EVENT_ACCOUNTS}\", link: \"{EVENT_LINK}\" }} as const;\n"
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bindings_are_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/src/bindings.ts");
+        let fresh = super::typescript_bindings();
+        if std::env::var("INKAN_UPDATE_BINDINGS").is_ok_and(|v| v == "1") {
+            std::fs::write(&path, &fresh).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == fresh,
+            "ui/src/bindings.ts is out of date: run `INKAN_UPDATE_BINDINGS=1 cargo test -p inkan-app bindings`"
+        );
+    }
+}
