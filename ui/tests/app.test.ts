@@ -1,0 +1,207 @@
+// The controller against a fake shell: what the person does becomes the right command, and
+// what the shell answers (or pushes) becomes the right screen.
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import type { Api } from "../src/api";
+import type { ChallengeView, LinkOpened } from "../src/bindings";
+import { App } from "../src/app";
+import * as fx from "./fixtures";
+
+type Handlers = { inbox?: (l: ChallengeView[]) => void; link?: (o: LinkOpened) => void };
+
+function fakeApi(over: Partial<Api> = {}): { api: Api; on: Handlers } {
+  const on: Handlers = {};
+  const api: Api = {
+    getSettings: vi.fn(async () => ({ language: "ja" as const, theme: "system" as const, notifications: true, start_minimised: false })),
+    setSettings: vi.fn(async () => undefined),
+    listAccounts: vi.fn(async () => fx.accounts()),
+    renameAccount: vi.fn(async () => undefined),
+    removeAccount: vi.fn(async () => undefined),
+    previewLink: vi.fn(async () => fx.preview()),
+    previewQrImage: vi.fn(async () => fx.preview()),
+    cancelEnroll: vi.fn(async () => undefined),
+    enroll: vi.fn(async () => fx.accounts()[0]),
+    pending: vi.fn(async () => [fx.withdrawalChallenge(Math.floor(Date.now() / 1000))]),
+    decide: vi.fn(async (id: string) => ({ challenge_id: id, state: "approved" as const })),
+    history: vi.fn(async () => fx.history()),
+    offlineCode: vi.fn(async () => fx.code()),
+    uiPainted: vi.fn(async () => undefined),
+    onInbox: vi.fn(async (cb) => void (on.inbox = cb)),
+    onAccounts: vi.fn(async () => undefined),
+    onLink: vi.fn(async (cb) => void (on.link = cb)),
+    ...over,
+  };
+  return { api, on };
+}
+
+const root = () => document.getElementById("root") as HTMLElement;
+const click = (sel: string) => (root().querySelector(sel) as HTMLElement).click();
+const flush = () => new Promise((r) => setTimeout(r, 0));
+
+beforeEach(() => {
+  document.body.innerHTML = '<div id="root"></div>';
+});
+
+describe("approving", () => {
+  it("types the number, confirms, and sends exactly that decision", async () => {
+    const { api } = fakeApi();
+    const app = new App(root(), api);
+    await app.start();
+    click("article.card button");
+    app.actions.setNumber("4 2 7");
+    click("#approve");
+    expect(root().querySelector("[role=dialog]")).not.toBeNull();
+    click("#confirm-approve");
+    await flush();
+    expect(api.decide).toHaveBeenCalledWith("ch-wd-1", "approve", "427");
+    expect(root().querySelector("[data-state=approved]")).not.toBeNull();
+  });
+
+  it("will not ask the shell without a number of the right length", async () => {
+    const { api } = fakeApi();
+    const app = new App(root(), api);
+    await app.start();
+    click("article.card button");
+    click("#approve");
+    expect(root().querySelector("[data-code=number_required]")).not.toBeNull();
+    app.actions.setNumber("12");
+    click("#approve");
+    expect(root().querySelector("[data-code=number_malformed]")).not.toBeNull();
+    expect(api.decide).not.toHaveBeenCalled();
+  });
+
+  it("a wrong number from the server keeps the card open for another try", async () => {
+    const { api } = fakeApi({ decide: vi.fn(async () => Promise.reject({ code: "number_mismatch", message: "no" })) });
+    const app = new App(root(), api);
+    await app.start();
+    click("article.card button");
+    app.actions.setNumber("999");
+    click("#approve");
+    click("#confirm-approve");
+    await flush();
+    expect(root().querySelector("[data-code=number_mismatch]")).not.toBeNull();
+    expect(root().querySelector("#approve")).not.toBeNull();
+  });
+
+  it("not me: explains, then sends deny_fraud", async () => {
+    const { api } = fakeApi({ decide: vi.fn(async (id: string) => ({ challenge_id: id, state: "denied_fraud" as const })) });
+    const app = new App(root(), api);
+    await app.start();
+    click("article.card button");
+    click("#not-me");
+    click("#confirm-fraud");
+    await flush();
+    expect(api.decide).toHaveBeenCalledWith("ch-wd-1", "deny_fraud", null);
+    expect(root().querySelector("[data-state=denied_fraud]")).not.toBeNull();
+  });
+
+  it("a challenge resolved elsewhere while open says so", async () => {
+    const { api, on } = fakeApi();
+    const app = new App(root(), api);
+    await app.start();
+    click("article.card button");
+    on.inbox?.([]);
+    expect(root().textContent).toContain("別の場所で処理された");
+  });
+
+  it("reports painted cards to the shell once each", async () => {
+    const { api } = fakeApi();
+    vi.stubGlobal("requestAnimationFrame", (cb: FrameRequestCallback) => (cb(0), 0));
+    const app = new App(root(), api);
+    await app.start();
+    app.render();
+    await flush();
+    const ids = (api.uiPainted as ReturnType<typeof vi.fn>).mock.calls.flatMap((c) => c[0]);
+    expect(ids.filter((id: string) => id === "ch-wd-1")).toHaveLength(1);
+    vi.unstubAllGlobals();
+  });
+});
+
+describe("enrolling", () => {
+  it("link -> preview -> enroll -> done", async () => {
+    const { api } = fakeApi();
+    const app = new App(root(), api);
+    await app.start();
+    app.actions.go("enroll");
+    app.actions.setLink("inkan://enroll?v=1&...");
+    click("#read-link");
+    await flush();
+    expect(api.previewLink).toHaveBeenCalledWith("inkan://enroll?v=1&...", "pasted");
+    expect(root().querySelector(".row.server dd")?.textContent).toBe("broker.example");
+    click("#confirm-enroll");
+    await flush();
+    expect(api.enroll).toHaveBeenCalledWith("Inkan app (Linux)");
+    expect(root().querySelector("[data-state=enrolled]")).not.toBeNull();
+  });
+
+  it("a used ticket goes back to the start with the reason; the server down keeps the preview", async () => {
+    const enroll = vi
+      .fn()
+      .mockRejectedValueOnce({ code: "server_unreachable", message: "" })
+      .mockRejectedValueOnce({ code: "ticket_already_used", message: "" });
+    const { api } = fakeApi({ enroll });
+    const app = new App(root(), api);
+    await app.start();
+    app.actions.go("enroll");
+    click("#read-link");
+    await flush();
+    click("#confirm-enroll");
+    await flush();
+    expect(root().querySelector("[data-code=server_unreachable]")).not.toBeNull();
+    expect(root().querySelector("#confirm-enroll")).not.toBeNull();
+    click("#confirm-enroll");
+    await flush();
+    expect(root().querySelector("[data-code=ticket_already_used]")).not.toBeNull();
+    expect(root().querySelector("textarea#link")).not.toBeNull();
+  });
+
+  it("a deep link opens the preview; a bad one shows its error", async () => {
+    const { api, on } = fakeApi();
+    const app = new App(root(), api);
+    await app.start();
+    on.link?.({ preview: { ...fx.preview(), source: "deep_link" }, error: null });
+    expect(app.s.screen).toBe("enroll");
+    expect(root().querySelector("#confirm-enroll")).not.toBeNull();
+    on.link?.({ preview: null, error: { code: "uri_missing_field", message: "" } });
+    expect(root().querySelector("[data-code=uri_missing_field]")).not.toBeNull();
+  });
+});
+
+describe("settings and accounts", () => {
+  it("switching to English re-renders and saves", async () => {
+    const { api } = fakeApi();
+    const app = new App(root(), api);
+    await app.start();
+    app.actions.go("settings");
+    (root().querySelector("input[name=lang][value=en]") as HTMLInputElement).dispatchEvent(new Event("change"));
+    await flush();
+    expect(document.documentElement.lang).toBe("en");
+    expect(root().textContent).toContain("Settings");
+    expect(api.setSettings).toHaveBeenCalledWith(expect.objectContaining({ language: "en" }));
+  });
+
+  it("rename and remove go to the shell", async () => {
+    const { api } = fakeApi();
+    const app = new App(root(), api);
+    await app.start();
+    app.actions.go("accounts");
+    app.actions.startRename("acc1");
+    app.actions.setRenameText("仕事用");
+    await app.actions.saveRename();
+    expect(api.renameAccount).toHaveBeenCalledWith("acc1", "仕事用");
+    app.actions.askRemove("acc2");
+    await app.actions.confirmRemove();
+    expect(api.removeAccount).toHaveBeenCalledWith("acc2");
+  });
+
+  it("the history loads when opened, and its error offers a retry", async () => {
+    const history = vi.fn().mockRejectedValueOnce({ code: "storage", message: "" }).mockResolvedValue(fx.history());
+    const { api } = fakeApi({ history });
+    const app = new App(root(), api);
+    await app.start();
+    app.actions.go("history");
+    await flush();
+    click("[role=alert] button");
+    await flush();
+    expect(root().querySelectorAll(".history li")).toHaveLength(2);
+  });
+});
