@@ -1,0 +1,271 @@
+//! The real app window: the release-shaped `inkan-app` binary under Xvfb, driven through
+//! tauri-driver + WebKitWebDriver, against the real server and the real Secret Service
+//! keychain. Run by scripts/test inside `xvfb-run` and `scripts/with-keyring` after
+//! `cargo build --bins`; it fails (never skips) when any of those is missing.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use inkan_e2e::{TestServer, login, platform_keys, withdrawal};
+use inkan_protocol::{ChallengeState, ErrorCode};
+use serde_json::{Value, json};
+
+/// How long the window test waits for something to appear on screen.
+const UI_WAIT: Duration = Duration::from_secs(20);
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+fn app_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("INKAN_APP_BIN") {
+        return p.into();
+    }
+    // target/debug/deps/app_window-… -> target/debug/inkan-app
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().unwrap().parent().unwrap().join("inkan-app");
+    assert!(bin.exists(), "{} is missing: build it first (`cargo build --bins`, as scripts/test does)", bin.display());
+    bin
+}
+
+fn tauri_driver() -> PathBuf {
+    let from_path = std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join("tauri-driver")).find(|p| p.exists()));
+    let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin/tauri-driver"));
+    from_path.or(home.filter(|p| p.exists())).expect("tauri-driver is missing: scripts/install-deps installs it")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Driver {
+    child: Child,
+    http: reqwest::Client,
+    base: String,
+    session: String,
+    artifacts: PathBuf,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    async fn start(profile: &std::path::Path) -> Driver {
+        assert!(
+            std::env::var_os("DISPLAY").is_some(),
+            "no X display: run this test under xvfb-run (scripts/test does)"
+        );
+        let (port, native) = (free_port(), free_port());
+        let child = Command::new(tauri_driver())
+            .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+            .env("INKAN_PROFILE", profile)
+            .env("RUST_LOG", "warn,inkan_app=debug")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("tauri-driver starts");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + UI_WAIT;
+        let session = loop {
+            let resp = http
+                .post(format!("{base}/session"))
+                .json(&json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": app_binary()}}}}))
+                .send()
+                .await;
+            match resp {
+                Ok(r) => {
+                    let v: Value = r.json().await.unwrap();
+                    break v["value"]["sessionId"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("no WebDriver session: {v}"))
+                        .to_owned();
+                }
+                Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
+                Err(e) => panic!("tauri-driver did not answer: {e}"),
+            }
+        };
+        let artifacts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../test-artifacts/app");
+        std::fs::create_dir_all(&artifacts).unwrap();
+        Driver { child, http, base, session, artifacts }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut req = self.http.request(method, url);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let v: Value = req.send().await.unwrap().json().await.unwrap();
+        v["value"].clone()
+    }
+
+    async fn find(&self, css: &str) -> Option<String> {
+        let v =
+            self.call(reqwest::Method::POST, "/elements", Some(json!({"using": "css selector", "value": css}))).await;
+        v.as_array().and_then(|a| a.first()).and_then(|e| e[ELEMENT].as_str()).map(str::to_owned)
+    }
+
+    /// Waits for an element to be on screen (the UI reacts to pushes; there is no fixed delay).
+    async fn wait(&self, css: &str) -> String {
+        let deadline = Instant::now() + UI_WAIT;
+        loop {
+            if let Some(id) = self.find(css).await {
+                return id;
+            }
+            if Instant::now() > deadline {
+                self.screenshot("timeout").await;
+                let body = self
+                    .call(
+                        reqwest::Method::POST,
+                        "/execute/sync",
+                        Some(json!({"script": "return document.body.innerText", "args": []})),
+                    )
+                    .await;
+                panic!("{css} did not appear within {UI_WAIT:?}; the window shows:\n{body}");
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Clicks, finding the element again if a re-render replaced it in between.
+    async fn click(&self, css: &str) {
+        let deadline = Instant::now() + UI_WAIT;
+        loop {
+            let id = self.wait(css).await;
+            let v = self.call(reqwest::Method::POST, &format!("/element/{id}/click"), Some(json!({}))).await;
+            match v.get("error").and_then(Value::as_str) {
+                None => return,
+                Some(e) if Instant::now() < deadline => eprintln!("click {css}: {e}; again"),
+                Some(e) => panic!("click {css}: {e}: {v}"),
+            }
+        }
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let id = self.wait(css).await;
+        for (what, body) in [("clear", json!({})), ("value", json!({"text": text}))] {
+            let v = self.call(reqwest::Method::POST, &format!("/element/{id}/{what}"), Some(body)).await;
+            assert!(v.get("error").is_none(), "{what} {css}: {v}");
+        }
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let id = self.wait(css).await;
+        self.call(reqwest::Method::GET, &format!("/element/{id}/text"), None).await.as_str().unwrap_or("").to_owned()
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let v = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        if let Some(b64) = v.as_str()
+            && let Ok(png) = base64::engine::general_purpose::STANDARD.decode(b64)
+        {
+            let _ = std::fs::write(self.artifacts.join(format!("{name}.png")), png);
+        }
+    }
+
+    async fn quit(&self) {
+        self.http.delete(format!("{}/session/{}", self.base, self.session)).send().await.ok();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enroll_approve_a_withdrawal_then_report_not_me_in_the_real_window() {
+    let keys = platform_keys();
+    let server = TestServer::start().await;
+    let account = "20000001";
+    let profile = tempfile::tempdir().unwrap();
+    let ui = Driver::start(profile.path()).await;
+    ui.wait("nav .tab").await;
+    ui.screenshot("01-start").await;
+
+    // Bad input first: a garbage link is refused with a clear message and nothing is kept.
+    ui.click("button.tab[data-screen=enroll]").await;
+    ui.type_into("#link", "https://example.com/not-an-inkan-link").await;
+    ui.click("#read-link").await;
+    assert!(ui.text("[data-code=uri_wrong_scheme]").await.contains("Inkan の登録用リンクではありません"));
+
+    // Enroll from a ticket: the preview shows server and masked account before confirming.
+    let ticket = server.ticket(account).await;
+    ui.type_into("#link", &ticket.uri).await;
+    ui.click("#read-link").await;
+    assert_eq!(ui.text(".row.server dd").await, "127.0.0.1");
+    assert!(ui.text(".row.account dd").await.contains("****0001"), "the account is masked");
+    ui.screenshot("02-enroll-preview").await;
+    ui.click("#confirm-enroll").await;
+    ui.wait("[data-state=enrolled]").await;
+    ui.screenshot("03-enrolled").await;
+    let devices = server.devices(account).await;
+    assert_eq!(devices.len(), 1, "the server has the new device");
+    // The device key went into the real keychain, not a file.
+    let accounts: Value =
+        serde_json::from_slice(&std::fs::read(profile.path().join("accounts.json")).unwrap()).unwrap();
+    let local_id = accounts[0]["id"].as_str().expect("one local account").to_owned();
+    assert!(keys.get(&format!("{local_id}/device-key")).unwrap().is_some(), "device key in the Secret Service");
+    let totp = keys.get(&format!("{local_id}/totp")).unwrap().expect("offline-code secret in the Secret Service");
+    let totp_text = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&*totp);
+    for file in std::fs::read_dir(profile.path()).unwrap() {
+        let bytes = std::fs::read(file.unwrap().path()).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&bytes).contains(&totp_text), "no secret in the profile's files");
+    }
+
+    // The same ticket again: refused by the server, said plainly, nothing half-enrolled.
+    ui.click("button.tab[data-screen=enroll]").await;
+    ui.type_into("#link", &ticket.uri).await;
+    ui.click("#read-link").await;
+    ui.click("#confirm-enroll").await;
+    assert!(ui.text("[data-code=ticket_already_used]").await.contains("すでに使われています"));
+    assert_eq!(server.devices(account).await.len(), 1);
+
+    // A withdrawal challenge arrives live; the card shows amount and destination.
+    ui.click("button.tab[data-screen=pending]").await;
+    ui.wait("[data-channel], .empty").await;
+    let created = server.challenge(account, withdrawal(1_250_000), true).await;
+    let number = created.number_to_show.clone().expect("number matching");
+    let card = format!("article.card[data-challenge=\"{}\"]", created.challenge_id);
+    ui.wait(&card).await;
+    ui.click(&format!("{card} button")).await;
+    assert_eq!(ui.text(".amount.big").await, "1,250,000 円");
+    assert!(ui.text(".row.dest dd").await.contains("****5678"));
+    ui.screenshot("04-withdrawal").await;
+
+    // A wrong number is refused and the card stays; the right one approves.
+    let wrong: String = number.chars().map(|c| if c == '9' { '0' } else { '9' }).collect();
+    ui.type_into("#number", &wrong).await;
+    ui.click("#approve").await;
+    ui.click("#confirm-approve").await;
+    assert!(ui.text("[data-code=number_mismatch]").await.contains("数字が違います"));
+    ui.type_into("#number", &number).await;
+    ui.click("#approve").await;
+    ui.screenshot("05-confirm").await;
+    ui.click("#confirm-approve").await;
+    ui.wait("[data-state=approved]").await;
+    ui.screenshot("06-approved").await;
+    assert_eq!(server.wait(&created.challenge_id, 5).await.state, ChallengeState::Approved);
+
+    // A login the person did not start: "this was not me" blocks further pushes.
+    ui.click("button.tab[data-screen=pending]").await;
+    let created = server.challenge(account, login(), true).await;
+    let card = format!("article.card[data-challenge=\"{}\"]", created.challenge_id);
+    ui.click(&format!("{card} button")).await;
+    ui.click("#not-me").await;
+    ui.click("#confirm-fraud").await;
+    assert!(ui.text("[data-state=denied_fraud]").await.contains("プッシュ通知は停止されました"));
+    ui.screenshot("07-not-me").await;
+    assert_eq!(server.wait(&created.challenge_id, 5).await.state, ChallengeState::DeniedFraud);
+    assert!(server.push_state(account).await.push_blocked);
+    let refused = server.try_challenge(account, login(), true).await.expect_err("pushes are blocked");
+    assert_eq!(refused.code, ErrorCode::PushBlocked);
+
+    // History shows both decisions; settings switch the window to English.
+    ui.click("button.tab[data-screen=history]").await;
+    ui.wait(".history li:nth-child(2)").await;
+    ui.click("button.tab[data-screen=settings]").await;
+    ui.click("input[name=lang][value=en]").await;
+    assert_eq!(ui.text("button.tab[data-screen=history]").await, "History");
+    ui.screenshot("08-english").await;
+    ui.quit().await;
+}
