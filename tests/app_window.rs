@@ -3,6 +3,7 @@
 //! keychain. Run by scripts/test inside `xvfb-run` and `scripts/with-keyring` after
 //! `cargo build --bins`; it fails (never skips) when any of those is missing.
 
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -47,14 +48,22 @@ struct Driver {
 }
 
 impl Drop for Driver {
+    /// Ends tauri-driver and everything it started (WebKitWebDriver, the app): they share a
+    /// process group, so none is left holding the test's output open.
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         let _ = self.child.wait();
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
     }
 }
 
 impl Driver {
     async fn start(profile: &std::path::Path) -> Driver {
+        Self::start_with_env(profile, &[]).await
+    }
+
+    async fn start_with_env(profile: &std::path::Path, env: &[(&str, &str)]) -> Driver {
         assert!(
             std::env::var_os("DISPLAY").is_some(),
             "no X display: run this test under xvfb-run (scripts/test does)"
@@ -64,7 +73,9 @@ impl Driver {
             .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
             .env("INKAN_PROFILE", profile)
             .env("RUST_LOG", "warn,inkan_app=debug")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
+            .process_group(0)
             .spawn()
             .expect("tauri-driver starts");
         let base = format!("http://127.0.0.1:{port}");
@@ -175,7 +186,7 @@ impl Driver {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enroll_approve_a_withdrawal_then_report_not_me_in_the_real_window() {
     let keys = platform_keys();
-    let server = TestServer::start().await;
+    let mut server = TestServer::start().await;
     let account = "20000001";
     let profile = tempfile::tempdir().unwrap();
     let ui = Driver::start(profile.path()).await;
@@ -188,13 +199,28 @@ async fn enroll_approve_a_withdrawal_then_report_not_me_in_the_real_window() {
     ui.click("#read-link").await;
     assert!(ui.text("[data-code=uri_wrong_scheme]").await.contains("Inkan の登録用リンクではありません"));
 
-    // Enroll from a ticket: the preview shows server and masked account before confirming.
+    // An image without a QR code, opened from the file picker.
+    let images = tempfile::tempdir().unwrap();
+    let no_qr = images.path().join("no-qr.png");
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/../icons/icon.png"), &no_qr).unwrap();
+    ui.type_into("#qr-file", no_qr.to_str().unwrap()).await;
+    assert!(ui.text("[data-code=qr_not_found]").await.contains("QR コードが見つかりませんでした"));
+
+    // Enroll from the ticket's QR image: the preview shows server and masked account before
+    // confirming. The server is down at first: a clear error, nothing enrolled, the preview
+    // kept; once it is back, the same confirm enrolls.
     let ticket = server.ticket(account).await;
-    ui.type_into("#link", &ticket.uri).await;
-    ui.click("#read-link").await;
+    let qr = images.path().join("ticket.png");
+    std::fs::write(&qr, base64::engine::general_purpose::STANDARD.decode(&ticket.qr_png_base64).unwrap()).unwrap();
+    ui.type_into("#qr-file", qr.to_str().unwrap()).await;
     assert_eq!(ui.text(".row.server dd").await, "127.0.0.1");
     assert!(ui.text(".row.account dd").await.contains("****0001"), "the account is masked");
     ui.screenshot("02-enroll-preview").await;
+    server.kill();
+    ui.click("#confirm-enroll").await;
+    assert!(ui.text("[data-code=server_unreachable]").await.contains("サーバーに接続できません"));
+    assert!(!profile.path().join("accounts.json").exists(), "nothing enrolled while the server was down");
+    server.restart().await;
     ui.click("#confirm-enroll").await;
     ui.wait("[data-state=enrolled]").await;
     ui.screenshot("03-enrolled").await;
@@ -267,5 +293,27 @@ async fn enroll_approve_a_withdrawal_then_report_not_me_in_the_real_window() {
     ui.click("input[name=lang][value=en]").await;
     assert_eq!(ui.text("button.tab[data-screen=history]").await, "History");
     ui.screenshot("08-english").await;
+    ui.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_keychain_the_window_says_so_and_nothing_is_enrolled() {
+    let server = TestServer::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    // The app's session bus has no Secret Service (nor anything else).
+    let ui = Driver::start_with_env(
+        profile.path(),
+        &[("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/inkan-test-bus")],
+    )
+    .await;
+    let ticket = server.ticket("20000002").await;
+    ui.click("button.tab[data-screen=enroll]").await;
+    ui.type_into("#link", &ticket.uri).await;
+    ui.click("#read-link").await;
+    ui.click("#confirm-enroll").await;
+    assert!(ui.text("[data-code=keychain_unavailable]").await.contains("キーチェーンが使えません"));
+    ui.screenshot("09-no-keychain").await;
+    assert!(server.devices("20000002").await.is_empty(), "the ticket was not spent");
+    assert!(!profile.path().join("accounts.json").exists());
     ui.quit().await;
 }
