@@ -2,7 +2,7 @@
 // countdowns. State flows from the shell's events; the UI never decides what is valid.
 import type { Api } from "./api";
 import { asCommandError } from "./api";
-import type { AppSettings, ChallengeView, Decision } from "./bindings";
+import type { AppSettings, ChallengeView, Decision, LinkPreview } from "./bindings";
 import { countdown } from "./format";
 import { translator } from "./i18n";
 import { initialState, type Screen, type State } from "./model";
@@ -31,10 +31,7 @@ export class App {
       this.api.onAccounts((list) => this.set({ accounts: { status: "ready", value: list } })),
       this.api.onLink((opened) => {
         if (opened.preview) {
-          this.set({
-            screen: "enroll",
-            enroll: { ...this.s.enroll, step: "preview", preview: opened.preview, deviceName: opened.preview.device_name, error: null },
-          });
+          this.showPreview(opened.preview);
         } else if (opened.error) {
           this.set({ screen: "enroll", enroll: { ...this.s.enroll, step: "input", error: opened.error } });
         }
@@ -127,6 +124,24 @@ export class App {
     });
   }
 
+  /** An enrollment link read and kept by the shell: show where it enrolls before confirming. */
+  private showPreview(preview: LinkPreview): void {
+    this.set({
+      screen: "enroll",
+      enroll: { ...this.s.enroll, step: "preview", preview, deviceName: preview.device_name, error: null },
+    });
+  }
+
+  /** Reads a link (pasted, from an image or the camera) through the shell into a preview. */
+  private async readPreview(read: () => Promise<LinkPreview>): Promise<void> {
+    this.set({ enroll: { ...this.s.enroll, step: "reading", error: null } });
+    try {
+      this.showPreview(await read());
+    } catch (err) {
+      this.set({ enroll: { ...this.s.enroll, step: "input", error: asCommandError(err) } });
+    }
+  }
+
   private async decide(decision: Decision): Promise<void> {
     const d = this.s.detail;
     if (!d) return;
@@ -189,40 +204,16 @@ export class App {
     setLink: (v) => {
       this.s = { ...this.s, enroll: { ...this.s.enroll, link: v } };
     },
-    readLink: async () => {
-      const e = this.s.enroll;
-      this.set({ enroll: { ...e, step: "reading", error: null } });
-      try {
-        const preview = await this.api.previewLink(e.link, "pasted");
-        this.set({ enroll: { ...e, step: "preview", preview, deviceName: preview.device_name, error: null } });
-      } catch (err) {
-        this.set({ enroll: { ...e, step: "input", error: asCommandError(err) } });
-      }
-    },
-    readImage: async (file: File) => {
-      const e = this.s.enroll;
-      this.set({ enroll: { ...e, step: "reading", error: null } });
-      try {
-        const bytes = new Uint8Array(await file.arrayBuffer());
-        const preview = await this.api.previewQrImage(bytes);
-        this.set({ enroll: { ...e, step: "preview", preview, deviceName: preview.device_name, error: null } });
-      } catch (err) {
-        this.set({ enroll: { ...e, step: "input", error: asCommandError(err) } });
-      }
-    },
-    scanCamera: async () => {
-      // Mobile only: the barcode-scanner plugin reads the QR code with the camera.
-      const e = this.s.enroll;
-      try {
+    readLink: () => void this.readPreview(() => this.api.previewLink(this.s.enroll.link, "pasted")),
+    readImage: (file: File) =>
+      void this.readPreview(async () => this.api.previewQrImage(new Uint8Array(await file.arrayBuffer()))),
+    scanCamera: () =>
+      void this.readPreview(async () => {
+        // Mobile only: the barcode-scanner plugin reads the QR code with the camera.
         const { scan, Format } = await import("@tauri-apps/plugin-barcode-scanner");
         const found = await scan({ formats: [Format.QRCode] });
-        this.set({ enroll: { ...e, step: "reading", error: null } });
-        const preview = await this.api.previewLink(found.content, "camera");
-        this.set({ enroll: { ...e, step: "preview", preview, deviceName: preview.device_name, error: null } });
-      } catch (err) {
-        this.set({ enroll: { ...e, step: "input", error: asCommandError(err) } });
-      }
-    },
+        return this.api.previewLink(found.content, "camera");
+      }),
     setDeviceName: (v) => {
       this.s = { ...this.s, enroll: { ...this.s.enroll, deviceName: v } };
     },
