@@ -222,7 +222,7 @@ impl Shell {
     fn set_channel(&self, account: &str, state: ChannelState, error: Option<String>) {
         let prev = self.channels.lock().expect("channels").insert(account.to_owned(), (state, error.clone()));
         if prev != Some((state, error)) {
-            let _ = self.accounts().map(|list| self.app.emit(EVENT_ACCOUNTS, list));
+            self.changed_accounts();
         }
     }
 
@@ -276,13 +276,17 @@ impl Shell {
         let _ = self.app.emit(EVENT_INBOX, list);
     }
 
+    fn changed_accounts(&self) {
+        let _ = self.accounts().map(|list| self.app.emit(EVENT_ACCOUNTS, list));
+    }
+
     fn notify_new(&self, view: &ChallengeView) {
-        if !self.settings().notifications {
+        let settings = self.settings();
+        if !settings.notifications {
             return;
         }
         use tauri_plugin_notification::NotificationExt;
-        let lang = self.settings().language;
-        let (title, body) = crate::text::notification(view, lang);
+        let (title, body) = crate::text::notification(view, settings.language);
         if let Err(e) = self.app.notification().builder().title(title).body(body).show() {
             tracing::warn!(error = %e, "the OS notification could not be shown");
         }
@@ -333,7 +337,7 @@ impl Shell {
                 self.draft.lock().expect("draft").take();
                 self.watch(&account);
                 let view = AccountView::new(&account, ChannelState::Connecting, None);
-                let _ = self.accounts().map(|list| self.app.emit(EVENT_ACCOUNTS, list));
+                self.changed_accounts();
                 Ok(view)
             }
             Err(e) => {
@@ -360,7 +364,7 @@ impl Shell {
         let name = checked_name(name)?;
         let account = self.core.account(Some(id))?;
         self.core.rename(&account, &name)?;
-        let _ = self.accounts().map(|list| self.app.emit(EVENT_ACCOUNTS, list));
+        self.changed_accounts();
         self.changed_inbox();
         Ok(())
     }
@@ -369,7 +373,7 @@ impl Shell {
         let account = self.core.account(Some(id))?;
         self.core.remove(&account).await?;
         self.unwatch(id);
-        let _ = self.accounts().map(|list| self.app.emit(EVENT_ACCOUNTS, list));
+        self.changed_accounts();
         self.changed_inbox();
         Ok(())
     }
