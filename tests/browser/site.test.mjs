@@ -125,6 +125,19 @@ async function submitPassword(page, account, password) {
   await page.click("form[action='/login'] button[type=submit]");
 }
 
+/** Presses a passkey form's button and waits for `url`; fails with the page's message if it shows one. */
+async function passkeyStep(page, form, url) {
+  await page.bringToFront(); // WebAuthn runs only in the focused page
+  await page.click(`${form} button[type=submit]`);
+  const error = page.locator(`${form} .passkey-status[data-error]`);
+  await Promise.race([
+    page.waitForURL(url, { timeout: STEP_MS }),
+    error.waitFor({ timeout: STEP_MS }).then(async () => {
+      throw new Error(`passkey step failed: ${await error.getAttribute("data-error")}: ${await error.textContent()}`);
+    }),
+  ]);
+}
+
 async function enterCode(page, code) {
   await page.fill("#code", code);
   await page.click("form[action$='/code'] button[type=submit]");
@@ -137,7 +150,8 @@ before(async () => {
   start("python3", ["-m", "aiosmtpd", "-n", "-l", `127.0.0.1:${smtpPort}`, "-c", "aiosmtpd.handlers.Mailbox", smtpDir]);
   await waitForPort(smtpPort);
   const port = await freePort();
-  origin = `http://127.0.0.1:${port}`;
+  // A host name, not 127.0.0.1: WebAuthn needs one for the relying party id.
+  origin = `http://localhost:${port}`;
   const server = start(SERVER, [
     "--dev", "--data-dir", join(work, "data"), "--smtp-url", `smtp://127.0.0.1:${smtpPort}`,
     "--trust-x-forwarded-for", "serve", "--listen", `127.0.0.1:${port}`,
@@ -278,4 +292,44 @@ test("five wrong passwords lock the account, with a mail to the customer", async
   assert.match(mail.to, /hanako@example\.com/);
   assert.match(mail.body, /\/unlock\//);
   await page.context().close();
+});
+
+test("a passkey registered in settings logs in alone (no password, no code), mails the notice, and can be removed", async () => {
+  // Chromium's DevTools virtual authenticator: a platform authenticator with user verification.
+  const cdp = await main.context().newCDPSession(main);
+  await cdp.send("WebAuthn.enable");
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true,
+      isUserVerified: true, automaticPresenceSimulation: true },
+  });
+  await main.goto(`${origin}/settings`);
+  await main.fill("#passkey_name", "ノート PC");
+  await passkeyStep(main, "form[data-passkey-register]", "**/settings?m=passkey_added");
+  await main.locator("#passkeys").getByText("ノート PC").waitFor();
+  await shotBoth(main, "passkeys");
+  assert.match((await mailWith("Passkey registered")).body, /ノート PC/);
+  const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
+  assert.equal(credentials.length, 1);
+  assert.ok(credentials[0].isResidentCredential, "discoverable: login needs no account number");
+
+  await main.click("form[action='/logout'] button");
+  await main.waitForURL("**/login?out=1");
+  const notices = mails().filter((m) => m.subject.includes("Login notice")).length;
+  await passkeyStep(main, "form[data-passkey-login]", "**/home");
+  const notice = await mailWith("Login notice", notices);
+  assert.match(notice.body, new RegExp(HOME_IP.replace(/\./g, "\\.")));
+  await main.goto(`${origin}/activity`);
+  assert.match(await main.textContent("main"), /passkey/);
+
+  await main.goto(`${origin}/settings`);
+  await main.click("#passkeys form button");
+  await main.getByText("パスキーを削除しました").waitFor();
+  await mailWith("Passkey removed");
+  await main.click("form[action='/logout'] button");
+  await main.waitForURL("**/login?out=1");
+  // The authenticator still holds the credential; the site no longer knows it.
+  await main.click("form[data-passkey-login] button[type=submit]");
+  await main.locator(".passkey-status[data-error=unknown_passkey]").waitFor({ timeout: STEP_MS });
+  assert.match(await main.textContent(".passkey-status"), /登録されていません/);
+  await shot(main, "passkey-unknown-ja");
 });

@@ -112,6 +112,8 @@ fn settings(cli: &Cli, listen: SocketAddr) -> anyhow::Result<Settings> {
     };
     let public_origin = match &cli.public_origin {
         Some(o) => o.clone(),
+        // On loopback, a host name rather than the address: WebAuthn needs one for passkeys.
+        None if cli.dev && listen.ip().is_loopback() => format!("http://localhost:{}", listen.port()),
         None if cli.dev => format!("http://{listen}"),
         None => anyhow::bail!("INKAN_PUBLIC_ORIGIN is required outside --dev"),
     };

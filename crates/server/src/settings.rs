@@ -56,6 +56,16 @@ pub struct Limits {
     pub max_withdrawal_yen: i64,
     /// Lifetime of the known-browser cookie the risk check looks for.
     pub known_browser_cookie_days: i64,
+    /// Lifetime of a passkey registration or login ceremony (the challenge sent to the browser).
+    pub passkey_ceremony_ttl_secs: i64,
+    /// Ceremonies open at once, server-wide (login ceremonies start before anyone is known).
+    pub max_open_passkey_ceremonies: i64,
+    /// Adding a passkey needs a login (with its second factor) at most this old.
+    pub passkey_fresh_login_secs: i64,
+    /// Passkeys one customer may register.
+    pub max_passkeys_per_customer: i64,
+    /// Longest WebAuthn response accepted from a page, in characters.
+    pub max_webauthn_response_chars: usize,
 }
 
 impl Default for Limits {
@@ -84,6 +94,11 @@ impl Default for Limits {
             web_session_extension_window_secs: crate::site::session::SESSION_EXTENSION_WINDOW_SECS,
             max_withdrawal_yen: 50_000_000,
             known_browser_cookie_days: 400,
+            passkey_ceremony_ttl_secs: 5 * 60,
+            max_open_passkey_ceremonies: 10_000,
+            passkey_fresh_login_secs: 10 * 60,
+            max_passkeys_per_customer: 10,
+            max_webauthn_response_chars: 12 * 1024,
         }
     }
 }

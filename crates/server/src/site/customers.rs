@@ -323,6 +323,7 @@ fn rule_text(lang: Lang, e: &PasswordRuleError) -> String {
 async fn settings_view(site: &SharedSite, v: &Visitor, c: &CustomerRow, message: Option<Markup>) -> SiteResult<Markup> {
     let devices = site.service.list_devices(&c.account_id).await?;
     let active: Vec<_> = devices.iter().filter(|d| d.revoked_at.is_none()).collect();
+    let passkeys = site.service.store.passkeys(&c.account_id).await?;
     let body = html! {
         @if let Some(m) = message { (m) }
         h2 { (v.t(T::Authenticators)) }
@@ -341,6 +342,7 @@ async fn settings_view(site: &SharedSite, v: &Visitor, c: &CustomerRow, message:
             }
         }
         p { a href="/settings/authenticators/new" { (v.t(T::AddAuthenticator)) } }
+        (super::passkeys::settings_section(v, site, &passkeys))
         h2 { (v.t(T::ChangePassword)) }
         p.hint { (v.t(T::PasswordRules)) }
         form method="post" action="/settings/password" {
@@ -378,6 +380,8 @@ pub async fn settings_page(
         Some("revoked") => Some(pages::notice(v.t(T::Revoked))),
         Some("password") => Some(pages::notice(v.t(T::PasswordChanged))),
         Some("email") => Some(pages::notice(v.t(T::EmailChanged))),
+        Some("passkey_added") => Some(pages::notice(v.t(T::PasskeyAdded))),
+        Some("passkey_removed") => Some(pages::notice(v.t(T::PasskeyRemoved))),
         _ => None,
     };
     settings_view(&site, &v, &c.row, message).await

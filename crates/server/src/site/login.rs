@@ -52,7 +52,7 @@ pub struct LoginQuery {
     unlocked: Option<String>,
 }
 
-fn login_form(v: &Visitor, account: &str, message: Option<Markup>) -> Markup {
+fn login_form(site: &SharedSite, v: &Visitor, account: &str, message: Option<Markup>) -> Markup {
     layout(
         v,
         T::LoginTitle,
@@ -67,13 +67,14 @@ fn login_form(v: &Visitor, account: &str, message: Option<Markup>) -> Markup {
                 input #password name="password" type="password" autocomplete="current-password" required maxlength=(MAX_PASSWORD_FIELD_CHARS);
                 button type="submit" { (v.t(T::LoginButton)) }
             }
+            (super::passkeys::login_section(v, site))
             p.hint { (v.t(T::PhishingWarning)) }
             p.hint { (v.t(T::SessionRule)) }
         },
     )
 }
 
-pub async fn login_page(v: Visitor, Query(q): Query<LoginQuery>) -> Markup {
+pub async fn login_page(State(site): State<SharedSite>, v: Visitor, Query(q): Query<LoginQuery>) -> Markup {
     let message = if q.expired.is_some() {
         Some(pages::notice(v.t(T::SessionExpired)))
     } else if q.out.is_some() {
@@ -83,7 +84,7 @@ pub async fn login_page(v: Visitor, Query(q): Query<LoginQuery>) -> Markup {
     } else {
         None
     };
-    login_form(&v, "", message)
+    login_form(&site, &v, "", message)
 }
 
 /// Whether `password` matches the argon2id `hash`, verified off the async threads.
@@ -98,11 +99,12 @@ pub async fn login_submit(State(site): State<SharedSite>, v: Visitor, form: Form
     if account.is_empty() || password.is_empty() {
         let missing = if account.is_empty() { T::AccountNumber } else { T::Password };
         let text = T::Required.fill(v.lang, &[&v.t(missing)]);
-        return Ok(login_form(&v, &account, Some(pages::error(&text))).into_response());
+        return Ok(login_form(&site, &v, &account, Some(pages::error(&text))).into_response());
     }
     let store = &site.service.store;
     let now = site.now();
-    let wrong = |v: &Visitor| login_form(v, &account, Some(pages::error(v.t(T::WrongCredentials)))).into_response();
+    let wrong =
+        |v: &Visitor| login_form(&site, v, &account, Some(pages::error(v.t(T::WrongCredentials)))).into_response();
     let Some(customer) = store.customer(&account).await? else {
         // Same work and same answer as a wrong password.
         let _ = password_matches(password, dummy_hash()).await;
@@ -121,12 +123,12 @@ pub async fn login_submit(State(site): State<SharedSite>, v: Visitor, form: Form
     let matches = password_matches(password, &customer.password_hash).await;
     if customer.locked_at.is_some() {
         store.audit(now, "login_refused_locked", Some(&account), None, None, json!({"ip": v.ip.to_string()})).await?;
-        return Ok(login_form(&v, &account, Some(pages::error(v.t(T::AccountLocked)))).into_response());
+        return Ok(login_form(&site, &v, &account, Some(pages::error(v.t(T::AccountLocked)))).into_response());
     }
     if !matches {
         let locked = count_password_failure(&site, &customer, "login_password_wrong", &v).await?;
         let text = if locked { T::AccountLocked } else { T::WrongCredentials };
-        return Ok(login_form(&v, &account, Some(pages::error(v.t(text)))).into_response());
+        return Ok(login_form(&site, &v, &account, Some(pages::error(v.t(text)))).into_response());
     }
     start_second_factor(&site, &v, &customer).await
 }
@@ -421,7 +423,7 @@ fn email_instead_button(v: &Visitor) -> Markup {
     }
 }
 
-/// All factors are done: open the session, remember this environment, tell the customer.
+/// All factors are done: close the attempt and open the session.
 async fn finish_login(
     site: &SharedSite,
     v: &Visitor,
@@ -429,48 +431,64 @@ async fn finish_login(
     attempt: &AttemptRow,
     customer: &CustomerRow,
 ) -> SiteResult<Response> {
-    let store = &site.service.store;
-    let now = site.now();
-    if !store.finish_attempt(hash, now).await? {
+    if !site.service.store.finish_attempt(hash, site.now()).await? {
         return Ok(attempt_expired(v));
     }
+    let factors: Vec<&str> = [(attempt.push_done, "push"), (attempt.email_done, "email_code")]
+        .into_iter()
+        .filter_map(|(done, name)| done.then_some(name))
+        .collect();
+    let cookies =
+        open_session(site, v, customer, &attempt.ip, &attempt.browser, &factors, attempt.challenge_id.as_deref())
+            .await?;
+    let mut res = see_other("/home");
+    for c in cookies {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    res.headers_mut().append(header::SET_COOKIE, site.cookie(LOGIN_COOKIE, "", Some(0)));
+    Ok(res)
+}
+
+/// A login is complete (password and second factor, or a passkey): opens the web session,
+/// remembers this browser and network, audits, mails the login notice. `ip` is where the
+/// login began. The cookies to set.
+pub async fn open_session(
+    site: &SharedSite,
+    v: &Visitor,
+    customer: &CustomerRow,
+    ip: &str,
+    browser: &str,
+    factors: &[&str],
+    challenge_id: Option<&str>,
+) -> SiteResult<Vec<header::HeaderValue>> {
+    let store = &site.service.store;
+    let now = site.now();
     let session = crate::random_token(COOKIE_TOKEN_BYTES);
     store
         .insert_web_session(&crate::sha256(session.as_bytes()), &customer.account_id, now, site.rule.first_expiry(now))
         .await?;
     let browser_token =
         v.cookie(BROWSER_COOKIE).map(str::to_owned).unwrap_or_else(|| crate::random_token(COOKIE_TOKEN_BYTES));
-    // The address the password came from (this request may come from elsewhere).
-    let ip = attempt.ip.parse().unwrap_or(v.ip);
-    let network = risk::network_of(ip);
+    let addr = ip.parse().unwrap_or(v.ip);
+    let network = risk::network_of(addr);
     store
         .remember_login_environment(&customer.account_id, &crate::sha256(browser_token.as_bytes()), &network, now)
         .await?;
-    let factors: Vec<&str> = [(attempt.push_done, "push"), (attempt.email_done, "email_code")]
-        .into_iter()
-        .filter_map(|(done, name)| done.then_some(name))
-        .collect();
     store
         .audit(
             now,
             "login_succeeded",
             Some(&customer.account_id),
             None,
-            attempt.challenge_id.as_deref(),
-            json!({"ip": attempt.ip, "browser": attempt.browser, "factors": factors}),
+            challenge_id,
+            json!({"ip": ip, "browser": browser, "factors": factors}),
         )
         .await?;
-    let place = risk::place_of(ip);
-    super::mail_later(site, super::notify::login_notice(customer, now, &attempt.ip, place, &attempt.browser));
-    let mut res = see_other("/home");
-    let h = res.headers_mut();
-    h.append(header::SET_COOKIE, site.cookie(SESSION_COOKIE, &session, None));
-    h.append(header::SET_COOKIE, site.cookie(LOGIN_COOKIE, "", Some(0)));
-    h.append(
-        header::SET_COOKIE,
+    super::mail_later(site, super::notify::login_notice(customer, now, ip, risk::place_of(addr), browser));
+    Ok(vec![
+        site.cookie(SESSION_COOKIE, &session, None),
         site.cookie(BROWSER_COOKIE, &browser_token, Some(site.limits().known_browser_cookie_days * 86_400)),
-    );
-    Ok(res)
+    ])
 }
 
 /// Long poll for the waiting page: `settled` once the challenge has left `pending`.

@@ -15,6 +15,8 @@ pub mod i18n;
 pub mod login;
 pub mod notify;
 pub mod pages;
+pub mod passkey_db;
+pub mod passkeys;
 pub mod password;
 pub mod risk;
 pub mod seed;
@@ -69,6 +71,8 @@ pub struct Site {
     pub rule: SessionRule,
     /// Whether `/outbox` exists (the development outbox is the mail transport).
     pub outbox_page: bool,
+    /// The WebAuthn relying party; `None` when the public origin has no host name.
+    pub webauthn: Option<webauthn_rs::Webauthn>,
 }
 
 pub type SharedSite = Arc<Site>;
@@ -80,7 +84,15 @@ impl Site {
             lifetime_secs: limits.web_session_secs,
             extension_window_secs: limits.web_session_extension_window_secs,
         };
-        Arc::new(Site { service, mailer, rule, outbox_page })
+        let webauthn = match passkeys::relying_party(&service.settings.public_origin, limits.passkey_ceremony_ttl_secs)
+        {
+            Ok(rp) => Some(rp),
+            Err(why) => {
+                tracing::warn!(%why, "passkeys are off");
+                None
+            }
+        };
+        Arc::new(Site { service, mailer, rule, outbox_page, webauthn })
     }
 
     pub fn now(&self) -> i64 {
@@ -126,6 +138,8 @@ pub fn router(site: SharedSite) -> Router {
         .route("/login/verify/resend", post(login::resend_code))
         .route("/login/verify/email-instead", post(login::email_instead))
         .route("/login/verify/push-again", post(login::push_again))
+        .route("/login/passkey/start", post(passkeys::login_start))
+        .route("/login/passkey/finish", post(passkeys::login_finish))
         .route("/logout", post(login::logout))
         .route("/unlock/{token}", get(login::unlock_page).post(login::unlock_submit))
         .route("/home", get(customers::home))
@@ -137,6 +151,9 @@ pub fn router(site: SharedSite) -> Router {
         .route("/settings/authenticators/new", get(customers::enroll_page))
         .route("/settings/authenticators/new/status", get(customers::enroll_status))
         .route("/settings/authenticators/{id}/revoke", post(customers::revoke))
+        .route("/settings/passkeys/register/start", post(passkeys::register_start))
+        .route("/settings/passkeys/register/finish", post(passkeys::register_finish))
+        .route("/settings/passkeys/{id}/remove", post(passkeys::remove))
         .route("/settings/password", post(customers::change_password))
         .route("/settings/email", post(customers::change_email))
         .route("/activity", get(customers::activity))

@@ -101,6 +101,44 @@ pub fn fraud_reported(customer: &CustomerRow) -> Mail {
     )
 }
 
+pub fn passkey_added(customer: &CustomerRow, name: &str, at: i64) -> Mail {
+    let (when, account) = (jst_minutes(at), mask_tail(&customer.account_id));
+    mail(
+        customer,
+        "パスキー登録のお知らせ / Passkey registered",
+        &format!(
+            "口座 {account} にパスキー「{name}」が登録されました。\n日時: {when}\nお心当たりのない場合は、すぐにパスワードを変更し、サポートセンターにご連絡ください。"
+        ),
+        &format!(
+            "A passkey \"{name}\" was registered for account {account}.\nWhen: {when}\nIf this was not you, change your password now and call the support centre."
+        ),
+    )
+}
+
+pub fn passkey_removed(customer: &CustomerRow, name: &str, at: i64) -> Mail {
+    let (when, account) = (jst_minutes(at), mask_tail(&customer.account_id));
+    mail(
+        customer,
+        "パスキー削除のお知らせ / Passkey removed",
+        &format!("口座 {account} のパスキー「{name}」が削除されました。\n日時: {when}"),
+        &format!("The passkey \"{name}\" of account {account} was removed.\nWhen: {when}"),
+    )
+}
+
+pub fn passkey_suspended(customer: &CustomerRow, name: &str, at: i64) -> Mail {
+    let (when, account) = (jst_minutes(at), mask_tail(&customer.account_id));
+    mail(
+        customer,
+        "パスキー停止のお知らせ / Passkey suspended",
+        &format!(
+            "口座 {account} のパスキー「{name}」が複製された疑いがあるため、使えないようにしました。\n日時: {when}\nパスワードでログインし、このパスキーを削除してから登録し直してください。"
+        ),
+        &format!(
+            "The passkey \"{name}\" of account {account} may have been copied, so it was suspended.\nWhen: {when}\nLog in with your password, remove this passkey and register a new one."
+        ),
+    )
+}
+
 pub fn password_changed(customer: &CustomerRow, at: i64) -> Mail {
     let when = jst_minutes(at);
     mail(

@@ -153,6 +153,10 @@ pub fn event_label(lang: Lang, event: &str) -> String {
         "offline_code_accepted" => T::EvOfflineCode,
         "offline_code_refused" => T::EvOfflineCodeRefused,
         "push_unblocked" => T::EvPushUnblocked,
+        "passkey_registered" => T::EvPasskeyRegistered,
+        "passkey_removed" => T::EvPasskeyRemoved,
+        "passkey_clone_suspected" => T::EvPasskeyCloneSuspected,
+        "passkey_login_refused" | "passkey_login_refused_suspended" => T::EvPasskeyRefused,
         other => return other.to_owned(),
     };
     t.get(lang).to_owned()

@@ -26,3 +26,96 @@
   }
   poll();
 })();
+
+// Passkeys: register (security settings) and log in (login page) with the browser's WebAuthn.
+// The server sends webauthn-rs JSON (base64url byte strings); this turns it into what
+// navigator.credentials wants and the answer back into JSON. Messages come from the page.
+(function () {
+  function b64uToBytes(s) {
+    var pad = s.length % 4 === 0 ? "" : "====".slice(s.length % 4);
+    var bin = atob(s.replace(/-/g, "+").replace(/_/g, "/") + pad);
+    var out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  }
+  function bytesToB64u(buf) {
+    var bytes = new Uint8Array(buf), bin = "";
+    for (var i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
+    return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+  function withIds(list) {
+    return (list || []).map(function (c) { return Object.assign({}, c, { id: b64uToBytes(c.id) }); });
+  }
+  function post(form, url, fields) {
+    var body = new URLSearchParams(fields);
+    body.set("csrf", form.querySelector("input[name=csrf]").value);
+    return fetch(url, { method: "POST", credentials: "same-origin", headers: { Accept: "application/json" }, body: body })
+      .then(function (r) { return r.json(); })
+      .then(function (j) { if (j.error) throw { message: j.message, code: j.error }; return j; });
+  }
+  function wire(form, run) {
+    var status = form.querySelector(".passkey-status");
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      if (!window.PublicKeyCredential || !navigator.credentials) {
+        status.textContent = form.getAttribute("data-msg-unsupported");
+        return;
+      }
+      status.textContent = "";
+      form.setAttribute("aria-busy", "true");
+      run(form)
+        .then(function (done) { window.location.assign(done.next); })
+        .catch(function (err) {
+          form.removeAttribute("aria-busy");
+          status.setAttribute("data-error", (err && err.code) || (err && err.name) || "error");
+          status.textContent = err && err.code ? err.message : form.getAttribute("data-msg-cancelled");
+        });
+    });
+  }
+  var reg = document.querySelector("form[data-passkey-register]");
+  if (reg) wire(reg, function (form) {
+    return post(form, "/settings/passkeys/register/start", {}).then(function (start) {
+      var o = start.options.publicKey;
+      var publicKey = Object.assign({}, o, {
+        challenge: b64uToBytes(o.challenge),
+        user: Object.assign({}, o.user, { id: b64uToBytes(o.user.id) }),
+        excludeCredentials: withIds(o.excludeCredentials)
+      });
+      return navigator.credentials.create({ publicKey: publicKey }).then(function (cred) {
+        var answer = {
+          id: cred.id, rawId: bytesToB64u(cred.rawId), type: cred.type,
+          response: {
+            attestationObject: bytesToB64u(cred.response.attestationObject),
+            clientDataJSON: bytesToB64u(cred.response.clientDataJSON),
+            transports: cred.response.getTransports ? cred.response.getTransports() : []
+          },
+          extensions: cred.getClientExtensionResults()
+        };
+        return post(form, "/settings/passkeys/register/finish", {
+          ceremony: start.ceremony, name: form.querySelector("input[name=name]").value, credential: JSON.stringify(answer)
+        });
+      });
+    });
+  });
+  var login = document.querySelector("form[data-passkey-login]");
+  if (login) wire(login, function (form) {
+    return post(form, "/login/passkey/start", {}).then(function (start) {
+      var o = start.options.publicKey;
+      var publicKey = Object.assign({}, o, { challenge: b64uToBytes(o.challenge), allowCredentials: withIds(o.allowCredentials) });
+      return navigator.credentials.get({ publicKey: publicKey }).then(function (cred) {
+        var r = cred.response;
+        var answer = {
+          id: cred.id, rawId: bytesToB64u(cred.rawId), type: cred.type,
+          response: {
+            authenticatorData: bytesToB64u(r.authenticatorData),
+            clientDataJSON: bytesToB64u(r.clientDataJSON),
+            signature: bytesToB64u(r.signature),
+            userHandle: r.userHandle ? bytesToB64u(r.userHandle) : null
+          },
+          extensions: cred.getClientExtensionResults()
+        };
+        return post(form, "/login/passkey/finish", { ceremony: start.ceremony, credential: JSON.stringify(answer) });
+      });
+    });
+  });
+})();
