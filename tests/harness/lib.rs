@@ -33,6 +33,8 @@ pub struct TestServer {
     pub database_url: String,
     settings: Settings,
     pub dir: tempfile::TempDir,
+    /// Where the server listens (the origin may name it `localhost`).
+    pub addr: std::net::SocketAddr,
 }
 
 /// The real platform keychain, checked with a write and a read so that a missing Secret
@@ -78,10 +80,24 @@ pub fn login() -> ChallengeDetails {
 
 impl TestServer {
     pub async fn start() -> TestServer {
+        TestServer::start_named(None).await
+    }
+
+    /// A server whose public origin is `http://localhost:PORT`: WebAuthn needs a host name
+    /// for the relying party, so passkey tests use this one.
+    pub async fn start_localhost() -> TestServer {
+        TestServer::start_named(Some("localhost")).await
+    }
+
+    async fn start_named(host: Option<&str>) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("inkan.sqlite3").display());
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
-        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let addr = listener.local_addr().unwrap();
+        let origin = match host {
+            Some(host) => format!("http://{host}:{}", addr.port()),
+            None => format!("http://{addr}"),
+        };
         let mut settings = Settings::for_tests(&origin, &database_url);
         // Site tests play visitors from other networks through X-Forwarded-For.
         settings.trust_x_forwarded_for = true;
@@ -100,6 +116,7 @@ impl TestServer {
             database_url,
             settings,
             dir,
+            addr,
         }
     }
 
@@ -119,10 +136,10 @@ impl TestServer {
 
     /// Starts the server again on the same port and database.
     pub async fn restart(&mut self) {
-        let addr = self.origin.trim_start_matches("http://").to_owned();
+        let addr = self.addr;
         let mut tries = 0;
         let listener = loop {
-            match TcpListener::bind(&addr).await {
+            match TcpListener::bind(addr).await {
                 Ok(l) => break l,
                 Err(e) if tries < 50 => {
                     tries += 1;

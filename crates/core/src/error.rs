@@ -48,6 +48,12 @@ pub enum CoreError {
     Storage(String),
     #[error("protocol: {0}")]
     Protocol(#[from] inkan_protocol::ProtocolError),
+    #[error("passkey refused: {origin} is not the site this passkey belongs to ({reason})")]
+    PasskeyWrongOrigin { origin: String, reason: &'static str },
+    #[error("no passkey on this device for {0}")]
+    PasskeyNotFound(String),
+    #[error("the passkey step failed: {0}")]
+    PasskeyFailed(String),
 }
 
 impl CoreError {
@@ -75,6 +81,9 @@ impl CoreError {
             CoreError::BadResponse(_) => "bad_response",
             CoreError::Storage(_) => "storage",
             CoreError::Protocol(e) => e.code(),
+            CoreError::PasskeyWrongOrigin { .. } => "passkey_wrong_origin",
+            CoreError::PasskeyNotFound(_) => "passkey_not_found",
+            CoreError::PasskeyFailed(_) => "passkey_failed",
         }
     }
 

@@ -16,6 +16,7 @@ pub mod client;
 pub mod error;
 pub mod inbox;
 pub mod keystore;
+pub mod passkeys;
 pub mod profile;
 pub mod qr;
 pub mod sse;
@@ -29,4 +30,5 @@ pub use inkan_protocol::clock::{Clock, ManualClock, SharedClock, SystemClock};
 #[cfg(any(test, feature = "testing"))]
 pub use keystore::MemoryKeyStore;
 pub use keystore::{KeyStore, PlatformKeyStore};
+pub use passkeys::{PasskeyStore, Passkeys, StoredPasskey};
 pub use profile::{Account, HistoryEntry, Profile};

@@ -96,7 +96,7 @@ impl Profile {
         self.dir.join("history.jsonl")
     }
 
-    fn read_json<T: for<'de> Deserialize<'de> + Default>(path: &Path) -> CoreResult<T> {
+    pub(crate) fn read_json_file<T: for<'de> Deserialize<'de> + Default>(path: &Path) -> CoreResult<T> {
         match std::fs::read(path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| io_err(path, e)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
@@ -105,7 +105,7 @@ impl Profile {
     }
 
     /// Writes through a temporary file and a rename, so a crash never leaves half a file.
-    fn write_json<T: Serialize>(path: &Path, value: &T) -> CoreResult<()> {
+    pub(crate) fn write_json_file<T: Serialize>(path: &Path, value: &T) -> CoreResult<()> {
         let tmp = path.with_extension("json.tmp");
         let bytes = serde_json::to_vec_pretty(value).map_err(|e| io_err(path, e))?;
         std::fs::write(&tmp, bytes).map_err(|e| io_err(&tmp, e))?;
@@ -113,19 +113,19 @@ impl Profile {
     }
 
     pub fn accounts(&self) -> CoreResult<Vec<Account>> {
-        Self::read_json(&self.accounts_path())
+        Self::read_json_file(&self.accounts_path())
     }
 
     pub fn add_account(&self, account: Account) -> CoreResult<()> {
         let mut all = self.accounts()?;
         all.push(account);
-        Self::write_json(&self.accounts_path(), &all)
+        Self::write_json_file(&self.accounts_path(), &all)
     }
 
     pub fn remove_account(&self, local_id: &str) -> CoreResult<()> {
         let mut all = self.accounts()?;
         all.retain(|a| a.id != local_id);
-        Self::write_json(&self.accounts_path(), &all)
+        Self::write_json_file(&self.accounts_path(), &all)
     }
 
     pub fn rename_account(&self, local_id: &str, name: &str) -> CoreResult<()> {
@@ -133,7 +133,7 @@ impl Profile {
         let account =
             all.iter_mut().find(|a| a.id == local_id).ok_or_else(|| CoreError::AccountNotFound(local_id.to_owned()))?;
         account.name = name.to_owned();
-        Self::write_json(&self.accounts_path(), &all)
+        Self::write_json_file(&self.accounts_path(), &all)
     }
 
     /// Newest first, at most [`MAX_HISTORY_ENTRIES`].
