@@ -316,10 +316,9 @@ impl TestServer {
         self.mail_matching(|m| m.1.contains(subject)).await
     }
 
-    /// The newest e-mailed one-time code in the outbox.
+    /// The newest e-mailed one-time code in the outbox (waiting for one, as [`TestServer::mail_with`]).
     pub async fn latest_email_code(&self) -> String {
-        let mails = self.outbox().await;
-        let body = &mails.iter().find(|m| m.1.contains("One-time code")).expect("a code mail").2;
+        let body = &self.mail_with("One-time code").await.2;
         let at = body.find("コード: ").expect("code line") + "コード: ".len();
         body[at..at + 6].to_owned()
     }

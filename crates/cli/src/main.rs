@@ -9,7 +9,8 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use inkan_core::inbox::summary;
 use inkan_core::{
-    Account, Authenticator, CoreError, PendingChallenge, PlatformKeyStore, Profile, SystemClock, WatchEvent,
+    Account, Authenticator, CoreError, KeyStore, LoginStep, PasskeyStore, Passkeys, PendingChallenge, PlatformKeyStore,
+    Profile, SiteClient, SystemClock, WatchEvent,
 };
 use inkan_protocol::{ChallengeDetails, Decision};
 use serde_json::json;
@@ -79,6 +80,38 @@ enum Command {
     History,
     /// Forget an account on this device (its keys leave the keychain).
     Remove { account: String },
+    /// Passkeys of this device at the brokerage's site (QA automation without a browser).
+    Passkey {
+        #[command(subcommand)]
+        action: PasskeyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PasskeyCommand {
+    /// Log in to the site (password from INKAN_SITE_PASSWORD or the first line of stdin, then
+    /// the second factor: this device approves the push itself when it is enrolled for the
+    /// account, an e-mailed code is read from the next line of stdin) and register a passkey.
+    Register {
+        /// The site's origin, e.g. http://localhost:8400 (default: the enrolled account's server).
+        #[arg(long)]
+        site: Option<String>,
+        /// The brokerage account number.
+        #[arg(long)]
+        account: String,
+        /// The passkey's name, as the site lists it.
+        #[arg(long, default_value = "inkan CLI")]
+        name: String,
+    },
+    /// Log in to the site with a passkey of this device alone (no password, no code).
+    Login {
+        #[arg(long)]
+        site: Option<String>,
+    },
+    /// List this device's passkeys.
+    List,
+    /// Delete a passkey from this device (remove it in the site's settings too).
+    Remove { id: String },
 }
 
 struct Out {
@@ -132,14 +165,90 @@ fn challenge_human(p: &PendingChallenge, now: i64) -> String {
     lines.join("\n")
 }
 
-fn open(cli: &Cli) -> Result<Authenticator, CoreError> {
+fn open(cli: &Cli) -> Result<(Authenticator, Arc<dyn KeyStore>), CoreError> {
     let dir = match &cli.profile {
         Some(d) => d.clone(),
         None => Profile::default_dir()?,
     };
     let profile = Profile::open(dir)?;
-    let keys = PlatformKeyStore::open()?;
-    Authenticator::new(profile, Arc::new(keys), Arc::new(SystemClock))
+    let keys: Arc<dyn KeyStore> = Arc::new(PlatformKeyStore::open()?);
+    Ok((Authenticator::new(profile, keys.clone(), Arc::new(SystemClock))?, keys))
+}
+
+/// One line of stdin (the password or the mailed code when piped), without its newline.
+fn stdin_line() -> Option<zeroize::Zeroizing<String>> {
+    let mut line = zeroize::Zeroizing::new(String::new());
+    match std::io::stdin().read_line(&mut line) {
+        Ok(0) | Err(_) => None,
+        Ok(_) => Some(zeroize::Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned())),
+    }
+}
+
+/// The site to talk to: the one named, or the server of the only enrolled account.
+fn site_origin(auth: &Authenticator, site: Option<&str>) -> Result<String, CoreError> {
+    match site {
+        Some(s) => Ok(s.trim_end_matches('/').to_owned()),
+        None => Ok(auth.account(None)?.origin),
+    }
+}
+
+/// The keychain entry holding the site's "known browser" cookie for this profile.
+fn browser_entry(origin: &str) -> String {
+    format!("site-browser:{origin}")
+}
+
+/// Password and second factor at the site, as a customer would; this device approves the
+/// push itself when it is enrolled for `account` at this site.
+async fn site_login(
+    auth: &Authenticator,
+    keys: &Arc<dyn KeyStore>,
+    site: &SiteClient,
+    account: &str,
+) -> Result<(), CoreError> {
+    let origin = site.origin();
+    if let Some(token) = keys.get(&browser_entry(&origin))? {
+        site.set_cookie(inkan_core::site::BROWSER_COOKIE, &String::from_utf8_lossy(&token));
+    }
+    let password = match std::env::var("INKAN_SITE_PASSWORD") {
+        Ok(p) => zeroize::Zeroizing::new(p),
+        Err(_) => stdin_line().ok_or(CoreError::SiteRefused {
+            code: "password_needed",
+            message: "set INKAN_SITE_PASSWORD or pipe the password on stdin".into(),
+        })?,
+    };
+    let mut step = site.login_password(account, &password).await?;
+    loop {
+        step = match step {
+            LoginStep::Home => break,
+            LoginStep::EmailCode => {
+                eprintln!("メールで届いたワンタイム認証コードを入力 / Type the one-time code from the mail:");
+                let code = stdin_line().ok_or(CoreError::EmailCodeNeeded)?;
+                site.email_code(code.trim()).await?
+            }
+            LoginStep::Push { number } => {
+                let mine = auth.accounts()?.into_iter().find(|a| a.origin == origin && a.account_id == account);
+                match (mine, number) {
+                    (Some(a), Some(number)) => {
+                        let pending = auth.pending(&a).await?;
+                        let login = pending
+                            .iter()
+                            .find(|p| matches!(p.challenge.details, ChallengeDetails::Login(_)))
+                            .ok_or_else(|| CoreError::ChallengeNotFound("login".into()))?;
+                        auth.decide(&a, &login.challenge, Decision::Approve, Some(&number)).await?;
+                    }
+                    (_, number) => eprintln!(
+                        "登録済みの端末で承認してください(番号 {n}) / Approve on your enrolled device (number {n})",
+                        n = number.as_deref().unwrap_or("-")
+                    ),
+                }
+                site.wait_push().await?
+            }
+        };
+    }
+    if let Some(token) = site.cookie(inkan_core::site::BROWSER_COOKIE) {
+        keys.put(&browser_entry(&origin), token.as_bytes())?;
+    }
+    Ok(())
 }
 
 /// The account that holds pending challenge `id`, searching all when none is named.
@@ -171,7 +280,7 @@ fn prompt_number(digits: u8) -> Option<String> {
 }
 
 async fn run(cli: &Cli, out: &Out) -> Result<(), CoreError> {
-    let auth = open(cli)?;
+    let (auth, keys) = open(cli)?;
     match &cli.command {
         Command::Enroll { link, qr, name } => {
             let account = match (link, qr) {
@@ -298,6 +407,47 @@ async fn run(cli: &Cli, out: &Out) -> Result<(), CoreError> {
             let a = auth.account(Some(account))?;
             auth.remove(&a).await?;
             out.emit(json!({"removed": a.id}), || format!("削除しました / Removed: {} ({})", a.name, a.id));
+        }
+        Command::Passkey { action } => {
+            let passkeys = Passkeys::new(PasskeyStore::new(auth.profile().dir(), keys.clone()));
+            match action {
+                PasskeyCommand::Register { site, account, name } => {
+                    let site = SiteClient::new(&site_origin(&auth, site.as_deref())?)?;
+                    site_login(&auth, &keys, &site, account).await?;
+                    let id = site.register_passkey(&passkeys, name).await?;
+                    out.emit(json!({"registered": id, "site": site.origin(), "name": name}), || {
+                        format!("パスキーを登録しました / Passkey registered: {name} ({id}) at {}", site.origin())
+                    });
+                }
+                PasskeyCommand::Login { site } => {
+                    let site = SiteClient::new(&site_origin(&auth, site.as_deref())?)?;
+                    let id = site.login_with_passkey(&passkeys).await?;
+                    let logged_in = site.logged_in().await?;
+                    out.emit(json!({"logged_in": logged_in, "passkey": id, "site": site.origin()}), || {
+                        format!("パスキーでログインしました / Logged in with passkey {id} at {}", site.origin())
+                    });
+                }
+                PasskeyCommand::List => {
+                    let list = passkeys.store().list()?;
+                    out.emit(json!(list), || {
+                        if list.is_empty() {
+                            return "パスキーはありません / No passkeys".into();
+                        }
+                        list.iter()
+                            .map(|p| {
+                                format!("{}  {}  {}", p.credential_id, p.rp_id, p.user_name.as_deref().unwrap_or(""))
+                            })
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    });
+                }
+                PasskeyCommand::Remove { id } => {
+                    if !passkeys.store().remove(id)? {
+                        return Err(CoreError::PasskeyNotFound(id.clone()));
+                    }
+                    out.emit(json!({"removed": id}), || format!("削除しました / Removed: {id}"));
+                }
+            }
         }
     }
     Ok(())

@@ -138,3 +138,92 @@ async fn watch_prints_challenges_as_they_arrive() {
     let id = cli.ok(&["accounts"])[0]["id"].as_str().unwrap().to_owned();
     cli.ok(&["remove", &id]);
 }
+
+/// A phishing relay: forwards everything to the real site, rewriting the `Origin` it is sent
+/// (as a real-time phishing proxy does) so the site's own checks pass. Listens on 127.0.0.2.
+async fn phishing_relay(real: std::net::SocketAddr, real_origin: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.2:0").await.expect("bind 127.0.0.2");
+    let fake_origin = format!("http://{}", listener.local_addr().unwrap());
+    let fake = fake_origin.clone();
+    tokio::spawn(async move {
+        while let Ok((mut victim, _)) = listener.accept().await {
+            let (fake, real_origin) = (fake.clone(), real_origin.clone());
+            tokio::spawn(async move {
+                let mut site = tokio::net::TcpStream::connect(real).await.unwrap();
+                let (mut vr, mut vw) = victim.split();
+                let (mut sr, mut sw) = site.split();
+                let up = async {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = vr.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 {
+                            break;
+                        }
+                        let text = String::from_utf8_lossy(&buf[..n]).replace(&fake, &real_origin);
+                        if sw.write_all(text.as_bytes()).await.is_err() {
+                            break;
+                        }
+                    }
+                    let _ = sw.shutdown().await;
+                };
+                let down = async {
+                    let _ = tokio::io::copy(&mut sr, &mut vw).await;
+                };
+                tokio::join!(up, down);
+            });
+        }
+    });
+    fake_origin
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qa_registers_a_passkey_and_logs_in_with_it_alone_and_a_relay_gets_nothing() {
+    use std::io::Write;
+    let _keys = platform_keys();
+    let t = TestServer::start_localhost().await;
+    let account = t.customer("40033333").await;
+    let cli = Cli::new(&t, "qa-passkeys");
+    cli.ok(&["enroll", &t.ticket(&account).await.uri, "--name", "QA passkeys"]);
+
+    // First login from this CLI: a new "browser", so the site also mails a code (read from
+    // stdin), and the CLI approves the push with the page's number itself.
+    let mut child = cli
+        .command(&["passkey", "register", "--site", &t.origin, "--account", &account, "--name", "QA CLI"])
+        .env("INKAN_SITE_PASSWORD", inkan_e2e::site::PASSWORD)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let code = t.latest_email_code().await;
+    writeln!(child.stdin.as_mut().unwrap(), "{code}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    let registered: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(registered["name"], "QA CLI");
+    let listed = cli.ok(&["passkey", "list"]);
+    assert_eq!(listed[0]["credential_id"], registered["registered"]);
+    assert_eq!(listed[0]["rp_id"], "localhost");
+
+    let login = cli.ok(&["passkey", "login", "--site", &t.origin]);
+    assert_eq!(login["logged_in"], true, "{login}");
+    assert_eq!(login["passkey"], registered["registered"]);
+    let rows = t.audit_rows(&account).await;
+    assert!(rows.iter().any(|r| r["event"] == "login_succeeded" && r["detail"].to_string().contains("passkey")));
+
+    // The same login through a real-time phishing relay: the site answers (the relay fixes
+    // the Origin), but this device will not sign for the relay's origin.
+    let logins = |rows: Vec<Value>| rows.iter().filter(|r| r["event"] == "login_succeeded").count();
+    let before = logins(t.audit_rows(&account).await);
+    let relay = phishing_relay(t.addr, t.origin.clone()).await;
+    assert_eq!(cli.fails(&["passkey", "login", "--site", &relay]), "passkey_wrong_origin");
+    let (_, e) = cli.run(&["passkey", "login", "--site", &relay]);
+    assert!(e["message"].as_str().unwrap().contains(&relay), "{e}");
+    assert_eq!(logins(t.audit_rows(&account).await), before, "the relay got no session");
+
+    // Removed on the device: the next login finds nothing to sign with.
+    cli.ok(&["passkey", "remove", registered["registered"].as_str().unwrap()]);
+    assert_eq!(cli.fails(&["passkey", "login", "--site", &t.origin]), "passkey_not_found");
+}

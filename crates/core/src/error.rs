@@ -54,6 +54,10 @@ pub enum CoreError {
     PasskeyNotFound(String),
     #[error("the passkey step failed: {0}")]
     PasskeyFailed(String),
+    #[error("the site refused: {message} ({code})")]
+    SiteRefused { code: &'static str, message: String },
+    #[error("the site asks for the one-time code it mailed; none was given")]
+    EmailCodeNeeded,
 }
 
 impl CoreError {
@@ -84,6 +88,8 @@ impl CoreError {
             CoreError::PasskeyWrongOrigin { .. } => "passkey_wrong_origin",
             CoreError::PasskeyNotFound(_) => "passkey_not_found",
             CoreError::PasskeyFailed(_) => "passkey_failed",
+            CoreError::SiteRefused { code, .. } => code,
+            CoreError::EmailCodeNeeded => "email_code_needed",
         }
     }
 

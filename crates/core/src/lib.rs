@@ -19,6 +19,7 @@ pub mod keystore;
 pub mod passkeys;
 pub mod profile;
 pub mod qr;
+pub mod site;
 pub mod sse;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -32,3 +33,4 @@ pub use keystore::MemoryKeyStore;
 pub use keystore::{KeyStore, PlatformKeyStore};
 pub use passkeys::{PasskeyStore, Passkeys, StoredPasskey};
 pub use profile::{Account, HistoryEntry, Profile};
+pub use site::{LoginStep, SiteClient};
