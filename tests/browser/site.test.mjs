@@ -28,7 +28,7 @@ const HOME_IP = "203.0.113.10";
 
 const work = mkdtempSync(join(tmpdir(), "inkan-browser-"));
 const children = [];
-let origin, smtpDir, demo, browser;
+let origin, port, loopbackPort, smtpDir, demo, browser;
 
 function freePort() {
   return new Promise((ok, fail) => {
@@ -149,12 +149,13 @@ before(async () => {
   const smtpPort = await freePort();
   start("python3", ["-m", "aiosmtpd", "-n", "-l", `127.0.0.1:${smtpPort}`, "-c", "aiosmtpd.handlers.Mailbox", smtpDir]);
   await waitForPort(smtpPort);
-  const port = await freePort();
+  port = await freePort();
+  loopbackPort = await freePort();
   // A host name, not 127.0.0.1: WebAuthn needs one for the relying party id.
   origin = `http://localhost:${port}`;
   const server = start(SERVER, [
     "--dev", "--data-dir", join(work, "data"), "--smtp-url", `smtp://127.0.0.1:${smtpPort}`,
-    "--trust-x-forwarded-for", "serve", "--listen", `127.0.0.1:${port}`,
+    "--trust-x-forwarded-for", "--app-loopback-port", String(loopbackPort), "serve", "--listen", `127.0.0.1:${port}`,
   ]);
   const deadline = Date.now() + STEP_MS;
   while (!server.output().includes("listening on") && Date.now() < deadline) {
@@ -221,6 +222,43 @@ test("the CLI enrolls from the settings page, then approves a login push with th
   assert.equal(pending.details.ip, HOME_IP);
   assert.equal(cli("qa-device", "approve", pending.challenge_id, "--number", number).state, "approved");
   await main.waitForURL("**/home", { timeout: STEP_MS }); // no manual refresh
+});
+
+test("same-device approval: the page hands its login to the app on this computer; a phishing page gets nothing", async () => {
+  const app = start(CLI, ["--profile", join(work, "qa-device"), "--json", "loopback", "--approve", "--port", String(loopbackPort)]);
+  await waitForPort(loopbackPort);
+  // A browser of its own on this computer, sending nothing but what a browser sends (the
+  // other pages add X-Forwarded-For, which a CORS preflight would have to allow).
+  const page = await (await browser.newContext({ locale: "ja-JP" })).newPage();
+  const codes = mails().filter((m) => m.subject.includes("One-time code")).length;
+  await submitPassword(page, demo.account, demo.password);
+  await enterCode(page, codeIn(await mailWith("One-time code", codes)));
+  await page.locator("form[data-loopback]").waitFor();
+  await shotBoth(page, "same-device");
+  const [pending] = cli("qa-device", "pending");
+
+  // The same request from a page of another origin (a copy of the site): refused, unreadable.
+  const evil = await page.context().newPage();
+  await evil.goto(`http://127.0.0.1:${port}/login`);
+  const answer = await evil.evaluate(async ([url, id, number]) => {
+    try {
+      const r = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ challenge_id: id, number }) });
+      return `status ${r.status}`;
+    } catch (e) {
+      return "blocked";
+    }
+  }, [`http://127.0.0.1:${loopbackPort}/v1/approve`, pending.challenge_id, await page.locator("[data-number]").textContent()]);
+  assert.equal(answer, "blocked");
+  await evil.close();
+  assert.equal(cli("qa-device", "pending")[0].challenge_id, pending.challenge_id, "still waiting");
+
+  await page.bringToFront();
+  await page.click("form[data-loopback] button[type=submit]");
+  await page.waitForURL("**/home", { timeout: STEP_MS });
+  assert.match(app.output(), /origin_not_enrolled|no account is enrolled/);
+  app.kill("SIGTERM");
+  await page.context().close();
 });
 
 test("a withdrawal shows the amount, the device signs it, and the page completes", async () => {

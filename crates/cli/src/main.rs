@@ -80,6 +80,15 @@ enum Command {
     History,
     /// Forget an account on this device (its keys leave the keychain).
     Remove { account: String },
+    /// Same-device approval: listen on the loopback port for the site's page in a browser on
+    /// this computer (only pages from an enrolled server's origin are taken).
+    Loopback {
+        #[arg(long, default_value_t = inkan_core::loopback::DEFAULT_LOOPBACK_PORT)]
+        port: u16,
+        /// Approve every request that passes the checks, without asking (QA automation).
+        #[arg(long)]
+        approve: bool,
+    },
     /// Passkeys of this device at the brokerage's site (QA automation without a browser).
     Passkey {
         #[command(subcommand)]
@@ -181,6 +190,32 @@ fn stdin_line() -> Option<zeroize::Zeroizing<String>> {
     match std::io::stdin().read_line(&mut line) {
         Ok(0) | Err(_) => None,
         Ok(_) => Some(zeroize::Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned())),
+    }
+}
+
+/// Asks on the terminal before approving a same-device request.
+struct AskOnTerminal;
+
+#[async_trait::async_trait]
+impl inkan_core::loopback::LoopbackHandler for AskOnTerminal {
+    async fn take(
+        &self,
+        auth: &Authenticator,
+        account: &Account,
+        pending: &PendingChallenge,
+        number: &str,
+    ) -> Result<inkan_core::loopback::LoopbackOutcome, CoreError> {
+        use inkan_core::loopback::LoopbackOutcome;
+        eprintln!("このコンピューターのブラウザからの承認依頼 / Request from a browser on this computer:");
+        eprintln!("{}", challenge_human(pending, auth.now()));
+        eprint!("承認しますか / Approve? [y/N] ");
+        let yes = tokio::task::spawn_blocking(|| stdin_line().is_some_and(|l| l.trim().eq_ignore_ascii_case("y")))
+            .await
+            .unwrap_or(false);
+        if !yes {
+            return Ok(LoopbackOutcome::Declined);
+        }
+        inkan_core::loopback::ApproveAtOnce.take(auth, account, pending, number).await
     }
 }
 
@@ -407,6 +442,17 @@ async fn run(cli: &Cli, out: &Out) -> Result<(), CoreError> {
             let a = auth.account(Some(account))?;
             auth.remove(&a).await?;
             out.emit(json!({"removed": a.id}), || format!("削除しました / Removed: {} ({})", a.name, a.id));
+        }
+        Command::Loopback { port, approve } => {
+            let listener = inkan_core::loopback::bind(*port)
+                .await
+                .map_err(|e| CoreError::Storage(format!("loopback port {port}: {e}")))?;
+            let handler: Arc<dyn inkan_core::loopback::LoopbackHandler> =
+                if *approve { Arc::new(inkan_core::loopback::ApproveAtOnce) } else { Arc::new(AskOnTerminal) };
+            out.emit(json!({"event": "listening", "port": port}), || {
+                format!("待ち受け中 / Listening on 127.0.0.1:{port} (Ctrl-C で終了 / to stop)")
+            });
+            inkan_core::loopback::serve(listener, Arc::new(auth), handler).await;
         }
         Command::Passkey { action } => {
             let passkeys = Passkeys::new(PasskeyStore::new(auth.profile().dir(), keys.clone()));

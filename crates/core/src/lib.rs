@@ -16,6 +16,7 @@ pub mod client;
 pub mod error;
 pub mod inbox;
 pub mod keystore;
+pub mod loopback;
 pub mod passkeys;
 pub mod profile;
 pub mod qr;

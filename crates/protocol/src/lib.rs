@@ -27,3 +27,7 @@ pub use keys::{DevicePublicKey, Signature};
 pub use signed::{ApprovalPayload, DeviceAuthPayload, EnrollPayload, Label};
 pub use uri::EnrollmentUri;
 pub use wire::*;
+
+/// The loopback port a desktop authenticator listens on for same-device approval, and that
+/// the site's page calls (a deployment may set another on both sides).
+pub const DEFAULT_LOOPBACK_PORT: u16 = 47_321;

@@ -37,6 +37,9 @@ struct Cli {
     /// Take the client address from X-Forwarded-For (only behind a proxy that sets it).
     #[arg(long, env = "INKAN_TRUST_X_FORWARDED_FOR", global = true)]
     trust_x_forwarded_for: bool,
+    /// The loopback port the desktop app listens on for same-device approval (0: not offered).
+    #[arg(long, env = "INKAN_APP_LOOPBACK_PORT", global = true, default_value_t = inkan_protocol::DEFAULT_LOOPBACK_PORT)]
+    app_loopback_port: u16,
     #[command(subcommand)]
     command: Command,
 }
@@ -133,6 +136,7 @@ fn settings(cli: &Cli, listen: SocketAddr) -> anyhow::Result<Settings> {
         mail,
         mail_from: cli.mail_from.clone().unwrap_or_else(|| settings::DEV_MAIL_FROM.to_owned()),
         trust_x_forwarded_for: cli.trust_x_forwarded_for,
+        app_loopback_port: (cli.app_loopback_port != 0).then_some(cli.app_loopback_port),
     };
     settings.check()?;
     Ok(settings)

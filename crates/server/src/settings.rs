@@ -156,6 +156,9 @@ pub struct Settings {
     pub mail_from: String,
     /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
     pub trust_x_forwarded_for: bool,
+    /// The loopback port the customers' desktop app listens on; the site's page calls it for
+    /// same-device approval (`None`: the page does not offer it).
+    pub app_loopback_port: Option<u16>,
 }
 
 /// The sender `--dev` uses when none is configured.
@@ -165,6 +168,7 @@ impl Settings {
     /// Settings for tests and embedding: a fresh random signing key, given origin and database.
     pub fn for_tests(public_origin: &str, database_url: &str) -> Self {
         Settings {
+            app_loopback_port: Some(inkan_protocol::DEFAULT_LOOPBACK_PORT),
             public_origin: public_origin.to_owned(),
             listen: "127.0.0.1:0".parse().expect("loopback address"),
             database_url: database_url.to_owned(),

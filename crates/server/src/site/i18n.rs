@@ -140,6 +140,11 @@ catalogue! {
     Revoked => "認証アプリの登録を解除しました。", "The authenticator app was removed.";
     NoAuthenticators => "認証アプリは登録されていません。ログインと出金の確認はメールの認証コードで行います。", "No authenticator app is registered. Logins and withdrawals are confirmed with e-mailed codes.";
     AddAuthenticator => "認証アプリを追加する", "Add an authenticator app";
+    LoopbackButton => "この PC の Inkan アプリで承認", "Approve with Inkan on this computer";
+    LoopbackHint => "この PC で Inkan アプリを起動している場合に使えます。アプリの画面で内容を確かめてから承認してください。", "Works when the Inkan app runs on this computer. Check the details in the app before you approve.";
+    LoopbackSent => "アプリに送りました。アプリの画面で承認してください。", "Sent to the app. Approve in the app.";
+    LoopbackUnreachable => "この PC の Inkan アプリが応答しません。スマートフォンのアプリで番号を入力してください。", "The Inkan app on this computer did not answer. Type the number in the app on your phone.";
+    LoopbackRefused => "アプリがこの依頼を受け付けませんでした。", "The app did not accept this request.";
     Passkeys => "パスキー", "Passkeys";
     PasskeyLead => "パスキーは、このサイトでしか使えない鍵をお使いの端末に保存します。偽サイトでは使えないため、フィッシングでログインを奪われることがありません。", "A passkey keeps a key on your device that works only on this site. It does not work on a fake site, so phishing cannot take over your login.";
     PasskeyNone => "登録されたパスキーはありません。", "No passkeys are registered.";

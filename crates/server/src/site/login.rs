@@ -375,6 +375,9 @@ async fn push_step(
             @if status.state == ChallengeState::Expired {
                 form method="post" action="/login/verify/push-again" { (csrf(v)) button type="submit" { (v.t(T::SendPushAgain)) } }
             }
+            @if status.state == ChallengeState::Pending {
+                @if let (Some(url), Some(n)) = (&site.loopback_url, number.as_deref()) { (pages::loopback_button(v, url, &challenge_id, n)) }
+            }
             @if status.state == ChallengeState::Pending || status.state == ChallengeState::Expired { (email_instead_button(v)) }
             @if matches!(status.state, ChallengeState::Denied | ChallengeState::DeniedFraud | ChallengeState::Failed) {
                 p { a href="/login" { (v.t(T::StartOver)) } }

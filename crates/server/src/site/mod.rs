@@ -55,6 +55,8 @@ pub const BROWSER_COOKIE: &str = "inkan_browser";
 pub const CSRF_FIELD: &str = "csrf";
 /// Bytes of randomness in session, login and CSRF cookies.
 pub const COOKIE_TOKEN_BYTES: usize = 32;
+/// The path the desktop app serves same-device approval on (inkan-core's `loopback`).
+pub const LOOPBACK_APPROVE_PATH: &str = "/v1/approve";
 /// Longest a waiting page's status request is held open.
 pub const WAIT_POLL_SECS: u64 = 20;
 /// Longest e-mail address accepted, in characters (RFC 5321's path limit).
@@ -73,6 +75,10 @@ pub struct Site {
     pub outbox_page: bool,
     /// The WebAuthn relying party; `None` when the public origin has no host name.
     pub webauthn: Option<webauthn_rs::Webauthn>,
+    /// Where the page reaches the desktop app for same-device approval, if offered.
+    pub loopback_url: Option<String>,
+    /// The Content-Security-Policy of every page (connect-src names the loopback app).
+    csp: HeaderValue,
 }
 
 pub type SharedSite = Arc<Site>;
@@ -92,7 +98,12 @@ impl Site {
                 None
             }
         };
-        Arc::new(Site { service, mailer, rule, outbox_page, webauthn })
+        let loopback_url =
+            service.settings.app_loopback_port.map(|port| format!("http://127.0.0.1:{port}{LOOPBACK_APPROVE_PATH}"));
+        let connect = loopback_url.as_deref().map(|u| u.trim_end_matches(LOOPBACK_APPROVE_PATH)).unwrap_or("");
+        let csp = HeaderValue::from_str(&format!("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' {connect}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"))
+            .expect("CSP is ASCII");
+        Arc::new(Site { service, mailer, rule, outbox_page, webauthn, loopback_url, csp })
     }
 
     pub fn now(&self) -> i64 {
@@ -179,10 +190,7 @@ async fn site_layer(State(site): State<SharedSite>, mut req: Request, next: Next
     if fresh {
         h.append(header::SET_COOKIE, site.cookie(CSRF_COOKIE, &token, None));
     }
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
-    );
+    h.insert(header::CONTENT_SECURITY_POLICY, site.csp.clone());
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));

@@ -87,6 +87,19 @@ pub fn number_box(lang: Lang, number: &str) -> Markup {
     }
 }
 
+/// "Approve with the app on this computer": the page asks the desktop app on the loopback
+/// port to take up this challenge with this number (site.js; the app checks the page's origin).
+pub fn loopback_button(v: &Visitor, url: &str, challenge_id: &str, number: &str) -> Markup {
+    html! {
+        form.loopback data-loopback=(url) data-challenge=(challenge_id) data-number-value=(number)
+            data-msg-sent=(v.t(T::LoopbackSent)) data-msg-unreachable=(v.t(T::LoopbackUnreachable)) data-msg-refused=(v.t(T::LoopbackRefused)) {
+            button.secondary type="submit" { (v.t(T::LoopbackButton)) }
+            p.hint { (v.t(T::LoopbackHint)) }
+            p.loopback-status role="status" aria-live="polite" {}
+        }
+    }
+}
+
 /// An error page outside the frame (no session or language needed): both languages.
 pub fn error_page(code: &str, ja: &str, en: &str) -> Markup {
     html! {

@@ -119,3 +119,26 @@
     });
   });
 })();
+
+// Same-device approval: hand this page's challenge and number to the Inkan app on this
+// computer (it answers only pages from the origin it is enrolled at). The page's own wait
+// (above) notices the approval; nothing here decides anything.
+(function () {
+  var form = document.querySelector("form[data-loopback]");
+  if (!form) return;
+  var status = form.querySelector(".loopback-status");
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var body = JSON.stringify({ challenge_id: form.getAttribute("data-challenge"), number: form.getAttribute("data-number-value") });
+    fetch(form.getAttribute("data-loopback"), { method: "POST", headers: { "Content-Type": "application/json" }, body: body })
+      .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, body: j }; }); })
+      .then(function (res) {
+        status.setAttribute("data-state", res.ok ? res.body.state : res.body.error);
+        status.textContent = form.getAttribute(res.ok ? "data-msg-sent" : "data-msg-refused");
+      })
+      .catch(function () {
+        status.setAttribute("data-state", "unreachable");
+        status.textContent = form.getAttribute("data-msg-unreachable");
+      });
+  });
+})();
