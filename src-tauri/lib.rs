@@ -92,6 +92,8 @@ pub fn run() {
             #[cfg(mobile)]
             mobile::setup(app, &shell)?;
             shell.start();
+            #[cfg(desktop)]
+            shell.start_loopback();
             if let Some(link) = &opts.link {
                 shell.open_link(link, views::LinkSource::DeepLink);
             }

@@ -61,6 +61,24 @@ pub struct Shell {
     measure: Option<Measure>,
 }
 
+/// The window's side of same-device approval: the person decides in the window.
+struct WindowLoopback(std::sync::Weak<Shell>);
+
+#[async_trait::async_trait]
+impl inkan_core::loopback::LoopbackHandler for WindowLoopback {
+    async fn take(
+        &self,
+        _auth: &inkan_core::Authenticator,
+        _account: &Account,
+        pending: &inkan_core::PendingChallenge,
+        number: &str,
+    ) -> Result<inkan_core::loopback::LoopbackOutcome, CoreError> {
+        let shell = self.0.upgrade().ok_or_else(|| CoreError::Storage("the app is closing".into()))?;
+        shell.same_device(pending, number);
+        Ok(inkan_core::loopback::LoopbackOutcome::Shown)
+    }
+}
+
 /// Timings printed in measure mode (`INKAN_APP_MEASURE=1`) for scripts/bench-app.
 struct Measure {
     started: Instant,
@@ -127,6 +145,40 @@ impl Shell {
         *self.settings.lock().expect("settings") = s;
         self.changed_inbox();
         Ok(())
+    }
+
+    /// Listens on the loopback port for same-device approval (desktop only): a page from an
+    /// enrolled server's origin may hand over the challenge it waits for; the window opens it
+    /// with the page's number filled in, and the person approves as usual.
+    /// `INKAN_LOOPBACK_PORT` sets the port (0: off).
+    #[cfg(desktop)]
+    pub fn start_loopback(self: &Arc<Self>) {
+        let port = std::env::var("INKAN_LOOPBACK_PORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(inkan_core::loopback::DEFAULT_LOOPBACK_PORT);
+        if port == 0 {
+            return;
+        }
+        let me = Arc::downgrade(self);
+        let core = self.core.clone();
+        tauri::async_runtime::spawn(async move {
+            match inkan_core::loopback::bind(port).await {
+                Ok(listener) => inkan_core::loopback::serve(listener, core, Arc::new(WindowLoopback(me))).await,
+                Err(e) => tracing::warn!(port, error = %e, "same-device approval is off: the loopback port is taken"),
+            }
+        });
+    }
+
+    /// A same-device request passed the core's checks: show it.
+    fn same_device(&self, pending: &inkan_core::PendingChallenge, number: &str) {
+        self.inbox.lock().expect("inbox").insert(pending.clone());
+        self.changed_inbox();
+        let name = self.core.account(Some(&pending.account)).map(|a| a.name).unwrap_or_default();
+        let request = SameDeviceRequest { challenge: ChallengeView::new(pending, &name), number: number.to_owned() };
+        #[cfg(desktop)]
+        crate::desktop::show_main(&self.app);
+        let _ = self.app.emit(EVENT_SAME_DEVICE, request);
     }
 
     /// Starts the inbox loop and a push channel for every enrolled account.

@@ -161,7 +161,16 @@ pub struct OfflineCodeView {
     pub period: u32,
 }
 
+/// A page in a browser on this computer asked (over the loopback port, from the enrolled
+/// server's origin) to take up this challenge, with the number it shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct SameDeviceRequest {
+    pub challenge: ChallengeView,
+    pub number: String,
+}
+
 /// Event names, shared with the UI through the bindings.
+pub const EVENT_SAME_DEVICE: &str = "same-device";
 pub const EVENT_INBOX: &str = "inbox";
 pub const EVENT_ACCOUNTS: &str = "accounts";
 pub const EVENT_LINK: &str = "enroll-link";
@@ -185,6 +194,7 @@ pub fn typescript_bindings() -> String {
         DecisionView::decl(&cfg),
         HistoryItem::decl(&cfg),
         OfflineCodeView::decl(&cfg),
+        SameDeviceRequest::decl(&cfg),
         crate::CommandError::decl(&cfg),
         crate::Language::decl(&cfg),
         crate::Theme::decl(&cfg),
@@ -200,7 +210,7 @@ pub fn typescript_bindings() -> String {
         out.push_str("\n\n");
     }
     out.push_str(&format!(
-        "export const EVENTS = {{ inbox: \"{EVENT_INBOX}\", accounts: \"{EVENT_ACCOUNTS}\", link: \"{EVENT_LINK}\" }} as const;\n"
+        "export const EVENTS = {{ inbox: \"{EVENT_INBOX}\", accounts: \"{EVENT_ACCOUNTS}\", link: \"{EVENT_LINK}\", sameDevice: \"{EVENT_SAME_DEVICE}\" }} as const;\n"
     ));
     out
 }

@@ -59,10 +59,6 @@ impl Drop for Driver {
 }
 
 impl Driver {
-    async fn start(profile: &std::path::Path) -> Driver {
-        Self::start_with_env(profile, &[]).await
-    }
-
     async fn start_with_env(profile: &std::path::Path, env: &[(&str, &str)]) -> Driver {
         assert!(
             std::env::var_os("DISPLAY").is_some(),
@@ -147,6 +143,9 @@ impl Driver {
         let deadline = Instant::now() + UI_WAIT;
         loop {
             let id = self.wait(css).await;
+            // Into the middle of the scrolling area, clear of the bottom tab bar.
+            let script = json!({"script": "arguments[0].scrollIntoView({block: 'center'})", "args": [{ELEMENT: id}]});
+            self.call(reqwest::Method::POST, "/execute/sync", Some(script)).await;
             let v = self.call(reqwest::Method::POST, &format!("/element/{id}/click"), Some(json!({}))).await;
             match v.get("error").and_then(Value::as_str) {
                 None => return,
@@ -189,7 +188,8 @@ async fn enroll_approve_a_withdrawal_then_report_not_me_in_the_real_window() {
     let mut server = TestServer::start().await;
     let account = "20000001";
     let profile = tempfile::tempdir().unwrap();
-    let ui = Driver::start(profile.path()).await;
+    let loopback_port = free_port();
+    let ui = Driver::start_with_env(profile.path(), &[("INKAN_LOOPBACK_PORT", &loopback_port.to_string())]).await;
     ui.wait("nav .tab").await;
     ui.screenshot("01-start").await;
 
@@ -272,6 +272,25 @@ async fn enroll_approve_a_withdrawal_then_report_not_me_in_the_real_window() {
     ui.screenshot("06-approved").await;
     assert_eq!(server.wait(&created.challenge_id, 5).await.state, ChallengeState::Approved);
 
+    // Same-device approval: the site's page in a browser here hands over its login through the
+    // loopback port. Another origin is refused; the enrolled one opens the challenge in the
+    // window with the number filled in, and the person confirms.
+    ui.click("button.tab[data-screen=pending]").await;
+    let created = server.challenge(account, login(), true).await;
+    ui.wait(&format!("article.card[data-challenge=\"{}\"]", created.challenge_id)).await;
+    let body = json!({"challenge_id": created.challenge_id, "number": created.number_to_show}).to_string();
+    let (status, answer) = same_device(loopback_port, "https://inkan-shoken.example", &body).await;
+    assert_eq!((status, answer["error"].as_str()), (403, Some("origin_not_enrolled")));
+    let (status, answer) = same_device(loopback_port, &server.origin, &body).await;
+    assert_eq!((status, answer["state"].as_str()), (200, Some("shown")), "{answer}");
+    ui.wait(".same-device").await;
+    ui.screenshot("06b-same-device").await;
+    assert_eq!(server.status(&created.challenge_id).await.state, ChallengeState::Pending, "the person decides");
+    ui.click("#approve").await;
+    ui.click("#confirm-approve").await;
+    ui.wait("[data-state=approved]").await;
+    assert_eq!(server.wait(&created.challenge_id, 5).await.state, ChallengeState::Approved);
+
     // A login the person did not start: "this was not me" blocks further pushes.
     ui.click("button.tab[data-screen=pending]").await;
     let created = server.challenge(account, login(), true).await;
@@ -296,6 +315,20 @@ async fn enroll_approve_a_withdrawal_then_report_not_me_in_the_real_window() {
     ui.quit().await;
 }
 
+/// What the site's page does for same-device approval: POST with its `Origin`.
+async fn same_device(port: u16, origin: &str, body: &str) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/v1/approve"))
+        .header("origin", origin)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("the app listens on its loopback port");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_keychain_the_window_says_so_and_nothing_is_enrolled() {
     let server = TestServer::start().await;
@@ -303,7 +336,7 @@ async fn without_a_keychain_the_window_says_so_and_nothing_is_enrolled() {
     // The app's session bus has no Secret Service (nor anything else).
     let ui = Driver::start_with_env(
         profile.path(),
-        &[("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/inkan-test-bus")],
+        &[("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/inkan-test-bus"), ("INKAN_LOOPBACK_PORT", "0")],
     )
     .await;
     let ticket = server.ticket("20000002").await;

@@ -15,6 +15,7 @@ import {
   type LinkPreview,
   type LinkSource,
   type OfflineCodeView,
+  type SameDeviceRequest,
 } from "./bindings";
 
 export interface Api {
@@ -35,6 +36,8 @@ export interface Api {
   onInbox(cb: (list: ChallengeView[]) => void): Promise<void>;
   onAccounts(cb: (list: AccountView[]) => void): Promise<void>;
   onLink(cb: (opened: LinkOpened) => void): Promise<void>;
+  /** A page in a browser on this computer handed over a challenge (same-device approval). */
+  onSameDevice(cb: (request: SameDeviceRequest) => void): Promise<void>;
 }
 
 /** Whatever was thrown, as the one error shape the UI branches on. */
@@ -68,5 +71,8 @@ export const tauriApi: Api = {
   },
   onLink: async (cb) => {
     await listen<LinkOpened>(EVENTS.link, (e) => cb(e.payload));
+  },
+  onSameDevice: async (cb) => {
+    await listen<SameDeviceRequest>(EVENTS.sameDevice, (e) => cb(e.payload));
   },
 };

@@ -29,6 +29,12 @@ export class App {
     await Promise.all([
       this.api.onInbox((list) => this.onInbox(list)),
       this.api.onAccounts((list) => this.set({ accounts: { status: "ready", value: list } })),
+      this.api.onSameDevice((req) => {
+        this.set({
+          screen: "detail",
+          detail: { id: req.challenge.id, challenge: req.challenge, number: req.number, step: "review", error: null, result: null, gone: false, sameDevice: true },
+        });
+      }),
       this.api.onLink((opened) => {
         if (opened.preview) {
           this.showPreview(opened.preview);

@@ -97,6 +97,8 @@ export type HistoryItem = { at: number, account: string, account_name: string, k
 
 export type OfflineCodeView = { account: string, code: string, seconds_left: number, period: number, };
 
+export type SameDeviceRequest = { challenge: ChallengeView, number: string, };
+
 export type CommandError = { code: string, 
 /**
  * English, for logs and bug reports; not shown as is.
@@ -117,4 +119,4 @@ notifications: boolean,
  */
 start_minimised: boolean, };
 
-export const EVENTS = { inbox: "inbox", accounts: "accounts", link: "enroll-link" } as const;
+export const EVENTS = { inbox: "inbox", accounts: "accounts", link: "enroll-link", sameDevice: "same-device" } as const;

@@ -28,6 +28,8 @@ export interface DetailState {
   result: DecisionView | null;
   /** Gone from the inbox before a decision here (handled elsewhere, or expired). */
   gone: boolean;
+  /** Handed over by the site's page in a browser on this computer, number filled in. */
+  sameDevice?: boolean;
 }
 
 export interface EnrollState {

@@ -258,6 +258,7 @@ export function detailView(ctx: Ctx): HTMLElement {
     const sending = d.step === "sending";
     const digits = c.number_digits;
     body = [
+      d.sameDevice ? h("p", { class: "notice same-device", role: "status" }, t("sameDeviceNote")) : null,
       expiry(ctx, c),
       digits
         ? h(

@@ -2,11 +2,15 @@
 // what the shell answers (or pushes) becomes the right screen.
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { Api } from "../src/api";
-import type { ChallengeView, LinkOpened } from "../src/bindings";
+import type { ChallengeView, LinkOpened, SameDeviceRequest } from "../src/bindings";
 import { App } from "../src/app";
 import * as fx from "./fixtures";
 
-type Handlers = { inbox?: (l: ChallengeView[]) => void; link?: (o: LinkOpened) => void };
+type Handlers = {
+  inbox?: (l: ChallengeView[]) => void;
+  link?: (o: LinkOpened) => void;
+  sameDevice?: (r: SameDeviceRequest) => void;
+};
 
 function fakeApi(over: Partial<Api> = {}): { api: Api; on: Handlers } {
   const on: Handlers = {};
@@ -28,6 +32,7 @@ function fakeApi(over: Partial<Api> = {}): { api: Api; on: Handlers } {
     onInbox: vi.fn(async (cb) => void (on.inbox = cb)),
     onAccounts: vi.fn(async () => undefined),
     onLink: vi.fn(async (cb) => void (on.link = cb)),
+    onSameDevice: vi.fn(async (cb) => void (on.sameDevice = cb)),
     ...over,
   };
   return { api, on };
@@ -54,6 +59,22 @@ describe("approving", () => {
     await flush();
     expect(api.decide).toHaveBeenCalledWith("ch-wd-1", "approve", "427");
     expect(root().querySelector("[data-state=approved]")).not.toBeNull();
+  });
+
+  it("a same-device request opens the challenge with the page's number filled in; the person still confirms", async () => {
+    const { api, on } = fakeApi();
+    const app = new App(root(), api);
+    await app.start();
+    const login = fx.loginChallenge(Math.floor(Date.now() / 1000));
+    on.inbox?.([login]); // the shell puts it in the inbox first
+    on.sameDevice?.({ challenge: login, number: "738" });
+    expect(root().querySelector(".same-device")).not.toBeNull();
+    expect((root().querySelector("#number") as HTMLInputElement).value).toBe("738");
+    expect(api.decide).not.toHaveBeenCalled();
+    click("#approve");
+    click("#confirm-approve");
+    await flush();
+    expect(api.decide).toHaveBeenCalledWith(fx.loginChallenge(0).id, "approve", "738");
   });
 
   it("will not ask the shell without a number of the right length", async () => {

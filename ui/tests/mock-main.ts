@@ -36,6 +36,7 @@ const scenarios: Record<string, Scenario> = {
   "pending-error": { fail: { pending: "server_unreachable" } },
   "detail-withdrawal": { after: () => detail(wd, { number: "42" }) },
   "detail-login": { after: () => detail(login) },
+  "detail-same-device": { after: () => detail(login, { number: "738", sameDevice: true }) },
   "detail-confirm": { after: () => detail(wd, { number: "427", step: "confirm" }) },
   "detail-wrong-number": { after: () => detail(wd, { number: "999", error: err("number_mismatch") }) },
   "detail-not-me": { after: () => detail(login, { step: "fraud" }) },
