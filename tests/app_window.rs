@@ -258,12 +258,19 @@ async fn enroll_approve_a_withdrawal_then_report_not_me_in_the_real_window() {
     assert!(ui.text(".row.dest dd").await.contains("****5678"));
     ui.screenshot("04-withdrawal").await;
 
-    // A wrong number is refused and the card stays; the right one approves.
+    // A wrong number denies that request at once (and counts as a failure); the window says so.
     let wrong: String = number.chars().map(|c| if c == '9' { '0' } else { '9' }).collect();
     ui.type_into("#number", &wrong).await;
     ui.click("#approve").await;
     ui.click("#confirm-approve").await;
-    assert!(ui.text("[data-code=number_mismatch]").await.contains("数字が違います"));
+    assert!(ui.text("[data-code=number_mismatch]").await.contains("数字が違うため"));
+    assert_eq!(server.status(&created.challenge_id).await.state, ChallengeState::Failed);
+    // The brokerage's page starts again: a new request, the right number approves.
+    ui.click("button.tab[data-screen=pending]").await;
+    let created = server.challenge(account, withdrawal(1_250_000), true).await;
+    let number = created.number_to_show.clone().expect("number matching");
+    let card = format!("article.card[data-challenge=\"{}\"]", created.challenge_id);
+    ui.click(&format!("{card} button")).await;
     ui.type_into("#number", &number).await;
     ui.click("#approve").await;
     ui.screenshot("05-confirm").await;

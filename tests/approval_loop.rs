@@ -22,7 +22,7 @@ async fn withdrawal_is_approved_over_the_live_channel() {
 
     let created = t.challenge(ACCOUNT, withdrawal(1_250_000), true).await;
     let number = created.number_to_show.clone().expect("a number to show on the page");
-    assert_eq!(number.len(), 2);
+    assert_eq!(number.len(), 3);
 
     // The relying party's page waits on the long poll while the person decides.
     let waiting = {
@@ -48,7 +48,7 @@ async fn withdrawal_is_approved_over_the_live_channel() {
     assert_eq!(pending.challenge.id, created.challenge_id);
     let ChallengeDetails::Withdrawal(w) = &pending.challenge.details else { panic!("a withdrawal") };
     assert_eq!((w.amount, w.currency.as_str(), w.account_masked.as_str()), (1_250_000, "JPY", "****5678"));
-    assert_eq!(pending.challenge.number_match.map(|n| n.digits), Some(2));
+    assert_eq!(pending.challenge.number_match.map(|n| n.digits), Some(3));
 
     let outcome =
         device.decide(&account, &pending.challenge, Decision::Approve, Some(&number)).await.expect("approved");

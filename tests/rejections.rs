@@ -119,36 +119,39 @@ async fn decision_after_expiry_is_rejected() {
     assert_eq!(err.code(), "challenge_expired");
 }
 
+/// A number of the same length with every digit changed.
+fn wrong_number(number: &str) -> String {
+    number.chars().map(|c| if c == '9' { '0' } else { '9' }).collect()
+}
+
 #[tokio::test]
-async fn wrong_number_is_rejected_and_counted() {
+async fn a_wrong_number_denies_at_once_and_is_counted() {
     let (t, _, _, raw, challenge, number) = setup(true).await;
     let number = number.unwrap();
-    let wrong = if number == "00" { "01" } else { "00" }.to_owned();
-    let sign = |n: Option<String>| {
-        raw.sign(&ApprovalPayload::new(&challenge, &raw.device_id, Decision::Approve, n, t.clock.now()))
+    assert_eq!(number.len(), 3, "the default typed code has 3 digits");
+    let sign = |c: &inkan_protocol::Challenge, n: Option<String>| {
+        raw.sign(&ApprovalPayload::new(c, &raw.device_id, Decision::Approve, n, t.clock.now()))
     };
-    let (status, err) = submit_raw(&raw, &challenge.id, &sign(Some(wrong.clone()))).await.unwrap_err();
-    assert_eq!((status, err.code), (403, ErrorCode::NumberMismatch));
+    assert_eq!(
+        submit_raw(&raw, &challenge.id, &sign(&challenge, None)).await.unwrap_err().1.code,
+        ErrorCode::NumberRequired
+    );
     assert_still_pending(&t, &challenge.id).await;
-    assert_eq!(submit_raw(&raw, &challenge.id, &sign(None)).await.unwrap_err().1.code, ErrorCode::NumberRequired);
-    assert_eq!(submit_raw(&raw, &challenge.id, &sign(Some(number))).await.unwrap().state, ChallengeState::Approved);
+    let (status, err) =
+        submit_raw(&raw, &challenge.id, &sign(&challenge, Some(wrong_number(&number)))).await.unwrap_err();
+    assert_eq!((status, err.code), (403, ErrorCode::NumberMismatch));
+    assert_eq!(t.status(&challenge.id).await.state, ChallengeState::Failed, "a wrong code denies");
+    assert!(t.audit_events(ACCOUNT).await.contains(&"number_mismatch".to_owned()));
+    // The right number afterwards changes nothing: the challenge is over.
+    let late = submit_raw(&raw, &challenge.id, &sign(&challenge, Some(number))).await.unwrap_err();
+    assert_eq!(late.1.code, ErrorCode::ChallengeNotPending);
 
-    // Three wrong numbers fail the challenge for good.
+    // A new challenge with its own number is approved.
     let created = t.challenge(ACCOUNT, login(), true).await;
     let second =
         raw.pending().await.unwrap().into_iter().find(|c| c.challenge.id == created.challenge_id).unwrap().challenge;
-    let wrong = if created.number_to_show.as_deref() == Some("00") { "01" } else { "00" };
-    for _ in 0..inkan_server::Limits::default().max_number_attempts {
-        let sub = raw.sign(&ApprovalPayload::new(
-            &second,
-            &raw.device_id,
-            Decision::Approve,
-            Some(wrong.into()),
-            t.clock.now(),
-        ));
-        assert_eq!(submit_raw(&raw, &second.id, &sub).await.unwrap_err().1.code, ErrorCode::NumberMismatch);
-    }
-    assert_eq!(t.status(&second.id).await.state, ChallengeState::Failed);
+    let ok = submit_raw(&raw, &second.id, &sign(&second, created.number_to_show)).await.unwrap();
+    assert_eq!(ok.state, ChallengeState::Approved);
 }
 
 #[tokio::test]
@@ -351,7 +354,7 @@ async fn push_bombing_is_capped() {
         t.challenge(ACCOUNT, login(), false).await;
     }
     assert_eq!(t.try_challenge(ACCOUNT, login(), false).await.unwrap_err().code, ErrorCode::TooManyOpenChallenges);
-    // Expired challenges free their places, but the cap on pushes since the last approval holds.
+    // Expired challenges free their places, but the cap on pushes since the last login holds.
     let mut created = limits.max_open_challenges;
     while created < limits.max_pushes_since_success {
         t.clock.advance(limits.challenge_ttl_secs + 1);
@@ -361,6 +364,9 @@ async fn push_bombing_is_capped() {
     t.clock.advance(limits.challenge_ttl_secs + 1);
     assert_eq!(t.try_challenge(ACCOUNT, login(), false).await.unwrap_err().code, ErrorCode::TooManyPushes);
     assert!(t.audit_events(ACCOUNT).await.contains(&"challenge_refused".to_owned()));
+    // An approved withdrawal is not a login: the cap counts on. A successful login resets it.
+    t.service().login_succeeded(ACCOUNT).await.unwrap();
+    t.challenge(ACCOUNT, login(), false).await;
 }
 
 #[tokio::test]
@@ -403,8 +409,10 @@ async fn approve_and_deny_racing_resolve_to_exactly_one_outcome() {
         assert_eq!(loser.1.code, ErrorCode::ChallengeNotPending);
         let winner = a.as_ref().ok().or(d.as_ref().ok()).unwrap().state;
         assert_eq!(t.status(&challenge.id).await.state, winner);
-        // Next round: a fresh challenge (past the cooldown a denial starts).
+        // Next round: a fresh challenge (past the cooldown a denial starts; the customer has
+        // logged in since, so the push cap starts again).
         t.clock.advance(inkan_server::Limits::default().denial_cooldown_secs + 1);
+        t.service().login_succeeded(ACCOUNT).await.unwrap();
         let created = t.challenge(ACCOUNT, withdrawal(1_000 + round), false).await;
         challenge = raw
             .pending()

@@ -49,7 +49,7 @@ async fn login_with_an_enrolled_device_approving_the_push() {
     // Same browser, same network: the push alone, with a number on the page.
     let page = v.login_password(&account, PASSWORD).await;
     let number = page.attr("data-number").expect("a number on the page");
-    assert_eq!(number.len(), 2);
+    assert_eq!(number.len(), 3);
     assert!(page.text().contains("承認をお待ちしています"), "{}", page.text());
     assert!(page.attr("data-wait-url").is_some(), "the page waits by itself");
     let ChallengeDetails::Login(ctx) = approve_on_device(&device, &acct, &number).await else { panic!("a login") };
@@ -186,31 +186,72 @@ async fn sessions_end_180_minutes_after_login_unless_used_in_the_last_5() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn five_wrong_passwords_lock_the_account_until_the_mailed_link_clears_it() {
+async fn failures_of_any_factor_lock_the_account_and_only_an_operator_unlocks_it() {
     let t = TestServer::start().await;
     let account = t.customer("20000006").await;
     let mut v = Visitor::new(&t.origin, HOME_IP);
-    for i in 1..=4 {
+    login_with_email_code(&t, &mut v, &account).await;
+    let mut logged_in = Visitor::new(&t.origin, "192.0.2.44");
+    login_with_email_code(&t, &mut logged_in, &account).await;
+    let (device, acct) = t.enrolled_device(platform_keys(), &account).await;
+    v.post("/logout", &[]).await;
+
+    // 1-2: wrong passwords.
+    for _ in 0..2 {
         let page = v.login_password(&account, "Wrong-pass-0").await;
-        assert!(page.text().contains("口座番号またはパスワードが正しくありません"), "try {i}");
+        assert!(page.text().contains("口座番号またはパスワードが正しくありません"));
     }
+    // 3: a wrong e-mailed code (a new browser elsewhere: the login is risky).
+    let mut away = Visitor::new(&t.origin, "198.51.100.7");
+    away.login_password(&account, PASSWORD).await;
+    let code = t.latest_email_code().await;
+    let wrong_code: String = code.chars().map(|c| if c == '9' { '0' } else { '9' }).collect();
+    away.post("/login/verify/code", &[("code", &wrong_code)]).await;
+    // 4: a wrong number typed into the app (it also denies that push). After failures the
+    // login is risky: the (right) e-mailed code first, then the push.
+    let mut page = v.login_password(&account, PASSWORD).await;
+    if page.text().contains("ワンタイム認証コード") {
+        page = v.post("/login/verify/code", &[("code", &t.latest_email_code().await)]).await;
+    }
+    let number = page.attr("data-number").expect("a number on the page");
+    assert_eq!(number.len(), 3, "the typed code has 3 digits by default");
+    let pending = device.pending(&acct).await.unwrap();
+    let wrong: String = number.chars().map(|c| if c == '9' { '0' } else { '9' }).collect();
+    let e = device.decide(&acct, &pending[0].challenge, Decision::Approve, Some(&wrong)).await.unwrap_err();
+    assert_eq!(e.code(), "number_mismatch");
+    let refused = v.get("/login/verify").await;
+    assert!(refused.text().contains("確認番号が違った"), "the page says why: {}", refused.text());
+    for _ in 0..100 {
+        if audit(&t, &account).await.iter().filter(|e| *e == "number_mismatch").count() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // 5: one more wrong password locks the account.
     let page = v.login_password(&account, "Wrong-pass-0").await;
     assert!(page.text().contains("ロックしています"), "{}", page.text());
-    // The right password does not get in while locked.
-    let page = v.login_password(&account, PASSWORD).await;
-    assert!(page.text().contains("ロックしています"));
-    assert!(t.outbox().await.iter().all(|m| !m.1.contains("One-time code")), "no code sent while locked");
-    // The mailed link unlocks (once).
+    assert!(page.text().contains("サポートセンター"), "{}", page.text());
+    // Every session ended; the right password does not get in; no code is sent.
+    assert_eq!(logged_in.get_once("/home").await.status, 303, "the open session ended");
+    let codes_before = t.outbox().await.iter().filter(|m| m.1.contains("One-time code")).count();
+    assert!(v.login_password(&account, PASSWORD).await.text().contains("ロックしています"));
+    assert_eq!(t.outbox().await.iter().filter(|m| m.1.contains("One-time code")).count(), codes_before);
     let (_, _, body) = t.mail_with("Account locked").await;
-    let link = body[body.find("/unlock/").unwrap()..].split_whitespace().next().unwrap().to_owned();
-    let page = v.post(&link, &[]).await;
-    assert!(page.text().contains("ロックを解除しました"), "{}", page.text());
-    assert!(v.post(&link, &[]).await.text().contains("無効"), "single use");
-    // After the failures, the next login is risky (recent failures).
+    assert!(!body.contains("/unlock/") && !body.contains("http"), "no self-service link: {body}");
+    assert!(body.contains("サポートセンター"));
+
+    // Only an operator, after verifying the customer, unlocks; who and how are audited.
+    let store = &t.service().store;
+    let now = inkan_core::Clock::now(&t.clock);
+    assert!(inkan_server::site::seed::operator_unlock(store, &account, "", "phone", now).await.is_err());
+    inkan_server::site::seed::operator_unlock(store, &account, "Sato", "phone call, date of birth", now).await.unwrap();
+    let rows = t.audit_rows(&account).await;
+    let unlocked = rows.iter().find(|r| r["event"] == "account_unlocked").expect("audited");
+    assert!(unlocked["detail"].to_string().contains("date of birth"), "{unlocked}");
     let page = v.login_password(&account, PASSWORD).await;
-    assert!(page.text().contains("ワンタイム認証コード"));
+    assert!(page.attr("data-number").is_some(), "unlocked: the login goes on to the push: {}", page.text());
     let events = audit(&t, &account).await;
-    for e in ["login_password_wrong", "account_locked", "login_refused_locked", "account_unlocked"] {
+    for e in ["login_password_wrong", "login_code_wrong", "number_mismatch", "account_locked", "login_refused_locked"] {
         assert!(events.contains(&e.to_owned()), "{e} in {events:?}");
     }
 }

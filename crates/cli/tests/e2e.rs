@@ -71,12 +71,12 @@ async fn qa_enrolls_from_a_qr_file_and_decides_from_the_command_line() {
     let pending = cli.ok(&["pending"]);
     assert_eq!(pending[0]["challenge_id"], created.challenge_id.as_str());
     assert_eq!(pending[0]["details"]["amount"], 777_000);
-    assert_eq!(pending[0]["number_digits"], 2);
+    assert_eq!(pending[0]["number_digits"], 3);
     assert_eq!(other.ok(&["pending"]).as_array().unwrap().len(), 0, "the other device sees nothing");
 
     assert_eq!(cli.fails(&["approve", &created.challenge_id]), "number_required");
     assert_eq!(cli.fails(&["approve", &created.challenge_id, "--number", "1"]), "number_malformed");
-    assert_eq!(other.fails(&["approve", &created.challenge_id, "--number", "12"]), "challenge_not_found");
+    assert_eq!(other.fails(&["approve", &created.challenge_id, "--number", "123"]), "challenge_not_found");
     let number = created.number_to_show.unwrap();
     let approved = cli.ok(&["approve", &created.challenge_id, "--number", &number]);
     assert_eq!(approved["state"], "approved");

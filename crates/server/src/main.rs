@@ -233,24 +233,7 @@ async fn customer(cli: &Cli, command: &CustomerCommand) -> anyhow::Result<()> {
             }
         }
         CustomerCommand::Unlock { account, operator, verified_by } => {
-            anyhow::ensure!(
-                !operator.trim().is_empty() && !verified_by.trim().is_empty(),
-                "--operator and --verified-by are required"
-            );
-            anyhow::ensure!(
-                store.unlock_customer(account).await?,
-                "account {account} is not locked (or does not exist)"
-            );
-            store
-                .audit(
-                    now,
-                    "account_unlocked",
-                    Some(account),
-                    None,
-                    None,
-                    serde_json::json!({"by": "operator", "operator": operator, "verified_by": verified_by}),
-                )
-                .await?;
+            inkan_server::site::seed::operator_unlock(&store, account, operator, verified_by, now).await?;
             println!("ロックを解除しました / Unlocked: {account} (operator {operator}; {verified_by})");
         }
     }

@@ -52,6 +52,11 @@ pub enum Notice {
         account_id: String,
         challenge_id: String,
     },
+    /// A factor failed (a wrong typed number): counts toward the account lock.
+    FactorFailed {
+        account_id: String,
+        event: &'static str,
+    },
 }
 
 /// Notices held for a slow listener before the oldest are dropped.
@@ -431,6 +436,13 @@ impl Service {
         Ok(SignedChallenge { challenge, server_signature })
     }
 
+    /// A login completed at the relying party without a push (passkey, e-mailed code): the
+    /// push cap counts from here.
+    pub async fn login_succeeded(&self, account_id: &str) -> ApiResult<()> {
+        self.store.set_push_state(account_id, PushStateChange::LastSuccess(self.now())).await?;
+        Ok(())
+    }
+
     /// The device's account's pending challenges, signed.
     pub async fn pending_for(&self, device: &AuthedDevice) -> ApiResult<Vec<SignedChallenge>> {
         let rows = self.store.pending_challenges(&device.account_id, self.now()).await?;
@@ -565,14 +577,23 @@ impl Service {
                 if attempts >= max {
                     self.finish(&row, ChallengeState::Failed, now, Some(&device.device_id)).await?;
                 }
+                let _ = self
+                    .notices
+                    .send(Notice::FactorFailed { account_id: row.account_id.clone(), event: "number_mismatch" });
                 return Err(ApiError::NumberMismatch { attempts_left: (max - attempts).max(0) as u32 });
             }
         }
         let new_state = ChallengeState::from_decision(sub.decision);
+        let is_login = Self::signed(&row).is_ok_and(|s| matches!(s.challenge.details, ChallengeDetails::Login(_)));
         let push_state = match sub.decision {
-            inkan_protocol::Decision::Approve => PushStateChange::LastSuccess(now),
-            inkan_protocol::Decision::Deny => PushStateChange::CooldownUntil(now + self.limits().denial_cooldown_secs),
-            inkan_protocol::Decision::DenyFraud => PushStateChange::Blocked(Some(now)),
+            // An approved login is a successful login: the push cap starts again. An approved
+            // withdrawal is not (the cap counts pushes since the last successful login).
+            inkan_protocol::Decision::Approve if is_login => Some(PushStateChange::LastSuccess(now)),
+            inkan_protocol::Decision::Approve => None,
+            inkan_protocol::Decision::Deny => {
+                Some(PushStateChange::CooldownUntil(now + self.limits().denial_cooldown_secs))
+            }
+            inkan_protocol::Decision::DenyFraud => Some(PushStateChange::Blocked(Some(now))),
         };
         let recorded = self
             .store

@@ -20,13 +20,14 @@ pub struct Limits {
     pub session_ttl_secs: i64,
     /// Pending challenges an account may have at once (push bombing).
     pub max_open_challenges: u32,
-    /// Challenges that may be created since the account's last approval (push bombing).
+    /// Challenges that may be created since the account's last successful login (push bombing).
     pub max_pushes_since_success: u32,
     /// After a denial, no new challenge for the account for this long.
     pub denial_cooldown_secs: i64,
-    /// Digits of the number the person types into the app (2 to 6).
+    /// Digits of the number the person types into the app (2 to 6; 6 follows NIST to the letter).
     pub number_match_digits: u8,
-    /// Wrong numbers before a challenge fails.
+    /// Wrong numbers before a challenge fails (1: a wrong code denies at once; every wrong
+    /// code also counts toward the account lock).
     pub max_number_attempts: u32,
     /// How far a device's `signed_at` may be from the server's clock.
     pub max_clock_skew_secs: i64,
@@ -38,7 +39,8 @@ pub struct Limits {
     pub max_text_field_chars: usize,
     /// Capacity of each account's in-process push channel.
     pub push_channel_capacity: usize,
-    /// Wrong passwords (login or withdrawal) in a row before the customer's account locks.
+    /// Failures of any factor in a row (password, withdrawal password, e-mailed code, typed
+    /// number, passkey) before the customer's account locks; only an operator unlocks it.
     pub max_failed_logins: u32,
     /// Lifetime of an e-mailed one-time code.
     pub email_code_ttl_secs: i64,
@@ -46,8 +48,6 @@ pub struct Limits {
     pub max_email_code_attempts: u32,
     /// How long a started login (password accepted, second factor pending) stays open.
     pub login_attempt_ttl_secs: i64,
-    /// Lifetime of a mailed unlock link.
-    pub unlock_link_ttl_secs: i64,
     /// A web session's lifetime, and each extension (the brokerage's 180 minutes).
     pub web_session_secs: i64,
     /// A request this close to the end extends the session (the brokerage's 5 minutes).
@@ -78,8 +78,8 @@ impl Default for Limits {
             max_open_challenges: 3,
             max_pushes_since_success: 10,
             denial_cooldown_secs: 30,
-            number_match_digits: 2,
-            max_number_attempts: 3,
+            number_match_digits: 3,
+            max_number_attempts: 1,
             max_clock_skew_secs: 300,
             max_body_bytes: 16 * 1024,
             max_long_poll_secs: 60,
@@ -89,7 +89,6 @@ impl Default for Limits {
             email_code_ttl_secs: 5 * 60,
             max_email_code_attempts: 5,
             login_attempt_ttl_secs: 10 * 60,
-            unlock_link_ttl_secs: 30 * 60,
             web_session_secs: crate::site::session::SESSION_LIFETIME_SECS,
             web_session_extension_window_secs: crate::site::session::SESSION_EXTENSION_WINDOW_SECS,
             max_withdrawal_yen: 50_000_000,

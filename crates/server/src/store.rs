@@ -83,7 +83,8 @@ pub struct RecordedDecision<'a> {
     pub state: ChallengeState,
     pub signature: &'a str,
     pub now: i64,
-    pub push_state: PushStateChange,
+    /// How the decision moves the push limits, if at all.
+    pub push_state: Option<PushStateChange>,
 }
 
 pub struct NewDevice<'a> {
@@ -119,7 +120,7 @@ const FINISH_PENDING_CHALLENGE: &str = "UPDATE challenges SET state = ?, decided
 /// A change to an account's push protection (`account_push_state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PushStateChange {
-    /// An approval: pushes since the last success count from here.
+    /// A successful login: pushes since the last success count from here.
     LastSuccess(i64),
     /// A denial: no new challenge until then.
     CooldownUntil(i64),
@@ -407,7 +408,9 @@ impl Store {
             .bind("{}")
             .execute(&mut *tx)
             .await?;
-        sqlx::query(d.push_state.upsert_sql()).bind(d.account_id).bind(d.push_state.value()).execute(&mut *tx).await?;
+        if let Some(change) = d.push_state {
+            sqlx::query(change.upsert_sql()).bind(d.account_id).bind(change.value()).execute(&mut *tx).await?;
+        }
         sqlx::query("UPDATE devices SET last_used_at = ? WHERE id = ?")
             .bind(d.now)
             .bind(d.device_id)

@@ -17,7 +17,7 @@ use super::codes::{self, CodeCheck};
 use super::db::{BankAccountRow, CustomerRow, WithdrawalRow};
 use super::i18n::{Lang, T};
 use super::login::{
-    code_form, code_message, code_message_markup, count_password_failure, password_matches, push_state_body,
+    code_form, code_message, code_message_markup, count_failure_from, password_matches, push_state_body,
 };
 use super::pages::{self, csrf, layout};
 use super::password::{PasswordRuleError, check_password, hash_password};
@@ -108,7 +108,7 @@ pub async fn withdraw_submit(
     };
     let wpassword = form.field("withdrawal_password", MAX_PASSWORD_FIELD_CHARS)?;
     if !password_matches(wpassword, &c.row.withdrawal_password_hash).await {
-        let locked = count_password_failure(&site, &c.row, "withdrawal_password_wrong", &v).await?;
+        let locked = count_failure_from(&site, &c.row, "withdrawal_password_wrong", &v).await?;
         if locked {
             store.delete_web_sessions_of(&c.row.account_id).await?;
             return Ok(see_other("/login"));
@@ -286,6 +286,7 @@ pub async fn withdrawal_status(
 
 pub async fn withdrawal_code(
     State(site): State<SharedSite>,
+    v: Visitor,
     c: Customer,
     Path(id): Path<String>,
     form: Form,
@@ -299,7 +300,14 @@ pub async fn withdrawal_code(
     if !codes::well_formed(typed) {
         return Ok(see_other(&format!("{back}?m=malformed")));
     }
-    match codes::check(&site, &c.row.account_id, &w.id, typed).await? {
+    let outcome = codes::check(&site, &c.row.account_id, &w.id, typed).await?;
+    if matches!(outcome, CodeCheck::Wrong { .. } | CodeCheck::TooManyAttempts)
+        && count_failure_from(&site, &c.row, "withdrawal_code_wrong", &v).await?
+    {
+        finish_withdrawal(&site, &w, WithdrawalEnd::Refused("account_locked")).await?;
+        return Ok(see_other("/login"));
+    }
+    match outcome {
         CodeCheck::Accepted => finish_withdrawal(&site, &w, WithdrawalEnd::Completed("email_code")).await?,
         CodeCheck::TooManyAttempts => {
             finish_withdrawal(&site, &w, WithdrawalEnd::Refused("too_many_code_attempts")).await?
@@ -462,7 +470,7 @@ pub async fn change_password(
     let new = form.field("new", MAX_PASSWORD_FIELD_CHARS)?;
     let confirm = form.field("confirm", MAX_PASSWORD_FIELD_CHARS)?;
     let problem = if !password_matches(current, &c.row.password_hash).await {
-        if count_password_failure(&site, &c.row, "password_change_wrong_current", &v).await? {
+        if count_failure_from(&site, &c.row, "password_change_wrong_current", &v).await? {
             site.service.store.delete_web_sessions_of(&c.row.account_id).await?;
             return Ok(see_other("/login"));
         }

@@ -520,28 +520,6 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    // ---- unlock links ----------------------------------------------------------------
-
-    pub async fn insert_unlock_token(&self, token_hash: &[u8], account_id: &str, expires_at: i64) -> sqlx::Result<()> {
-        sqlx::query("INSERT INTO unlock_tokens (token_hash, account_id, expires_at) VALUES (?, ?, ?)")
-            .bind(token_hash)
-            .bind(account_id)
-            .bind(expires_at)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
-    }
-
-    /// Spends an unexpired unlock token once; its account.
-    pub async fn take_unlock_token(&self, token_hash: &[u8], now: i64) -> sqlx::Result<Option<String>> {
-        sqlx::query_scalar("UPDATE unlock_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING account_id")
-            .bind(now)
-            .bind(token_hash)
-            .bind(now)
-            .fetch_optional(&self.writer)
-            .await
-    }
-
     // ---- the development outbox ------------------------------------------------------
 
     pub async fn insert_outbox(&self, at: i64, mail: &Mail) -> sqlx::Result<()> {

@@ -80,7 +80,7 @@ catalogue! {
     Password => "パスワード", "Password";
     LoginButton => "ログイン", "Log in";
     WrongCredentials => "口座番号またはパスワードが正しくありません。", "The account number or password is incorrect.";
-    AccountLocked => "パスワードを続けて間違えたため、口座をロックしています。認証メールアドレスに送ったメールから解除するか、サポートセンターにご連絡ください。", "Your account is locked after repeated wrong passwords. Unlock it from the mail sent to your authentication address, or call the support centre.";
+    AccountLocked => "認証に続けて失敗したため、口座をロックしています。解除にはご本人確認が必要です。サポートセンターにお電話ください。", "Your account is locked after repeated failed checks. Unlocking needs an identity check: call the support centre.";
     PhishingWarning => "ログイン画面の URL が正しいことを確認してください。メールやSMSのリンクからパスワードを入力しないでください。", "Check that this login page's address is right. Never type your password into a page opened from a mail or SMS link.";
 
     VerifyTitle => "追加認証", "Additional verification";
@@ -94,7 +94,7 @@ catalogue! {
     PushDenied => "認証アプリで拒否されました。手続きは中止されました。", "It was denied in the authenticator app. Nothing was done.";
     PushNotMe => "認証アプリで「身に覚えがない」と報告されました。手続きを中止し、通知を停止しました。パスワードを変更し、サポートセンターにご連絡ください。", "The authenticator app reported \"this was not me\". Nothing was done and further notifications are stopped. Change your password and call the support centre.";
     PushExpired => "承認の有効期限が切れました。", "The approval request expired.";
-    PushFailed => "確認番号の入力を続けて間違えたため、この承認要求は無効になりました。", "Too many wrong numbers were typed; this approval request is void.";
+    PushFailed => "アプリに入力された確認番号が違ったため、この承認要求は拒否されました。ご自身の操作であれば、最初からやり直してください。", "The number typed into the app was wrong, so this approval request was refused. If it was you, start again.";
     PushUnavailable => "認証アプリに通知を送れません ({0})。", "Cannot notify your authenticator app ({0}).";
     SendPushAgain => "もう一度通知する", "Notify again";
     StartOver => "最初からやり直す", "Start over";
@@ -205,11 +205,6 @@ catalogue! {
     OutboxEmpty => "送信メールはありません。", "No mail has been sent.";
     To => "宛先", "To";
 
-    UnlockTitle => "口座ロックの解除", "Unlock your account";
-    UnlockLead => "下のボタンで口座のロックを解除します。心当たりのない場合は解除せず、サポートセンターにご連絡ください。", "The button below unlocks your account. If you did not expect this, do not unlock it and call the support centre.";
-    UnlockButton => "ロックを解除する", "Unlock";
-    Unlocked => "ロックを解除しました。ログインしてください。", "Your account is unlocked. Please log in.";
-    UnlockInvalid => "このリンクは無効か、有効期限が切れています。", "This link is not valid or has expired.";
 
     ErrorTitle => "エラー", "Error";
     BackToTop => "トップへ戻る", "Back to the top page";

@@ -1,6 +1,6 @@
 //! Login: account number + password, then the second factor (push with a number to type, or
 //! the e-mailed code, or the app's offline code), with risk-based step-up; logout; the mailed
-//! unlock link; the language switch.
+//! language switch.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -49,7 +49,6 @@ pub async fn switch_language(
 pub struct LoginQuery {
     expired: Option<String>,
     out: Option<String>,
-    unlocked: Option<String>,
 }
 
 fn login_form(site: &SharedSite, v: &Visitor, account: &str, message: Option<Markup>) -> Markup {
@@ -79,8 +78,6 @@ pub async fn login_page(State(site): State<SharedSite>, v: Visitor, Query(q): Qu
         Some(pages::notice(v.t(T::SessionExpired)))
     } else if q.out.is_some() {
         Some(pages::notice(v.t(T::LoggedOut)))
-    } else if q.unlocked.is_some() {
-        Some(pages::notice(v.t(T::Unlocked)))
     } else {
         None
     };
@@ -126,39 +123,33 @@ pub async fn login_submit(State(site): State<SharedSite>, v: Visitor, form: Form
         return Ok(login_form(&site, &v, &account, Some(pages::error(v.t(T::AccountLocked)))).into_response());
     }
     if !matches {
-        let locked = count_password_failure(&site, &customer, "login_password_wrong", &v).await?;
+        let locked = count_failure_from(&site, &customer, "login_password_wrong", &v).await?;
         let text = if locked { T::AccountLocked } else { T::WrongCredentials };
         return Ok(login_form(&site, &v, &account, Some(pages::error(v.t(text)))).into_response());
     }
     start_second_factor(&site, &v, &customer).await
 }
 
-/// Counts a wrong password (login or withdrawal); at the limit, locks the account and mails
-/// the unlock link. Whether the account is now locked.
-pub async fn count_password_failure(
+/// A factor failed (password, withdrawal password, e-mailed code, typed number, passkey):
+/// counts toward the lock. At [`crate::Limits::max_failed_logins`] failures in a row the
+/// account locks, every web session of it ends, and the customer is mailed that only the
+/// support centre can unlock it, after verifying their identity (`inkan-server customer
+/// unlock --operator … --verified-by …`). There is no self-service unlock link. Whether the
+/// account is now locked.
+pub async fn count_factor_failure(
     site: &SharedSite,
     customer: &CustomerRow,
     event: &str,
-    v: &Visitor,
+    mut detail: serde_json::Value,
 ) -> SiteResult<bool> {
     let store = &site.service.store;
     let now = site.now();
     let max = i64::from(site.limits().max_failed_logins);
     let count = store.count_failure(&customer.account_id, now, max).await?;
-    store
-        .audit(
-            now,
-            event,
-            Some(&customer.account_id),
-            None,
-            None,
-            json!({"failed": count.failed_logins, "ip": v.ip.to_string()}),
-        )
-        .await?;
+    detail["failed"] = json!(count.failed_logins);
+    store.audit(now, event, Some(&customer.account_id), None, None, detail).await?;
     if count.locked_now {
-        let token = crate::random_token(COOKIE_TOKEN_BYTES);
-        let ttl = site.limits().unlock_link_ttl_secs;
-        store.insert_unlock_token(&crate::sha256(token.as_bytes()), &customer.account_id, now + ttl).await?;
+        store.delete_web_sessions_of(&customer.account_id).await?;
         store
             .audit(
                 now,
@@ -166,13 +157,22 @@ pub async fn count_password_failure(
                 Some(&customer.account_id),
                 None,
                 None,
-                json!({"failed": count.failed_logins}),
+                json!({"failed": count.failed_logins, "last": event}),
             )
             .await?;
-        let url = format!("{}/unlock/{token}", site.service.settings.public_origin);
-        super::mail_later(site, super::notify::account_locked(customer, &url, ttl));
+        super::mail_later(site, super::notify::account_locked(customer));
     }
     Ok(count.failed_logins >= max)
+}
+
+/// [`count_factor_failure`] for a failure at this visitor's request.
+pub async fn count_failure_from(
+    site: &SharedSite,
+    customer: &CustomerRow,
+    event: &str,
+    v: &Visitor,
+) -> SiteResult<bool> {
+    count_factor_failure(site, customer, event, json!({"ip": v.ip.to_string()})).await
 }
 
 /// The password was right: judge the risk, decide the factors, open the attempt.
@@ -477,6 +477,8 @@ pub async fn open_session(
     store
         .remember_login_environment(&customer.account_id, &crate::sha256(browser_token.as_bytes()), &network, now)
         .await?;
+    // The push cap counts pushes since the last successful login.
+    site.service.login_succeeded(&customer.account_id).await?;
     store
         .audit(
             now,
@@ -531,6 +533,13 @@ pub async fn verify_code(State(site): State<SharedSite>, v: Visitor, form: Form)
         let factor = if push_open { AttemptFactor::Push } else { AttemptFactor::Email };
         store.set_attempt_factor(&hash, factor).await?;
         return Ok(see_other("/login/verify"));
+    }
+    if matches!(outcome, CodeCheck::Wrong { .. } | CodeCheck::TooManyAttempts)
+        && count_failure_from(&site, &customer, "login_code_wrong", &v).await?
+    {
+        return Ok(
+            login_form(&site, &v, &customer.account_id, Some(pages::error(v.t(T::AccountLocked)))).into_response()
+        );
     }
     Ok(see_other(&format!("/login/verify?m={}", code_message(outcome))))
 }
@@ -588,32 +597,4 @@ pub async fn logout(State(site): State<SharedSite>, customer: Customer, _form: F
     let mut res = see_other("/login?out=1");
     res.headers_mut().append(header::SET_COOKIE, site.cookie(SESSION_COOKIE, "", Some(0)));
     Ok(res)
-}
-
-pub async fn unlock_page(v: Visitor, Path(token): Path<String>) -> Markup {
-    layout(
-        &v,
-        T::UnlockTitle,
-        None,
-        html! {
-            p { (v.t(T::UnlockLead)) }
-            form method="post" action={ "/unlock/" (token) } { (csrf(&v)) button type="submit" { (v.t(T::UnlockButton)) } }
-        },
-    )
-}
-
-pub async fn unlock_submit(
-    State(site): State<SharedSite>,
-    v: Visitor,
-    Path(token): Path<String>,
-    _form: Form,
-) -> SiteResult<Response> {
-    let store = &site.service.store;
-    let now = site.now();
-    let Some(account) = store.take_unlock_token(&crate::sha256(token.as_bytes()), now).await? else {
-        return Ok(layout(&v, T::UnlockTitle, None, pages::error(v.t(T::UnlockInvalid))).into_response());
-    };
-    store.unlock_customer(&account).await?;
-    store.audit(now, "account_unlocked", Some(&account), None, None, json!({"by": "email_link"})).await?;
-    Ok(see_other("/login?unlocked=1"))
 }

@@ -152,7 +152,6 @@ pub fn router(site: SharedSite) -> Router {
         .route("/login/passkey/start", post(passkeys::login_start))
         .route("/login/passkey/finish", post(passkeys::login_finish))
         .route("/logout", post(login::logout))
-        .route("/unlock/{token}", get(login::unlock_page).post(login::unlock_submit))
         .route("/home", get(customers::home))
         .route("/withdraw", get(customers::withdraw_page).post(customers::withdraw_submit))
         .route("/withdraw/{id}", get(customers::withdrawal_page))

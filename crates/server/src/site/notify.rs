@@ -165,17 +165,12 @@ pub fn email_changed(customer: &CustomerRow, new_email: &str) -> [Mail; 2] {
     [mail_to(&customer.email, subject, &ja, &en), mail_to(new_email, subject, &ja, &en)]
 }
 
-pub fn account_locked(customer: &CustomerRow, unlock_url: &str, ttl_secs: i64) -> Mail {
-    let minutes = ttl_secs / 60;
+pub fn account_locked(customer: &CustomerRow) -> Mail {
     mail(
         customer,
         "口座をロックしました / Account locked",
-        &format!(
-            "パスワードを続けて間違えたため、口座をロックしました。ご本人の操作であれば、{minutes}分以内に次のリンクから解除できます。\n{unlock_url}\nお心当たりのない場合は解除せず、サポートセンターにご連絡ください。"
-        ),
-        &format!(
-            "Your account is locked after repeated wrong passwords. If it was you, unlock it within {minutes} minutes here:\n{unlock_url}\nIf it was not you, do not unlock it; call the support centre."
-        ),
+        "パスワード・認証コード・確認番号・パスキーのいずれかで続けて失敗したため、口座をロックしました。ログインと出金はできません。\nロックの解除には、ご本人確認が必要です。サポートセンターにお電話ください。このメールから解除することはできません。\nお心当たりのない場合は、パスワードが他人に知られている可能性があります。",
+        "Your account is locked after repeated failures (password, code, typed number or passkey). Logins and withdrawals are stopped.\nTo unlock it we must verify your identity: call the support centre. It cannot be unlocked from this mail.\nIf this was not you, someone may know your password.",
     )
 }
 
@@ -185,10 +180,17 @@ pub async fn on_notice(site: &SharedSite, notice: Notice) -> anyhow::Result<()> 
     let account_id = match &notice {
         Notice::DeviceEnrolled { account_id, .. }
         | Notice::DeviceRevoked { account_id, .. }
-        | Notice::FraudReported { account_id, .. } => account_id.clone(),
+        | Notice::FraudReported { account_id, .. }
+        | Notice::FactorFailed { account_id, .. } => account_id.clone(),
     };
     // Accounts the relying-party API serves without a site customer get no mail.
     let Some(customer) = store.customer(&account_id).await? else { return Ok(()) };
+    if let Notice::FactorFailed { event, .. } = notice {
+        super::login::count_factor_failure(site, &customer, event, serde_json::json!({"factor": "push"}))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        return Ok(());
+    }
     let mail = match notice {
         Notice::DeviceEnrolled { device_name, platform, .. } => device_enrolled(&customer, &device_name, &platform),
         Notice::DeviceRevoked { device_id, .. } => {
@@ -196,6 +198,7 @@ pub async fn on_notice(site: &SharedSite, notice: Notice) -> anyhow::Result<()> 
             device_revoked(&customer, &name)
         }
         Notice::FraudReported { .. } => fraud_reported(&customer),
+        Notice::FactorFailed { .. } => return Ok(()),
     };
     site.mailer.send(mail).await
 }

@@ -385,11 +385,23 @@ pub async fn login_finish(State(site): State<SharedSite>, v: Visitor, form: Form
             )
             .await?;
             super::mail_later(&site, super::notify::passkey_suspended(&customer, &row.name, now));
+            super::login::count_factor_failure(
+                &site,
+                &customer,
+                "passkey_login_refused",
+                json!({"reason": "cloned", "ip": ip}),
+            )
+            .await?;
             return Ok(PasskeyRefusal::Suspended.respond(&v));
         }
         Err(e) => {
-            audit("passkey_login_refused", json!({"passkey": short_id(&cred_id), "reason": e.to_string(), "ip": ip}))
-                .await?;
+            super::login::count_factor_failure(
+                &site,
+                &customer,
+                "passkey_login_refused",
+                json!({"passkey": short_id(&cred_id), "reason": e.to_string(), "ip": ip}),
+            )
+            .await?;
             return Ok(PasskeyRefusal::Rejected.respond(&v));
         }
     };

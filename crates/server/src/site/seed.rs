@@ -79,3 +79,30 @@ pub async fn seed_demo_customer(store: &Store, now: i64) -> anyhow::Result<Optio
     };
     create_customer(store, spec, now).await.map(Some)
 }
+
+/// Unlocks a locked customer after an operator re-verified their identity: the only way out of
+/// a lock (there is no self-service link). Who verified, and how, goes to the audit log.
+pub async fn operator_unlock(
+    store: &Store,
+    account: &str,
+    operator: &str,
+    verified_by: &str,
+    now: i64,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !operator.trim().is_empty() && !verified_by.trim().is_empty(),
+        "--operator and --verified-by are required"
+    );
+    anyhow::ensure!(store.unlock_customer(account).await?, "account {account} is not locked (or does not exist)");
+    store
+        .audit(
+            now,
+            "account_unlocked",
+            Some(account),
+            None,
+            None,
+            serde_json::json!({"by": "operator", "operator": operator.trim(), "verified_by": verified_by.trim()}),
+        )
+        .await?;
+    Ok(())
+}
