@@ -360,6 +360,18 @@ test("a passkey registered in settings logs in alone (no password, no code), mai
   await main.goto(`${origin}/activity`);
   assert.match(await main.textContent("main"), /passkey/);
 
+  // A withdrawal is confirmed with the passkey, bound to its amount and destination (this
+  // customer's device was revoked above, so the passkey alone completes it).
+  await main.goto(`${origin}/withdraw`);
+  await main.fill("#amount", "30000");
+  await main.fill("#wpassword", demo.withdrawal);
+  await main.click("form[action='/withdraw'] button[type=submit]");
+  await main.locator("form[data-passkey-withdraw]").waitFor();
+  await shotBoth(main, "withdrawal-passkey");
+  await main.bringToFront();
+  await main.click("form[data-passkey-withdraw] button[type=submit]");
+  await main.getByText("出金を受け付けました").waitFor({ timeout: STEP_MS });
+
   await main.goto(`${origin}/settings`);
   await main.click("#passkeys form button");
   await main.getByText("パスキーを削除しました").waitFor();

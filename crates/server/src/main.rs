@@ -40,6 +40,9 @@ struct Cli {
     /// The loopback port the desktop app listens on for same-device approval (0: not offered).
     #[arg(long, env = "INKAN_APP_LOOPBACK_PORT", global = true, default_value_t = inkan_protocol::DEFAULT_LOOPBACK_PORT)]
     app_loopback_port: u16,
+    /// Refuse withdrawals without a passkey (end the interim push-only path).
+    #[arg(long, env = "INKAN_FORBID_PUSH_ONLY_WITHDRAWALS", global = true)]
+    forbid_push_only_withdrawals: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -132,7 +135,7 @@ fn settings(cli: &Cli, listen: SocketAddr) -> anyhow::Result<Settings> {
         rp_api_key,
         signing_key,
         dev: cli.dev,
-        limits: Limits::default(),
+        limits: Limits { withdrawal_push_only_allowed: !cli.forbid_push_only_withdrawals, ..Limits::default() },
         mail,
         mail_from: cli.mail_from.clone().unwrap_or_else(|| settings::DEV_MAIL_FROM.to_owned()),
         trust_x_forwarded_for: cli.trust_x_forwarded_for,

@@ -66,6 +66,9 @@ pub struct Limits {
     pub max_passkeys_per_customer: i64,
     /// Longest WebAuthn response accepted from a page, in characters.
     pub max_webauthn_response_chars: usize,
+    /// Whether a customer without a passkey may still withdraw with the push (or the e-mailed
+    /// code) alone: the published interim path the 2025 guideline allows. The page says so.
+    pub withdrawal_push_only_allowed: bool,
 }
 
 impl Default for Limits {
@@ -98,6 +101,7 @@ impl Default for Limits {
             passkey_fresh_login_secs: 10 * 60,
             max_passkeys_per_customer: 10,
             max_webauthn_response_chars: 12 * 1024,
+            withdrawal_push_only_allowed: true,
         }
     }
 }

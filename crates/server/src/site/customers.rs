@@ -117,33 +117,30 @@ pub async fn withdraw_submit(
     }
     let now = site.now();
     let has_device = site.service.list_devices(&c.row.account_id).await?.iter().any(|d| d.revoked_at.is_none());
+    // The primary path: a passkey bound to this withdrawal, then the push. Push (or the
+    // e-mailed code) alone only while the deployment allows the published interim path.
+    let with_passkey = super::passkeys::withdrawals_use_passkeys(&site, &c.row.account_id).await?;
+    if !with_passkey && !site.limits().withdrawal_push_only_allowed {
+        store
+            .audit(now, "withdrawal_refused_no_passkey", Some(&c.row.account_id), None, None, json!({"amount": amount}))
+            .await?;
+        return fail(v.t(T::WithdrawNeedsPasskey).to_owned());
+    }
     let mut w = WithdrawalRow {
         id: crate::random_id(16),
         account_id: c.row.account_id.clone(),
         amount,
         bank_account_id: bank.id.clone(),
-        state: "awaiting_approval".into(),
+        state: if with_passkey { "awaiting_passkey" } else { "awaiting_approval" }.into(),
         needs_push: has_device,
         challenge_id: None,
         number: None,
         created_at: now,
         finished_at: None,
     };
-    if has_device {
-        let details = ChallengeDetails::Withdrawal(WithdrawalContext {
-            amount: amount.unsigned_abs(),
-            currency: "JPY".into(),
-            bank: bank.bank.clone(),
-            branch: bank.branch.clone(),
-            account_masked: mask_tail(&bank.number),
-            requested_at: inkan_protocol::display::jst_rfc3339(now),
-        });
-        let req = CreateChallengeRequest { account_id: c.row.account_id.clone(), details, number_match: true };
-        match site.service.create_challenge(req).await {
-            Ok(created) => {
-                w.challenge_id = Some(created.challenge_id);
-                w.number = created.number_to_show;
-            }
+    if has_device && !with_passkey {
+        match push_withdrawal(&site, &c.row, &w, bank).await {
+            Ok((id, number)) => (w.challenge_id, w.number) = (Some(id), number),
             Err(e @ (ApiError::Internal(_) | ApiError::BadRequest(_) | ApiError::InvalidDetails(_))) => {
                 return Err(e.into());
             }
@@ -151,6 +148,9 @@ pub async fn withdraw_submit(
         }
     }
     store.insert_withdrawal(&w).await?;
+    if with_passkey {
+        store.insert_withdrawal_binding(&w.id, &super::passkeys::withdrawal_binding(&w, bank)).await?;
+    }
     store
         .audit(
             now,
@@ -158,14 +158,60 @@ pub async fn withdraw_submit(
             Some(&c.row.account_id),
             None,
             w.challenge_id.as_deref(),
-            json!({"withdrawal_id": w.id, "amount": amount, "to": destination_text(bank), "push": has_device}),
+            json!({"withdrawal_id": w.id, "amount": amount, "to": destination_text(bank), "push": has_device, "passkey": with_passkey}),
         )
         .await?;
     super::mail_later(&site, super::notify::withdrawal_notice(&c.row, amount, &bank.bank, &bank.number, now));
-    if !has_device {
+    if !has_device && !with_passkey {
         codes::send(&site, &c.row, "withdrawal", &w.id).await?;
     }
     Ok(see_other(&format!("/withdraw/{}", w.id)))
+}
+
+/// Pushes a withdrawal to the customer's device: amount and masked destination, signed by the
+/// server, shown and signed again by the device (dynamic linking).
+async fn push_withdrawal(
+    site: &SharedSite,
+    c: &CustomerRow,
+    w: &WithdrawalRow,
+    bank: &BankAccountRow,
+) -> Result<(String, Option<String>), ApiError> {
+    let details = ChallengeDetails::Withdrawal(WithdrawalContext {
+        amount: w.amount.unsigned_abs(),
+        currency: "JPY".into(),
+        bank: bank.bank.clone(),
+        branch: bank.branch.clone(),
+        account_masked: mask_tail(&bank.number),
+        requested_at: inkan_protocol::display::jst_rfc3339(w.created_at),
+    });
+    let req = CreateChallengeRequest { account_id: c.account_id.clone(), details, number_match: true };
+    let created = site.service.create_challenge(req).await?;
+    Ok((created.challenge_id, created.number_to_show))
+}
+
+/// The passkey step of a withdrawal is done: push it to the device, or (no device) complete it.
+pub(super) async fn after_passkey(
+    site: &SharedSite,
+    c: &CustomerRow,
+    w: &WithdrawalRow,
+    bank: &BankAccountRow,
+) -> SiteResult<()> {
+    if !w.needs_push {
+        return finish_withdrawal(site, w, WithdrawalEnd::Completed("passkey")).await;
+    }
+    match push_withdrawal(site, c, w, bank).await {
+        Ok((id, number)) => {
+            site.service.store.set_withdrawal_challenge(&w.id, &id, number.as_deref()).await?;
+            Ok(())
+        }
+        Err(e @ (ApiError::Internal(_) | ApiError::BadRequest(_) | ApiError::InvalidDetails(_))) => Err(e.into()),
+        Err(e) => finish_withdrawal(site, w, WithdrawalEnd::Refused(e.code().as_str())).await,
+    }
+}
+
+/// Ends an awaiting withdrawal as refused, for `reason`.
+pub(super) async fn refuse_withdrawal(site: &SharedSite, w: &WithdrawalRow, reason: &str) -> SiteResult<()> {
+    finish_withdrawal(site, w, WithdrawalEnd::Refused(reason)).await
 }
 
 #[derive(Deserialize, Default)]
@@ -173,7 +219,11 @@ pub struct MessageQuery {
     m: Option<String>,
 }
 
-async fn withdrawal_of(site: &SharedSite, c: &Customer, id: &str) -> SiteResult<(WithdrawalRow, BankAccountRow)> {
+pub(super) async fn withdrawal_of(
+    site: &SharedSite,
+    c: &Customer,
+    id: &str,
+) -> SiteResult<(WithdrawalRow, BankAccountRow)> {
     let store = &site.service.store;
     let w = store.withdrawal(id, &c.row.account_id).await?.ok_or(SiteError::NotFound)?;
     let bank = store
@@ -215,6 +265,15 @@ async fn finish_withdrawal(site: &SharedSite, w: &WithdrawalRow, end: Withdrawal
     Ok(())
 }
 
+/// Whether a passkey-confirmed withdrawal still has the amount and destination the passkey
+/// confirmed (true for withdrawals on the push-only path).
+async fn still_bound(site: &SharedSite, w: &WithdrawalRow) -> SiteResult<bool> {
+    let store = &site.service.store;
+    let Some((binding, _)) = store.withdrawal_binding(&w.id).await? else { return Ok(true) };
+    let bank = store.bank_accounts(&w.account_id).await?.into_iter().find(|b| b.id == w.bank_account_id);
+    Ok(bank.is_some_and(|b| super::passkeys::withdrawal_binding(w, &b) == binding))
+}
+
 /// Settles an awaiting withdrawal whose challenge has ended; the challenge's status.
 async fn settle_withdrawal(site: &SharedSite, w: &WithdrawalRow) -> SiteResult<Option<ChallengeStatus>> {
     let Some(challenge_id) = &w.challenge_id else { return Ok(None) };
@@ -222,6 +281,9 @@ async fn settle_withdrawal(site: &SharedSite, w: &WithdrawalRow) -> SiteResult<O
     if w.state == "awaiting_approval" {
         match status.state {
             ChallengeState::Pending => {}
+            ChallengeState::Approved if !still_bound(site, w).await? => {
+                finish_withdrawal(site, w, WithdrawalEnd::Refused("changed_after_passkey")).await?
+            }
             ChallengeState::Approved => finish_withdrawal(site, w, WithdrawalEnd::Completed("push")).await?,
             other => finish_withdrawal(site, w, WithdrawalEnd::Refused(other.as_str())).await?,
         }
@@ -245,7 +307,24 @@ pub async fn withdrawal_page(
             dt { (v.t(T::Destination)) } dd data-masked { (destination_text(&bank)) }
         }
     };
+    let interim = w.state != "completed"
+        && site.service.store.withdrawal_binding(&w.id).await?.is_none()
+        && site.webauthn.is_some();
+    let summary = html! {
+        (summary)
+        @if interim { (pages::notice(v.t(T::WithdrawInterim))) }
+    };
     let body = match (w.state.as_str(), challenge) {
+        ("awaiting_passkey", _) => html! {
+            (summary)
+            p { (v.t(T::WithdrawPasskeyLead)) }
+            form data-passkey-withdraw data-start-url={ "/withdraw/" (w.id) "/passkey/start" } data-finish-url={ "/withdraw/" (w.id) "/passkey/finish" }
+                data-msg-unsupported=(v.t(T::PasskeyUnsupported)) data-msg-cancelled=(v.t(T::PasskeyCancelled)) {
+                (csrf(&v))
+                button type="submit" { (v.t(T::WithdrawPasskeyButton)) }
+                p.passkey-status role="status" aria-live="polite" {}
+            }
+        },
         ("completed", _) => html! { (summary) (pages::notice(v.t(T::WithdrawCompleted))) },
         ("refused", Some(status)) => {
             html! { (summary) (push_state_body(&v, status.state, None, 0, "", T::WithdrawPushLead, None, html! {})) (pages::error(v.t(T::WithdrawRefused))) }

@@ -511,7 +511,7 @@ impl Store {
     /// already finished.
     pub async fn refuse_withdrawal(&self, id: &str, now: i64) -> sqlx::Result<bool> {
         let done = sqlx::query(
-            "UPDATE withdrawals SET state = 'refused', finished_at = ? WHERE id = ? AND state = 'awaiting_approval'",
+            "UPDATE withdrawals SET state = 'refused', finished_at = ? WHERE id = ? AND state IN ('awaiting_approval', 'awaiting_passkey')",
         )
         .bind(now)
         .bind(id)

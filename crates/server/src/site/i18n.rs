@@ -145,6 +145,11 @@ catalogue! {
     LoopbackSent => "アプリに送りました。アプリの画面で承認してください。", "Sent to the app. Approve in the app.";
     LoopbackUnreachable => "この PC の Inkan アプリが応答しません。スマートフォンのアプリで番号を入力してください。", "The Inkan app on this computer did not answer. Type the number in the app on your phone.";
     LoopbackRefused => "アプリがこの依頼を受け付けませんでした。", "The app did not accept this request.";
+    WithdrawPasskeyLead => "この出金(金額と振込先)をパスキーで確認してください。確認後、認証アプリにも通知が届きます。", "Confirm this withdrawal (amount and destination) with your passkey. The authenticator app is asked next.";
+    WithdrawPasskeyButton => "パスキーで出金を確認", "Confirm the withdrawal with a passkey";
+    WithdrawInterim => "パスキーが未登録のため、移行期間の措置として認証アプリ(またはメールの認証コード)だけで出金を受け付けています。フィッシングに強いパスキーの登録をお勧めします。", "You have no passkey, so during the transition period this withdrawal is confirmed with the authenticator app (or the e-mailed code) alone. Register a passkey: it resists phishing.";
+    WithdrawNeedsPasskey => "出金にはパスキーによる確認が必要です。セキュリティ設定でパスキーを登録してください。", "Withdrawals need a passkey. Register one in security settings.";
+    WithdrawChanged => "確認の途中で金額または振込先が変わったため、この出金を取り消しました。", "The amount or destination changed during the check, so this withdrawal was cancelled.";
     Passkeys => "パスキー", "Passkeys";
     PasskeyLead => "パスキーは、このサイトでしか使えない鍵をお使いの端末に保存します。偽サイトでは使えないため、フィッシングでログインを奪われることがありません。", "A passkey keeps a key on your device that works only on this site. It does not work on a fake site, so phishing cannot take over your login.";
     PasskeyNone => "登録されたパスキーはありません。", "No passkeys are registered.";

@@ -157,6 +157,8 @@ pub fn router(site: SharedSite) -> Router {
         .route("/withdraw/{id}", get(customers::withdrawal_page))
         .route("/withdraw/{id}/status", get(customers::withdrawal_status))
         .route("/withdraw/{id}/code", post(customers::withdrawal_code))
+        .route("/withdraw/{id}/passkey/start", post(passkeys::withdraw_start))
+        .route("/withdraw/{id}/passkey/finish", post(passkeys::withdraw_finish))
         .route("/settings", get(customers::settings_page))
         .route("/settings/authenticators/new", get(customers::enroll_page))
         .route("/settings/authenticators/new/status", get(customers::enroll_status))

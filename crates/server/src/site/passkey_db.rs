@@ -170,3 +170,44 @@ impl Store {
         Ok(row.map(|r| r.0))
     }
 }
+
+impl Store {
+    pub async fn insert_withdrawal_binding(&self, withdrawal_id: &str, binding: &str) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO withdrawal_bindings (withdrawal_id, binding) VALUES (?, ?)")
+            .bind(withdrawal_id)
+            .bind(binding)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// `(binding, passkey_at)` of a withdrawal confirmed (or to be confirmed) with a passkey.
+    pub async fn withdrawal_binding(&self, withdrawal_id: &str) -> sqlx::Result<Option<(String, Option<i64>)>> {
+        sqlx::query_as("SELECT binding, passkey_at FROM withdrawal_bindings WHERE withdrawal_id = ?")
+            .bind(withdrawal_id)
+            .fetch_optional(&self.writer)
+            .await
+    }
+
+    /// Marks the passkey step of an awaiting withdrawal done, once; false if it was not waiting.
+    pub async fn passkey_confirmed_withdrawal(&self, withdrawal_id: &str, now: i64) -> sqlx::Result<bool> {
+        let mut tx = self.writer.begin().await?;
+        let n = sqlx::query(
+            "UPDATE withdrawals SET state = 'awaiting_approval' WHERE id = ? AND state = 'awaiting_passkey'",
+        )
+        .bind(withdrawal_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n != 1 {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE withdrawal_bindings SET passkey_at = ? WHERE withdrawal_id = ?")
+            .bind(now)
+            .bind(withdrawal_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}

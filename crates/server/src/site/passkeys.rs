@@ -67,6 +67,7 @@ pub enum PasskeyRefusal {
     Suspended,
     AlreadyRegistered,
     AccountLocked,
+    WithdrawalChanged,
 }
 
 impl PasskeyRefusal {
@@ -83,6 +84,7 @@ impl PasskeyRefusal {
             Self::Suspended => "passkey_suspended",
             Self::AlreadyRegistered => "already_registered",
             Self::AccountLocked => "account_locked",
+            Self::WithdrawalChanged => "withdrawal_changed",
         }
     }
 
@@ -98,6 +100,7 @@ impl PasskeyRefusal {
             Self::Suspended => T::PasskeySuspendedError,
             Self::AlreadyRegistered => T::PasskeyAlreadyRegistered,
             Self::AccountLocked => T::AccountLocked,
+            Self::WithdrawalChanged => T::WithdrawChanged,
         }
     }
 
@@ -106,6 +109,7 @@ impl PasskeyRefusal {
             Self::Unavailable | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Malformed => StatusCode::BAD_REQUEST,
             Self::LoginNotFresh | Self::Suspended | Self::AccountLocked => StatusCode::FORBIDDEN,
+            Self::WithdrawalChanged => StatusCode::CONFLICT,
             Self::TooMany | Self::AlreadyRegistered => StatusCode::CONFLICT,
             Self::CeremonyExpired | Self::Rejected | Self::Unknown => StatusCode::UNAUTHORIZED,
         }
@@ -349,70 +353,26 @@ pub async fn login_finish(State(site): State<SharedSite>, v: Visitor, form: Form
             .await?;
         return Ok(PasskeyRefusal::Unknown.respond(&v));
     };
-    let account_id = row.account_id.clone();
-    let audit = |event: &'static str, detail: serde_json::Value| {
-        let account_id = account_id.clone();
-        async move { store.audit(now, event, Some(&account_id), None, None, detail).await }
-    };
-    if row.suspended_at.is_some() {
-        audit("passkey_login_refused_suspended", json!({"passkey": short_id(&cred_id), "ip": ip})).await?;
-        return Ok(PasskeyRefusal::Suspended.respond(&v));
-    }
-    let Some(customer) = store.customer(&account_id).await? else {
+    let Some(customer) = store.customer(&row.account_id).await? else {
         return Ok(PasskeyRefusal::Unknown.respond(&v));
     };
     if customer.locked_at.is_some() {
-        audit("login_refused_locked", json!({"ip": ip, "factor": "passkey"})).await?;
+        store
+            .audit(
+                now,
+                "login_refused_locked",
+                Some(&row.account_id),
+                None,
+                None,
+                json!({"ip": ip, "factor": "passkey"}),
+            )
+            .await?;
         return Ok(PasskeyRefusal::AccountLocked.respond(&v));
     }
-    let mut passkey: Passkey = serde_json::from_str(&row.credential).map_err(anyhow::Error::from)?;
-    let result = match wa.finish_discoverable_authentication_v2(&credential, state, &passkey) {
-        Ok(result) if result.user_verified() => result,
-        Ok(_) => {
-            audit(
-                "passkey_login_refused",
-                json!({"passkey": short_id(&cred_id), "reason": "user not verified", "ip": ip}),
-            )
-            .await?;
-            return Ok(PasskeyRefusal::Rejected.respond(&v));
-        }
-        Err(WebauthnError::CredentialPossibleCompromise) => {
-            // The counter did not go up: a copy of this credential has been used elsewhere.
-            store.suspend_passkey(&cred_id, now).await?;
-            audit(
-                "passkey_clone_suspected",
-                json!({"passkey": short_id(&cred_id), "name": row.name, "stored_count": row.sign_count, "ip": ip}),
-            )
-            .await?;
-            super::mail_later(&site, super::notify::passkey_suspended(&customer, &row.name, now));
-            super::login::count_factor_failure(
-                &site,
-                &customer,
-                "passkey_login_refused",
-                json!({"reason": "cloned", "ip": ip}),
-            )
-            .await?;
-            return Ok(PasskeyRefusal::Suspended.respond(&v));
-        }
-        Err(e) => {
-            super::login::count_factor_failure(
-                &site,
-                &customer,
-                "passkey_login_refused",
-                json!({"passkey": short_id(&cred_id), "reason": e.to_string(), "ip": ip}),
-            )
-            .await?;
-            return Ok(PasskeyRefusal::Rejected.respond(&v));
-        }
-    };
-    passkey.update_credential(&result);
-    let mut updated = passkey_row(cred_id.clone(), &account_id, &row.name, &passkey, now)?;
-    updated.sign_count = i64::from(result.counter());
-    updated.backup_eligible = result.backup_eligible();
-    updated.backup_state = result.backup_state();
-    if !store.use_passkey(&cred_id, row.sign_count, &updated, now).await? {
-        // Another login with this credential won the race.
-        return Ok(PasskeyRefusal::Rejected.respond(&v));
+    let passkey: Passkey = serde_json::from_str(&row.credential).map_err(anyhow::Error::from)?;
+    let result = wa.finish_discoverable_authentication_v2(&credential, state, &passkey);
+    if let Err(refusal) = accept_assertion(&site, &customer, &row, passkey, result, &ip).await? {
+        return Ok(refusal.respond(&v));
     }
     let browser = super::risk::browser_of(&v.user_agent);
     let factors = ["passkey"];
@@ -422,6 +382,209 @@ pub async fn login_finish(State(site): State<SharedSite>, v: Visitor, form: Form
         res.headers_mut().append(header::SET_COOKIE, c);
     }
     Ok(res)
+}
+
+/// Checks the outcome of a passkey assertion for `row` (the customer's, not suspended): user
+/// verification, the counter (a copy suspends the passkey, mails and counts), then stores the
+/// new counter and flags. A refusal counts toward the account lock.
+async fn accept_assertion(
+    site: &SharedSite,
+    customer: &super::db::CustomerRow,
+    row: &PasskeyRow,
+    mut passkey: Passkey,
+    result: Result<webauthn_rs::prelude::AuthenticationResult, WebauthnError>,
+    ip: &str,
+) -> SiteResult<Result<(), PasskeyRefusal>> {
+    let store = &site.service.store;
+    let now = site.now();
+    let short = short_id(&row.cred_id);
+    if row.suspended_at.is_some() {
+        store
+            .audit(
+                now,
+                "passkey_login_refused_suspended",
+                Some(&row.account_id),
+                None,
+                None,
+                json!({"passkey": short, "ip": ip}),
+            )
+            .await?;
+        return Ok(Err(PasskeyRefusal::Suspended));
+    }
+    let refuse = |reason: String| async move {
+        super::login::count_factor_failure(
+            site,
+            customer,
+            "passkey_login_refused",
+            json!({"passkey": short_id(&row.cred_id), "reason": reason, "ip": ip}),
+        )
+        .await
+    };
+    let result = match result {
+        Ok(result) if result.user_verified() => result,
+        Ok(_) => {
+            refuse("user not verified".into()).await?;
+            return Ok(Err(PasskeyRefusal::Rejected));
+        }
+        Err(WebauthnError::CredentialPossibleCompromise) => {
+            // The counter did not go up: a copy of this credential has been used elsewhere.
+            store.suspend_passkey(&row.cred_id, now).await?;
+            store
+                .audit(
+                    now,
+                    "passkey_clone_suspected",
+                    Some(&row.account_id),
+                    None,
+                    None,
+                    json!({"passkey": short, "name": row.name, "stored_count": row.sign_count, "ip": ip}),
+                )
+                .await?;
+            super::mail_later(site, super::notify::passkey_suspended(customer, &row.name, now));
+            refuse("cloned".into()).await?;
+            return Ok(Err(PasskeyRefusal::Suspended));
+        }
+        Err(e) => {
+            refuse(e.to_string()).await?;
+            return Ok(Err(PasskeyRefusal::Rejected));
+        }
+    };
+    passkey.update_credential(&result);
+    let mut updated = passkey_row(row.cred_id.clone(), &row.account_id, &row.name, &passkey, now)?;
+    updated.sign_count = i64::from(result.counter());
+    updated.backup_eligible = result.backup_eligible();
+    updated.backup_state = result.backup_state();
+    if !store.use_passkey(&row.cred_id, row.sign_count, &updated, now).await? {
+        // Another use of this credential won the race.
+        return Ok(Err(PasskeyRefusal::Rejected));
+    }
+    Ok(Ok(()))
+}
+
+// ---- withdrawals -------------------------------------------------------------------------
+
+/// What a withdrawal's passkey assertion is bound to: SHA-256 over its id, amount and full
+/// destination (base64url). Any change in between gives another binding.
+pub fn withdrawal_binding(w: &super::db::WithdrawalRow, b: &super::db::BankAccountRow) -> String {
+    let text = format!(
+        "inkan/withdrawal/v1\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
+        w.id, w.amount, b.id, b.bank, b.branch, b.number, b.holder
+    );
+    inkan_protocol::keys::b64(&crate::sha256(text.as_bytes()))
+}
+
+/// The withdrawal ceremony's state: the assertion request and what it is bound to.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct WithdrawalCeremony {
+    auth: webauthn_rs::prelude::PasskeyAuthentication,
+    withdrawal_id: String,
+    binding: String,
+}
+
+/// The customer's usable passkeys.
+async fn usable_passkeys(site: &SharedSite, account_id: &str) -> SiteResult<Vec<(PasskeyRow, Passkey)>> {
+    Ok(site
+        .service
+        .store
+        .passkeys(account_id)
+        .await?
+        .into_iter()
+        .filter(|p| p.suspended_at.is_none())
+        .filter_map(|p| serde_json::from_str(&p.credential).ok().map(|k| (p, k)))
+        .collect())
+}
+
+/// Whether this customer confirms withdrawals with a passkey (the primary path).
+pub async fn withdrawals_use_passkeys(site: &SharedSite, account_id: &str) -> SiteResult<bool> {
+    Ok(site.webauthn.is_some() && !usable_passkeys(site, account_id).await?.is_empty())
+}
+
+pub async fn withdraw_start(
+    State(site): State<SharedSite>,
+    v: Visitor,
+    c: Customer,
+    Path(id): Path<String>,
+    _form: Form,
+) -> SiteResult<Response> {
+    let Some(wa) = site.webauthn.as_ref() else { return Ok(PasskeyRefusal::Unavailable.respond(&v)) };
+    let (w, bank) = super::customers::withdrawal_of(&site, &c, &id).await?;
+    if w.state != "awaiting_passkey" {
+        return Ok(PasskeyRefusal::CeremonyExpired.respond(&v));
+    }
+    let keys: Vec<Passkey> = usable_passkeys(&site, &c.row.account_id).await?.into_iter().map(|(_, k)| k).collect();
+    if keys.is_empty() {
+        return Ok(PasskeyRefusal::Unknown.respond(&v));
+    }
+    let (options, auth) = wa
+        .start_passkey_authentication(&keys)
+        .map_err(|e| anyhow::anyhow!("starting a withdrawal passkey check: {e}"))?;
+    let state = WithdrawalCeremony { auth, withdrawal_id: w.id.clone(), binding: withdrawal_binding(&w, &bank) };
+    let Some(token) = open_ceremony(&site, "withdrawal", Some(&c.row.account_id), &state).await? else {
+        return Ok(PasskeyRefusal::Busy.respond(&v));
+    };
+    Ok(Json(json!({"ceremony": token, "options": options})).into_response())
+}
+
+pub async fn withdraw_finish(
+    State(site): State<SharedSite>,
+    v: Visitor,
+    c: Customer,
+    Path(id): Path<String>,
+    form: Form,
+) -> SiteResult<Response> {
+    let Some(wa) = site.webauthn.as_ref() else { return Ok(PasskeyRefusal::Unavailable.respond(&v)) };
+    let response = form.field("credential", site.limits().max_webauthn_response_chars)?;
+    let Some((account, state)) = take_ceremony::<WithdrawalCeremony>(&site, &form, "withdrawal").await? else {
+        return Ok(PasskeyRefusal::CeremonyExpired.respond(&v));
+    };
+    if account.as_deref() != Some(c.row.account_id.as_str()) || state.withdrawal_id != id {
+        return Ok(PasskeyRefusal::CeremonyExpired.respond(&v));
+    }
+    let Ok(credential) = serde_json::from_str::<PublicKeyCredential>(response) else {
+        return Ok(PasskeyRefusal::Malformed.respond(&v));
+    };
+    let (w, bank) = super::customers::withdrawal_of(&site, &c, &id).await?;
+    let ip = v.ip.to_string();
+    let store = &site.service.store;
+    let stored = store.withdrawal_binding(&w.id).await?.map(|b| b.0);
+    let now_binding = withdrawal_binding(&w, &bank);
+    if w.state != "awaiting_passkey"
+        || !constant_eq(&state.binding, &now_binding)
+        || stored.as_deref().is_none_or(|s| !constant_eq(s, &now_binding))
+    {
+        // Amount or destination changed since the page asked (or the step is over).
+        super::customers::refuse_withdrawal(&site, &w, "changed_before_passkey").await?;
+        return Ok(PasskeyRefusal::WithdrawalChanged.respond(&v));
+    }
+    let cred_id = inkan_protocol::keys::b64(credential.get_credential_id());
+    let Some((row, passkey)) =
+        usable_passkeys(&site, &c.row.account_id).await?.into_iter().find(|(p, _)| p.cred_id == cred_id)
+    else {
+        return Ok(PasskeyRefusal::Unknown.respond(&v));
+    };
+    let result = wa.finish_passkey_authentication(&credential, &state.auth);
+    if let Err(refusal) = accept_assertion(&site, &c.row, &row, passkey, result, &ip).await? {
+        return Ok(refusal.respond(&v));
+    }
+    if !store.passkey_confirmed_withdrawal(&w.id, site.now()).await? {
+        return Ok(PasskeyRefusal::CeremonyExpired.respond(&v));
+    }
+    store
+        .audit(
+            site.now(),
+            "withdrawal_passkey_confirmed",
+            Some(&c.row.account_id),
+            None,
+            None,
+            json!({"withdrawal_id": w.id, "passkey": short_id(&cred_id), "ip": ip}),
+        )
+        .await?;
+    super::customers::after_passkey(&site, &c.row, &w, &bank).await?;
+    Ok(Json(json!({"ok": true, "next": format!("/withdraw/{}", w.id)})).into_response())
+}
+
+fn constant_eq(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
 /// The settings section: the customer's passkeys and the button that adds one.
@@ -467,7 +630,7 @@ pub fn login_section(v: &Visitor, site: &SharedSite) -> maud::Markup {
     use maud::html;
     html! {
         @if site.webauthn.is_some() {
-            form data-passkey-login data-msg-unsupported=(v.t(T::PasskeyUnsupported)) data-msg-cancelled=(v.t(T::PasskeyCancelled)) {
+            form data-passkey-login data-start-url="/login/passkey/start" data-finish-url="/login/passkey/finish" data-msg-unsupported=(v.t(T::PasskeyUnsupported)) data-msg-cancelled=(v.t(T::PasskeyCancelled)) {
                 (super::pages::csrf(v))
                 button type="submit" { (v.t(T::PasskeyLogin)) }
                 p.hint { (v.t(T::PasskeyLoginLead)) }
@@ -504,6 +667,7 @@ mod tests {
             Suspended,
             AlreadyRegistered,
             AccountLocked,
+            WithdrawalChanged,
         ];
         let codes: std::collections::HashSet<_> = all.iter().map(|r| r.code()).collect();
         assert_eq!(codes.len(), all.len());

@@ -97,9 +97,10 @@
       });
     });
   });
-  var login = document.querySelector("form[data-passkey-login]");
-  if (login) wire(login, function (form) {
-    return post(form, "/login/passkey/start", {}).then(function (start) {
+  // Login, and a withdrawal's confirmation: the same assertion, at the form's own URLs.
+  var assert = document.querySelector("form[data-passkey-login], form[data-passkey-withdraw]");
+  if (assert) wire(assert, function (form) {
+    return post(form, form.getAttribute("data-start-url"), {}).then(function (start) {
       var o = start.options.publicKey;
       var publicKey = Object.assign({}, o, { challenge: b64uToBytes(o.challenge), allowCredentials: withIds(o.allowCredentials) });
       return navigator.credentials.get({ publicKey: publicKey }).then(function (cred) {
@@ -114,7 +115,7 @@
           },
           extensions: cred.getClientExtensionResults()
         };
-        return post(form, "/login/passkey/finish", { ceremony: start.ceremony, credential: JSON.stringify(answer) });
+        return post(form, form.getAttribute("data-finish-url"), { ceremony: start.ceremony, credential: JSON.stringify(answer) });
       });
     });
   });
