@@ -45,7 +45,8 @@ async fn ready(t: &TestServer, account: &str) -> (Visitor, Passkeys, Authenticat
 /// Asks for a withdrawal of `amount` to the first destination; the page it lands on.
 async fn request(v: &mut Visitor, amount: &str) -> Page {
     let form = v.get("/withdraw").await;
-    let at = form.body.find("option value=\"").expect("a destination") + "option value=\"".len();
+    let at = form.body.find("option value=\"").unwrap_or_else(|| panic!("a destination: {}", form.text()))
+        + "option value=\"".len();
     let dest = form.body[at..at + form.body[at..].find('"').unwrap()].to_owned();
     v.post("/withdraw", &[("amount", amount), ("destination", &dest), ("withdrawal_password", WITHDRAWAL_PASSWORD)])
         .await
@@ -173,5 +174,66 @@ async fn push_only_withdrawals_follow_the_deployment_setting_and_say_so() {
     assert!(page.text().contains("パスキーによる確認が必要です"), "{}", page.text());
     assert!(device.pending(&acct).await.unwrap().is_empty());
     assert!(t.audit_events(&account).await.contains(&"withdrawal_refused_no_passkey".to_owned()));
+    let _ = json!({});
+}
+
+/// Enters a destination change; the page after the form.
+async fn enter_change(v: &mut Visitor, holder: &str, password: &str) -> Page {
+    v.post(
+        "/settings/destination",
+        &[
+            ("bank", "三井住友銀行 / SMBC"),
+            ("branch", "新宿支店 / Shinjuku"),
+            ("number", "7654321"),
+            ("holder", holder),
+            ("withdrawal_password", password),
+        ],
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destination_change_needs_password_and_passkey_waits_mails_and_is_masked() {
+    let t = TestServer::start_localhost().await;
+    let account = t.customer("60000005").await;
+    let (mut v, pk, device, acct) = ready(&t, &account).await;
+
+    // Bad entries first: clear errors, nothing changes.
+    assert!(enter_change(&mut v, "Yamada Taro", WITHDRAWAL_PASSWORD).await.text().contains("全角カタカナ"));
+    assert!(enter_change(&mut v, "ヤマダ タロウ", "Wrong-pass-0").await.text().contains("出金パスワード"));
+    assert!(t.audit_events(&account).await.contains(&"destination_change_password_wrong".to_owned()));
+
+    let page = enter_change(&mut v, "ヤマダ タロウ", WITHDRAWAL_PASSWORD).await;
+    assert!(page.text().contains("***4321"), "masked after entry: {}", page.text());
+    assert!(!page.body.contains("7654321"), "the full number is not shown again");
+    // A look-alike origin fails at the passkey step.
+    let e = confirm_with_passkey(&mut v, &pk, &page, "https://inkan-shoken.example").await.unwrap_err();
+    assert_eq!(e, "passkey_wrong_origin");
+    let done = confirm_with_passkey(&mut v, &pk, &page, &t.origin).await.unwrap();
+    assert_eq!(done["ok"], true, "{done}");
+    let (_, subject, body) = t.mail_with("Withdrawal account changed").await;
+    assert!(subject.contains("出金先口座変更"));
+    assert!(body.contains("***4321") && !body.contains("7654321"), "{body}");
+    assert!(t.audit_events(&account).await.contains(&"destination_changed".to_owned()));
+    let settings = v.get("/settings").await;
+    assert!(settings.text().contains("***4321") && !settings.body.contains("7654321"));
+
+    // The waiting period: no money to the new destination yet.
+    let page = request(&mut v, "1000").await;
+    assert!(page.text().contains("待機期間"), "{}", page.text());
+    t.clock.advance(inkan_server::Limits::default().destination_wait_secs + 1);
+    // (the session's 180 minutes are long gone: log in again)
+    let mut v = Visitor::new(&t.origin, HOME_IP);
+    let mut page = v.login_password(&account, PASSWORD).await;
+    if page.text().contains("ワンタイム認証コード") {
+        page = v.post("/login/verify/code", &[("code", &t.latest_email_code().await)]).await;
+    }
+    if let Some(number) = page.attr("data-number") {
+        let pending = device.pending(&acct).await.unwrap();
+        device.decide(&acct, &pending[0].challenge, Decision::Approve, Some(&number)).await.unwrap();
+        v.get("/login/verify").await;
+    }
+    let page = request(&mut v, "1000").await;
+    assert!(page.attr("data-start-url").is_some(), "now the withdrawal goes ahead: {}", page.text());
     let _ = json!({});
 }

@@ -333,7 +333,7 @@ test("five wrong passwords lock the account, with a mail that sends the customer
   await page.context().close();
 });
 
-test("a passkey registered in settings logs in alone (no password, no code), mails the notice, and can be removed", async () => {
+test("passkeys: register, log in alone, confirm a withdrawal and a destination change (mail, waiting period), remove", async () => {
   // Chromium's DevTools virtual authenticator: a platform authenticator with user verification.
   const cdp = await main.context().newCDPSession(main);
   await cdp.send("WebAuthn.enable");
@@ -371,6 +371,31 @@ test("a passkey registered in settings logs in alone (no password, no code), mai
   await main.bringToFront();
   await main.click("form[data-passkey-withdraw] button[type=submit]");
   await main.getByText("出金を受け付けました").waitFor({ timeout: STEP_MS });
+
+  // Changing the withdrawal account: withdrawal password and passkey, a mail, then the
+  // waiting period before money can go there.
+  await main.goto(`${origin}/settings/destination`);
+  await main.fill("#bank", "三井住友銀行 / SMBC");
+  await main.fill("#branch", "新宿支店 / Shinjuku");
+  await main.fill("#number", "7654321");
+  await main.fill("#holder", "ヤマダ タロウ");
+  await main.fill("#dwpassword", demo.withdrawal);
+  await main.click("form[action='/settings/destination'] button[type=submit]");
+  await main.locator("form[data-passkey-withdraw]").waitFor();
+  assert.doesNotMatch(await main.content(), /7654321/, "masked once entered");
+  await shotBoth(main, "destination-change");
+  await main.bringToFront();
+  await main.click("form[data-passkey-withdraw] button[type=submit]");
+  await main.getByText("出金先口座を変更しました").waitFor({ timeout: STEP_MS });
+  const changed = await mailWith("Withdrawal account changed");
+  assert.match(changed.body, /\*+4321/);
+  assert.doesNotMatch(changed.body, /7654321/);
+  await main.goto(`${origin}/withdraw`);
+  await main.fill("#amount", "1000");
+  await main.fill("#wpassword", demo.withdrawal);
+  await main.click("form[action='/withdraw'] button[type=submit]");
+  await main.getByText("待機期間").waitFor();
+  await shot(main, "destination-waiting-ja");
 
   await main.goto(`${origin}/settings`);
   await main.click("#passkeys form button");

@@ -69,6 +69,8 @@ pub struct Limits {
     /// Whether a customer without a passkey may still withdraw with the push (or the e-mailed
     /// code) alone: the published interim path the 2025 guideline allows. The page says so.
     pub withdrawal_push_only_allowed: bool,
+    /// After a change of withdrawal destination, how long before money can go to it.
+    pub destination_wait_secs: i64,
 }
 
 impl Default for Limits {
@@ -102,6 +104,7 @@ impl Default for Limits {
             max_passkeys_per_customer: 10,
             max_webauthn_response_chars: 12 * 1024,
             withdrawal_push_only_allowed: true,
+            destination_wait_secs: 24 * 3600,
         }
     }
 }

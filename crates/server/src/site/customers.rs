@@ -106,6 +106,9 @@ pub async fn withdraw_submit(
     let Some(bank) = banks.iter().find(|b| b.id == destination_id) else {
         return fail(v.t(T::DestinationInvalid).to_owned());
     };
+    if let Some(from) = super::destinations::not_yet_usable(bank, site.now()) {
+        return fail(T::DestNotYet.fill(v.lang, &[&from]));
+    }
     let wpassword = form.field("withdrawal_password", MAX_PASSWORD_FIELD_CHARS)?;
     if !password_matches(wpassword, &c.row.withdrawal_password_hash).await {
         let locked = count_failure_from(&site, &c.row, "withdrawal_password_wrong", &v).await?;
@@ -226,12 +229,7 @@ pub(super) async fn withdrawal_of(
 ) -> SiteResult<(WithdrawalRow, BankAccountRow)> {
     let store = &site.service.store;
     let w = store.withdrawal(id, &c.row.account_id).await?.ok_or(SiteError::NotFound)?;
-    let bank = store
-        .bank_accounts(&c.row.account_id)
-        .await?
-        .into_iter()
-        .find(|b| b.id == w.bank_account_id)
-        .ok_or(SiteError::NotFound)?;
+    let bank = store.bank_account(&w.bank_account_id, &c.row.account_id).await?.ok_or(SiteError::NotFound)?;
     Ok((w, bank))
 }
 
@@ -411,6 +409,7 @@ async fn settings_view(site: &SharedSite, v: &Visitor, c: &CustomerRow, message:
     let devices = site.service.list_devices(&c.account_id).await?;
     let active: Vec<_> = devices.iter().filter(|d| d.revoked_at.is_none()).collect();
     let passkeys = site.service.store.passkeys(&c.account_id).await?;
+    let banks = site.service.store.bank_accounts(&c.account_id).await?;
     let body = html! {
         @if let Some(m) = message { (m) }
         h2 { (v.t(T::Authenticators)) }
@@ -429,6 +428,11 @@ async fn settings_view(site: &SharedSite, v: &Visitor, c: &CustomerRow, message:
             }
         }
         p { a href="/settings/authenticators/new" { (v.t(T::AddAuthenticator)) } }
+        h2 { (v.t(T::Destination)) }
+        @for b in &banks {
+            p data-masked { (destination_text(b)) @if let Some(from) = super::destinations::not_yet_usable(b, site.now()) { " " span.hint { (T::DestNotYet.fill(v.lang, &[&from])) } } }
+        }
+        p { a href="/settings/destination" { (v.t(T::DestChangeTitle)) } }
         (super::passkeys::settings_section(v, site, &passkeys))
         h2 { (v.t(T::ChangePassword)) }
         p.hint { (v.t(T::PasswordRules)) }

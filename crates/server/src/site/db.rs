@@ -37,6 +37,8 @@ pub struct BankAccountRow {
     pub branch: String,
     pub number: String,
     pub holder: String,
+    /// Withdrawals to it are refused before this time (the waiting period after a change).
+    pub usable_from: i64,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -206,7 +208,7 @@ impl Store {
     // ---- withdrawal destinations -----------------------------------------------------
 
     pub async fn insert_bank_account(&self, b: &BankAccountRow, now: i64) -> sqlx::Result<()> {
-        sqlx::query("INSERT INTO bank_accounts (id, account_id, bank, branch, number, holder, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO bank_accounts (id, account_id, bank, branch, number, holder, created_at, usable_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
             .bind(&b.id)
             .bind(&b.account_id)
             .bind(&b.bank)
@@ -214,15 +216,25 @@ impl Store {
             .bind(&b.number)
             .bind(&b.holder)
             .bind(now)
+            .bind(b.usable_from)
             .execute(&self.writer)
             .await?;
         Ok(())
     }
 
     pub async fn bank_accounts(&self, account_id: &str) -> sqlx::Result<Vec<BankAccountRow>> {
-        sqlx::query_as("SELECT id, account_id, bank, branch, number, holder FROM bank_accounts WHERE account_id = ? ORDER BY created_at, id")
+        sqlx::query_as("SELECT id, account_id, bank, branch, number, holder, usable_from FROM bank_accounts WHERE account_id = ? AND retired_at IS NULL ORDER BY created_at, id")
             .bind(account_id)
             .fetch_all(&self.reader)
+            .await
+    }
+
+    /// One of the customer's destinations, retired or not (for past withdrawals).
+    pub async fn bank_account(&self, id: &str, account_id: &str) -> sqlx::Result<Option<BankAccountRow>> {
+        sqlx::query_as("SELECT id, account_id, bank, branch, number, holder, usable_from FROM bank_accounts WHERE id = ? AND account_id = ?")
+            .bind(id)
+            .bind(account_id)
+            .fetch_optional(&self.reader)
             .await
     }
 

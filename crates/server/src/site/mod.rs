@@ -11,6 +11,7 @@
 pub mod codes;
 pub mod customers;
 pub mod db;
+pub mod destinations;
 pub mod i18n;
 pub mod login;
 pub mod notify;
@@ -166,6 +167,10 @@ pub fn router(site: SharedSite) -> Router {
         .route("/settings/passkeys/register/start", post(passkeys::register_start))
         .route("/settings/passkeys/register/finish", post(passkeys::register_finish))
         .route("/settings/passkeys/{id}/remove", post(passkeys::remove))
+        .route("/settings/destination", get(destinations::change_page).post(destinations::change_submit))
+        .route("/settings/destination/{id}", get(destinations::change_confirm_page))
+        .route("/settings/destination/{id}/passkey/start", post(destinations::passkey_start))
+        .route("/settings/destination/{id}/passkey/finish", post(destinations::passkey_finish))
         .route("/settings/password", post(customers::change_password))
         .route("/settings/email", post(customers::change_email))
         .route("/activity", get(customers::activity))

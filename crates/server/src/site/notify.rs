@@ -139,6 +139,20 @@ pub fn passkey_suspended(customer: &CustomerRow, name: &str, at: i64) -> Mail {
     )
 }
 
+pub fn destination_changed(customer: &CustomerRow, masked: &str, at: i64, usable_from: i64) -> Mail {
+    let (when, from, account) = (jst_minutes(at), jst_minutes(usable_from), mask_tail(&customer.account_id));
+    mail(
+        customer,
+        "出金先口座変更のお知らせ / Withdrawal account changed",
+        &format!(
+            "口座 {account} の出金先口座が変更されました。\n新しい出金先: {masked}\n日時: {when}\n新しい出金先へは {from} から出金できます。\nお心当たりのない場合は、すぐにサポートセンターにご連絡ください。"
+        ),
+        &format!(
+            "The withdrawal account of account {account} was changed.\nNew destination: {masked}\nWhen: {when}\nWithdrawals to it are possible from {from}.\nIf this was not you, call the support centre now."
+        ),
+    )
+}
+
 pub fn password_changed(customer: &CustomerRow, at: i64) -> Mail {
     let when = jst_minutes(at);
     mail(

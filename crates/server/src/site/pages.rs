@@ -167,6 +167,7 @@ pub fn event_label(lang: Lang, event: &str) -> String {
         "offline_code_refused" => T::EvOfflineCodeRefused,
         "push_unblocked" => T::EvPushUnblocked,
         "passkey_registered" => T::EvPasskeyRegistered,
+        "destination_changed" => T::EvDestinationChanged,
         "passkey_removed" => T::EvPasskeyRemoved,
         "passkey_clone_suspected" => T::EvPasskeyCloneSuspected,
         "passkey_login_refused" | "passkey_login_refused_suspended" => T::EvPasskeyRefused,

@@ -115,13 +115,13 @@ impl PasskeyRefusal {
         }
     }
 
-    fn respond(self, v: &Visitor) -> Response {
+    pub(super) fn respond(self, v: &Visitor) -> Response {
         (self.status(), Json(json!({"error": self.code(), "message": v.t(self.text())}))).into_response()
     }
 }
 
 /// Opens a ceremony holding `state`; its token for the page.
-async fn open_ceremony(
+pub(super) async fn open_ceremony(
     site: &SharedSite,
     kind: &str,
     account_id: Option<&str>,
@@ -150,7 +150,7 @@ async fn open_ceremony(
 }
 
 /// Takes the ceremony the form names, if it is open and of this kind: `(account, state)`.
-async fn take_ceremony<S: serde::de::DeserializeOwned>(
+pub(super) async fn take_ceremony<S: serde::de::DeserializeOwned>(
     site: &SharedSite,
     form: &Form,
     kind: &str,
@@ -387,7 +387,7 @@ pub async fn login_finish(State(site): State<SharedSite>, v: Visitor, form: Form
 /// Checks the outcome of a passkey assertion for `row` (the customer's, not suspended): user
 /// verification, the counter (a copy suspends the passkey, mails and counts), then stores the
 /// new counter and flags. A refusal counts toward the account lock.
-async fn accept_assertion(
+pub(super) async fn accept_assertion(
     site: &SharedSite,
     customer: &super::db::CustomerRow,
     row: &PasskeyRow,
@@ -481,7 +481,7 @@ struct WithdrawalCeremony {
 }
 
 /// The customer's usable passkeys.
-async fn usable_passkeys(site: &SharedSite, account_id: &str) -> SiteResult<Vec<(PasskeyRow, Passkey)>> {
+pub(super) async fn usable_passkeys(site: &SharedSite, account_id: &str) -> SiteResult<Vec<(PasskeyRow, Passkey)>> {
     Ok(site
         .service
         .store
@@ -547,7 +547,9 @@ pub async fn withdraw_finish(
     let store = &site.service.store;
     let stored = store.withdrawal_binding(&w.id).await?.map(|b| b.0);
     let now_binding = withdrawal_binding(&w, &bank);
+    let still_active = store.bank_accounts(&c.row.account_id).await?.iter().any(|b| b.id == bank.id);
     if w.state != "awaiting_passkey"
+        || !still_active
         || !constant_eq(&state.binding, &now_binding)
         || stored.as_deref().is_none_or(|s| !constant_eq(s, &now_binding))
     {

@@ -58,6 +58,7 @@ pub async fn create_customer(store: &Store, spec: CustomerSpec, now: i64) -> any
         branch: "渋谷支店 / Shibuya".into(),
         number: crate::service::random_number(7),
         holder: "ヤマダ タロウ".into(),
+        usable_from: 0,
     };
     store.insert_bank_account(&bank, now).await?;
     store.audit(now, "customer_created", Some(&spec.account_id), None, None, serde_json::json!({})).await?;

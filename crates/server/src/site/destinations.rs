@@ -1,0 +1,341 @@
+//! Changing the withdrawal destination (出金先口座の変更) under the 2025 rules: the customer
+//! enters the new bank account (bank, branch, 7-digit number, holder in full-width katakana)
+//! with the withdrawal password, then confirms with a passkey bound to exactly that entry.
+//! The new destination replaces the old one at once but receives money only after
+//! [`crate::Limits::destination_wait_secs`]; the authentication address is mailed and the
+//! change audited. After entry the number is shown masked everywhere.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use inkan_protocol::display::jst_minutes;
+use maud::{Markup, html};
+use serde_json::json;
+use sqlx::FromRow;
+use webauthn_rs::prelude::{Passkey, PublicKeyCredential};
+
+use super::db::BankAccountRow;
+use super::i18n::T;
+use super::login::{count_failure_from, password_matches};
+use super::pages::{self, csrf, layout};
+use super::passkeys::{self, PasskeyRefusal};
+use super::{
+    Customer, Form, MAX_PASSWORD_FIELD_CHARS, SharedSite, SiteError, SiteResult, Visitor, mask_tail, see_other,
+};
+use crate::store::Store;
+
+/// Digits of a Japanese bank account number.
+pub const ACCOUNT_NUMBER_DIGITS: usize = 7;
+/// Longest bank or branch name, in characters.
+pub const MAX_BANK_NAME_CHARS: usize = 40;
+/// Longest holder name, in characters.
+pub const MAX_HOLDER_CHARS: usize = 40;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct DestinationChange {
+    pub id: String,
+    pub account_id: String,
+    pub bank: String,
+    pub branch: String,
+    pub number: String,
+    pub holder: String,
+    pub state: String,
+    pub created_at: i64,
+}
+
+impl Store {
+    async fn insert_destination_change(&self, d: &DestinationChange) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO destination_changes (id, account_id, bank, branch, number, holder, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(&d.id)
+            .bind(&d.account_id)
+            .bind(&d.bank)
+            .bind(&d.branch)
+            .bind(&d.number)
+            .bind(&d.holder)
+            .bind(&d.state)
+            .bind(d.created_at)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn destination_change(&self, id: &str, account_id: &str) -> sqlx::Result<Option<DestinationChange>> {
+        sqlx::query_as("SELECT id, account_id, bank, branch, number, holder, state, created_at FROM destination_changes WHERE id = ? AND account_id = ?")
+            .bind(id)
+            .bind(account_id)
+            .fetch_optional(&self.writer)
+            .await
+    }
+
+    /// Applies a confirmed change once: retires the current destinations and adds the new one,
+    /// usable from `usable_from`. False if the change was not waiting.
+    async fn apply_destination_change(
+        &self,
+        d: &DestinationChange,
+        new_id: &str,
+        now: i64,
+        usable_from: i64,
+    ) -> sqlx::Result<bool> {
+        let mut tx = self.writer.begin().await?;
+        let n = sqlx::query(
+            "UPDATE destination_changes SET state = 'done', done_at = ? WHERE id = ? AND state = 'awaiting_passkey'",
+        )
+        .bind(now)
+        .bind(&d.id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n != 1 {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE bank_accounts SET retired_at = ? WHERE account_id = ? AND retired_at IS NULL")
+            .bind(now)
+            .bind(&d.account_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO bank_accounts (id, account_id, bank, branch, number, holder, created_at, usable_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(new_id)
+            .bind(&d.account_id)
+            .bind(&d.bank)
+            .bind(&d.branch)
+            .bind(&d.number)
+            .bind(&d.holder)
+            .bind(now)
+            .bind(usable_from)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+/// Whether `name` is a holder name as banks register it: full-width katakana (with ー and
+/// the middle dot), words separated by one space (full- or half-width).
+pub fn is_katakana_name(name: &str) -> bool {
+    let name = name.trim();
+    !name.is_empty()
+        && name.chars().all(|c| matches!(c, 'ァ'..='ヶ' | 'ー' | '・' | '　' | ' '))
+        && name.chars().any(|c| matches!(c, 'ァ'..='ヶ'))
+        && !name.contains("  ")
+}
+
+/// What the passkey for a change is bound to: every field of the entry.
+fn change_binding(d: &DestinationChange) -> String {
+    let text = format!(
+        "inkan/destination/v1\n{}\n{}\n{}\n{}\n{}\n{}",
+        d.id, d.account_id, d.bank, d.branch, d.number, d.holder
+    );
+    inkan_protocol::keys::b64(&crate::sha256(text.as_bytes()))
+}
+
+fn change_form(v: &Visitor, c: &super::db::CustomerRow, message: Option<Markup>, fields: [&str; 4]) -> Markup {
+    layout(
+        v,
+        T::DestChangeTitle,
+        Some(c),
+        html! {
+            @if let Some(m) = message { (m) }
+            p { (v.t(T::DestChangeLead)) }
+            form method="post" action="/settings/destination" {
+                (csrf(v))
+                label for="bank" { (v.t(T::DestBank)) }
+                input #bank name="bank" value=(fields[0]) required maxlength=(MAX_BANK_NAME_CHARS);
+                label for="branch" { (v.t(T::DestBranch)) }
+                input #branch name="branch" value=(fields[1]) required maxlength=(MAX_BANK_NAME_CHARS);
+                label for="number" { (v.t(T::DestNumber)) }
+                input #number name="number" value=(fields[2]) inputmode="numeric" autocomplete="off" required pattern="[0-9]{7}" maxlength=(ACCOUNT_NUMBER_DIGITS);
+                label for="holder" { (v.t(T::DestHolder)) }
+                input #holder name="holder" value=(fields[3]) required maxlength=(MAX_HOLDER_CHARS);
+                label for="dwpassword" { (v.t(T::WithdrawalPassword)) }
+                input #dwpassword name="withdrawal_password" type="password" autocomplete="off" required maxlength=(MAX_PASSWORD_FIELD_CHARS);
+                button type="submit" { (v.t(T::DestChangeNext)) }
+            }
+        },
+    )
+}
+
+pub async fn change_page(v: Visitor, c: Customer) -> Markup {
+    change_form(&v, &c.row, None, [""; 4])
+}
+
+pub async fn change_submit(
+    State(site): State<SharedSite>,
+    v: Visitor,
+    c: Customer,
+    form: Form,
+) -> SiteResult<Response> {
+    let bank = form.field("bank", MAX_BANK_NAME_CHARS)?.trim().to_owned();
+    let branch = form.field("branch", MAX_BANK_NAME_CHARS)?.trim().to_owned();
+    let number = form.field("number", 16)?.trim().to_owned();
+    let holder = form.field("holder", MAX_HOLDER_CHARS)?.trim().to_owned();
+    let wpassword = form.field("withdrawal_password", MAX_PASSWORD_FIELD_CHARS)?;
+    let fields = [bank.as_str(), branch.as_str(), number.as_str(), holder.as_str()];
+    let fail = |t: T| Ok(change_form(&v, &c.row, Some(pages::error(v.t(t))), fields).into_response());
+    if bank.is_empty() || branch.is_empty() {
+        return fail(T::DestBankMissing);
+    }
+    if number.len() != ACCOUNT_NUMBER_DIGITS || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return fail(T::DestNumberInvalid);
+    }
+    if !is_katakana_name(&holder) {
+        return fail(T::DestHolderInvalid);
+    }
+    if !passkeys::withdrawals_use_passkeys(&site, &c.row.account_id).await? {
+        return fail(T::DestNeedsPasskey);
+    }
+    if !password_matches(wpassword, &c.row.withdrawal_password_hash).await {
+        if count_failure_from(&site, &c.row, "destination_change_password_wrong", &v).await? {
+            return Ok(see_other("/login"));
+        }
+        return fail(T::WrongWithdrawalPassword);
+    }
+    let change = DestinationChange {
+        id: crate::random_id(16),
+        account_id: c.row.account_id.clone(),
+        bank,
+        branch,
+        number,
+        holder,
+        state: "awaiting_passkey".into(),
+        created_at: site.now(),
+    };
+    site.service.store.insert_destination_change(&change).await?;
+    Ok(see_other(&format!("/settings/destination/{}", change.id)))
+}
+
+pub async fn change_confirm_page(
+    State(site): State<SharedSite>,
+    v: Visitor,
+    c: Customer,
+    Path(id): Path<String>,
+) -> SiteResult<Markup> {
+    let d = site.service.store.destination_change(&id, &c.row.account_id).await?.ok_or(SiteError::NotFound)?;
+    let body = html! {
+        dl {
+            dt { (v.t(T::DestBank)) } dd { (d.bank) " " (d.branch) }
+            dt { (v.t(T::DestNumber)) } dd data-masked { (mask_tail(&d.number)) }
+            dt { (v.t(T::DestHolder)) } dd { (d.holder) }
+        }
+        @if d.state == "awaiting_passkey" {
+            p { (T::DestPasskeyLead.fill(v.lang, &[&(site.limits().destination_wait_secs / 3600)])) }
+            form data-passkey-withdraw data-start-url={ "/settings/destination/" (d.id) "/passkey/start" } data-finish-url={ "/settings/destination/" (d.id) "/passkey/finish" }
+                data-msg-unsupported=(v.t(T::PasskeyUnsupported)) data-msg-cancelled=(v.t(T::PasskeyCancelled)) {
+                (csrf(&v))
+                button type="submit" { (v.t(T::DestPasskeyButton)) }
+                p.passkey-status role="status" aria-live="polite" {}
+            }
+        } @else {
+            (pages::notice(v.t(T::DestChanged)))
+        }
+    };
+    Ok(layout(&v, T::DestChangeTitle, Some(&c.row), body))
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ChangeCeremony {
+    auth: webauthn_rs::prelude::PasskeyAuthentication,
+    change_id: String,
+    binding: String,
+}
+
+pub async fn passkey_start(
+    State(site): State<SharedSite>,
+    v: Visitor,
+    c: Customer,
+    Path(id): Path<String>,
+    _form: Form,
+) -> SiteResult<Response> {
+    let Some(wa) = site.webauthn.as_ref() else { return Ok(PasskeyRefusal::Unavailable.respond(&v)) };
+    let store = &site.service.store;
+    let Some(d) = store.destination_change(&id, &c.row.account_id).await?.filter(|d| d.state == "awaiting_passkey")
+    else {
+        return Ok(PasskeyRefusal::CeremonyExpired.respond(&v));
+    };
+    let keys: Vec<Passkey> =
+        passkeys::usable_passkeys(&site, &c.row.account_id).await?.into_iter().map(|(_, k)| k).collect();
+    if keys.is_empty() {
+        return Ok(PasskeyRefusal::Unknown.respond(&v));
+    }
+    let (options, auth) =
+        wa.start_passkey_authentication(&keys).map_err(|e| anyhow::anyhow!("destination passkey check: {e}"))?;
+    let state = ChangeCeremony { auth, change_id: d.id.clone(), binding: change_binding(&d) };
+    let Some(token) = passkeys::open_ceremony(&site, "destination", Some(&c.row.account_id), &state).await? else {
+        return Ok(PasskeyRefusal::Busy.respond(&v));
+    };
+    Ok(Json(json!({"ceremony": token, "options": options})).into_response())
+}
+
+pub async fn passkey_finish(
+    State(site): State<SharedSite>,
+    v: Visitor,
+    c: Customer,
+    Path(id): Path<String>,
+    form: Form,
+) -> SiteResult<Response> {
+    let Some(wa) = site.webauthn.as_ref() else { return Ok(PasskeyRefusal::Unavailable.respond(&v)) };
+    let response = form.field("credential", site.limits().max_webauthn_response_chars)?;
+    let Some((account, state)) = passkeys::take_ceremony::<ChangeCeremony>(&site, &form, "destination").await? else {
+        return Ok(PasskeyRefusal::CeremonyExpired.respond(&v));
+    };
+    if account.as_deref() != Some(c.row.account_id.as_str()) || state.change_id != id {
+        return Ok(PasskeyRefusal::CeremonyExpired.respond(&v));
+    }
+    let Ok(credential) = serde_json::from_str::<PublicKeyCredential>(response) else {
+        return Ok(PasskeyRefusal::Malformed.respond(&v));
+    };
+    let store = &site.service.store;
+    let Some(d) = store.destination_change(&id, &c.row.account_id).await? else { return Err(SiteError::NotFound) };
+    if d.state != "awaiting_passkey" || change_binding(&d) != state.binding {
+        return Ok(PasskeyRefusal::WithdrawalChanged.respond(&v));
+    }
+    let cred_id = inkan_protocol::keys::b64(credential.get_credential_id());
+    let Some((row, passkey)) =
+        passkeys::usable_passkeys(&site, &c.row.account_id).await?.into_iter().find(|(p, _)| p.cred_id == cred_id)
+    else {
+        return Ok(PasskeyRefusal::Unknown.respond(&v));
+    };
+    let ip = v.ip.to_string();
+    let result = wa.finish_passkey_authentication(&credential, &state.auth);
+    if let Err(refusal) = passkeys::accept_assertion(&site, &c.row, &row, passkey, result, &ip).await? {
+        return Ok(refusal.respond(&v));
+    }
+    let now = site.now();
+    let usable_from = now + site.limits().destination_wait_secs;
+    if !store.apply_destination_change(&d, &crate::random_id(10), now, usable_from).await? {
+        return Ok(PasskeyRefusal::CeremonyExpired.respond(&v));
+    }
+    let masked = format!("{} {} {}", d.bank, d.branch, mask_tail(&d.number));
+    store
+        .audit(
+            now,
+            "destination_changed",
+            Some(&c.row.account_id),
+            None,
+            None,
+            json!({"to": masked, "usable_from": jst_minutes(usable_from), "passkey": passkeys::short_id(&cred_id), "ip": ip}),
+        )
+        .await?;
+    super::mail_later(&site, super::notify::destination_changed(&c.row, &masked, now, usable_from));
+    Ok(Json(json!({"ok": true, "next": format!("/settings/destination/{}", d.id)})).into_response())
+}
+
+/// Why a destination cannot receive money yet, if it cannot.
+pub fn not_yet_usable(b: &BankAccountRow, now: i64) -> Option<String> {
+    (b.usable_from > now).then(|| jst_minutes(b.usable_from))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_katakana_name;
+
+    #[test]
+    fn holder_names_are_full_width_katakana() {
+        for ok in ["ヤマダ タロウ", "ヤマダ　タロウ", "スズキ・ジロー", "カ)インカン"] {
+            assert_eq!(is_katakana_name(ok), !ok.contains(')'), "{ok}");
+        }
+        for bad in ["", "  ", "山田 太郎", "yamada taro", "ﾔﾏﾀﾞ ﾀﾛｳ", "やまだ たろう", "ヤマダ  タロウ", "ーー"]
+        {
+            assert!(!is_katakana_name(bad), "{bad}");
+        }
+    }
+}
