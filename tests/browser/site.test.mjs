@@ -28,7 +28,7 @@ const HOME_IP = "203.0.113.10";
 
 const work = mkdtempSync(join(tmpdir(), "inkan-browser-"));
 const children = [];
-let origin, port, loopbackPort, smtpDir, demo, browser;
+let origin, port, loopbackPort, smtpPort, smtpDir, demo, browser;
 
 function freePort() {
   return new Promise((ok, fail) => {
@@ -146,7 +146,7 @@ async function enterCode(page, code) {
 before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   smtpDir = join(work, "maildir");
-  const smtpPort = await freePort();
+  smtpPort = await freePort();
   start("python3", ["-m", "aiosmtpd", "-n", "-l", `127.0.0.1:${smtpPort}`, "-c", "aiosmtpd.handlers.Mailbox", smtpDir]);
   await waitForPort(smtpPort);
   port = await freePort();
@@ -360,17 +360,55 @@ test("passkeys: register, log in alone, confirm a withdrawal and a destination c
   await main.goto(`${origin}/activity`);
   assert.match(await main.textContent("main"), /passkey/);
 
-  // A withdrawal is confirmed with the passkey, bound to its amount and destination (this
-  // customer's device was revoked above, so the passkey alone completes it).
+  // A withdrawal: first the passkey, bound to its amount and destination, then the push to a
+  // newly enrolled CLI device, approved with the page's number.
+  await main.goto(`${origin}/settings/authenticators/new`);
+  const link = await main.locator("[data-enroll-link] a").getAttribute("href");
+  cli("desk-device", "enroll", link, "--name", "Desk CLI");
+  await main.waitForURL("**/settings?m=enrolled", { timeout: STEP_MS });
   await main.goto(`${origin}/withdraw`);
   await main.fill("#amount", "30000");
   await main.fill("#wpassword", demo.withdrawal);
   await main.click("form[action='/withdraw'] button[type=submit]");
   await main.locator("form[data-passkey-withdraw]").waitFor();
   await shotBoth(main, "withdrawal-passkey");
+  const ours = (list) => list.filter((c) => c.details.amount === 30000);
+  assert.equal(ours(cli("desk-device", "pending")).length, 0, "no push before the passkey");
   await main.bringToFront();
   await main.click("form[data-passkey-withdraw] button[type=submit]");
+  await main.locator("[data-number]").waitFor({ timeout: STEP_MS });
+  const [push] = ours(cli("desk-device", "pending"));
+  assert.ok(push, "the push follows the passkey");
+  cli("desk-device", "approve", push.challenge_id, "--number", (await main.locator("[data-number]").textContent()).trim());
   await main.getByText("出金を受け付けました").waitFor({ timeout: STEP_MS });
+
+  // The same flow relayed by a look-alike origin: the real site's passkey request, asked from
+  // another origin's page, fails in the browser before any authenticator is asked.
+  await main.goto(`${origin}/withdraw`);
+  await main.fill("#amount", "20000");
+  await main.fill("#wpassword", demo.withdrawal);
+  await main.click("form[action='/withdraw'] button[type=submit]");
+  const startUrl = await main.locator("form[data-passkey-withdraw]").getAttribute("data-start-url");
+  const relayed = await main.evaluate(async (url) => {
+    const body = new URLSearchParams({ csrf: document.querySelector("input[name=csrf]").value });
+    return (await fetch(url, { method: "POST", body })).json();
+  }, startUrl);
+  const evil = await main.context().newPage();
+  await evil.goto(`http://127.0.0.1:${port}/login`);
+  const refusal = await evil.evaluate(async (o) => {
+    const bytes = (s) => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) % 4)), (c) => c.charCodeAt(0));
+    try {
+      await navigator.credentials.get({ publicKey: { ...o, challenge: bytes(o.challenge),
+        allowCredentials: o.allowCredentials.map((c) => ({ ...c, id: bytes(c.id) })) } });
+      return "signed";
+    } catch (e) {
+      return e.name;
+    }
+  }, relayed.options.publicKey);
+  assert.equal(refusal, "SecurityError");
+  await evil.close();
+  assert.equal(cli("desk-device", "pending").filter((c) => c.details.amount === 20000).length, 0,
+    "nothing pushed for the relayed attempt");
 
   // Changing the withdrawal account: withdrawal password and passkey, a mail, then the
   // waiting period before money can go there.
@@ -408,4 +446,37 @@ test("passkeys: register, log in alone, confirm a withdrawal and a destination c
   await main.locator(".passkey-status[data-error=unknown_passkey]").waitFor({ timeout: STEP_MS });
   assert.match(await main.textContent(".passkey-status"), /登録されていません/);
   await shot(main, "passkey-unknown-ja");
+});
+
+test("where the deployment forbids push-only withdrawals, a customer without a passkey is refused", async () => {
+  const strictPort = await freePort();
+  const strict = start(SERVER, [
+    "--dev", "--data-dir", join(work, "strict"), "--smtp-url", `smtp://127.0.0.1:${smtpPort}`,
+    "--forbid-push-only-withdrawals", "serve", "--listen", `127.0.0.1:${strictPort}`,
+  ]);
+  const deadline = Date.now() + STEP_MS;
+  while (!strict.output().includes("listening on") && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const out = strict.output();
+  const account = /account number:\s+(\S+)/.exec(out)[1];
+  const password = /\/ password:\s+(\S+)/.exec(out)[1];
+  const withdrawal = /withdrawal password:\s+(\S+)/.exec(out)[1];
+  const site = `http://localhost:${strictPort}`;
+  const page = await (await browser.newContext({ locale: "ja-JP" })).newPage();
+  const codes = mails().filter((m) => m.subject.includes("One-time code")).length;
+  await page.goto(`${site}/login`);
+  await page.fill("#account", account);
+  await page.fill("#password", password);
+  await page.click("form[action='/login'] button[type=submit]");
+  await enterCode(page, codeIn(await mailWith("One-time code", codes)));
+  await page.waitForURL("**/home");
+  await page.goto(`${site}/withdraw`);
+  await page.fill("#amount", "1000");
+  await page.fill("#wpassword", withdrawal);
+  await page.click("form[action='/withdraw'] button[type=submit]");
+  await page.getByText("出金にはパスキーによる確認が必要です").waitFor();
+  await shot(page, "withdrawal-needs-passkey-ja");
+  await page.context().close();
+  strict.kill("SIGTERM");
 });
