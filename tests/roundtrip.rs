@@ -1,7 +1,9 @@
 //! Load benchmark: full approval round trips on loopback, printed as latency percentiles and
 //! round trips per second.
 //!
-//! One round trip = the relying party creates a withdrawal challenge -> the server signs and
+//! One round trip = the relying party creates a login or withdrawal challenge (alternately:
+//! the push cap counts pushes since the last successful login, which an approved login is)
+//! -> the server signs and
 //! pushes it over the live channel -> the device (inkan-core) checks the server signature,
 //! signs its approval and submits it -> the server verifies and records it -> the relying
 //! party's long poll returns `approved`. Server, devices and relying party share this process
@@ -16,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use inkan_core::WatchEvent;
-use inkan_e2e::{TestServer, memory_keys, withdrawal};
+use inkan_e2e::{TestServer, login, memory_keys, withdrawal};
 use inkan_protocol::{ChallengeState, Decision};
 
 fn env_num(name: &str, default: usize) -> usize {
@@ -91,7 +93,8 @@ fn main() {
                     let mut latencies = Vec::with_capacity(per_worker);
                     for i in 0..per_worker {
                         let t0 = Instant::now();
-                        let created = t.challenge(&a, withdrawal(1000 + i as u64), false).await;
+                        let details = if i % 2 == 0 { login() } else { withdrawal(1000 + i as u64) };
+                        let created = t.challenge(&a, details, false).await;
                         let status = t.wait(&created.challenge_id, 30).await;
                         assert_eq!(status.state, ChallengeState::Approved, "round trip {i} ended {:?}", status.state);
                         latencies.push(t0.elapsed());

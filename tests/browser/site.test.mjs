@@ -125,6 +125,33 @@ async function submitPassword(page, account, password) {
   await page.click("form[action='/login'] button[type=submit]");
 }
 
+/**
+ * A real-time phishing relay: the real site's passkey request for the step `page` shows
+ * (started on the real origin) is put to the browser by a page of another origin
+ * (http://127.0.0.1:PORT, a copy of the site). What the browser answers: "signed" or the error.
+ */
+async function relayedToLookAlike(page) {
+  const startUrl = await page.locator("form[data-passkey-withdraw]").getAttribute("data-start-url");
+  const relayed = await page.evaluate(async (url) => {
+    const body = new URLSearchParams({ csrf: document.querySelector("input[name=csrf]").value });
+    return (await fetch(url, { method: "POST", body })).json();
+  }, startUrl);
+  const evil = await page.context().newPage();
+  await evil.goto(`http://127.0.0.1:${port}/login`);
+  const answer = await evil.evaluate(async (o) => {
+    const bytes = (s) => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) % 4)), (c) => c.charCodeAt(0));
+    try {
+      await navigator.credentials.get({ publicKey: { ...o, challenge: bytes(o.challenge),
+        allowCredentials: o.allowCredentials.map((c) => ({ ...c, id: bytes(c.id) })) } });
+      return "signed";
+    } catch (e) {
+      return e.name;
+    }
+  }, relayed.options.publicKey);
+  await evil.close();
+  return answer;
+}
+
 /** Presses a passkey form's button and waits for `url`; fails with the page's message if it shows one. */
 async function passkeyStep(page, form, url) {
   await page.bringToFront(); // WebAuthn runs only in the focused page
@@ -388,25 +415,7 @@ test("passkeys: register, log in alone, confirm a withdrawal and a destination c
   await main.fill("#amount", "20000");
   await main.fill("#wpassword", demo.withdrawal);
   await main.click("form[action='/withdraw'] button[type=submit]");
-  const startUrl = await main.locator("form[data-passkey-withdraw]").getAttribute("data-start-url");
-  const relayed = await main.evaluate(async (url) => {
-    const body = new URLSearchParams({ csrf: document.querySelector("input[name=csrf]").value });
-    return (await fetch(url, { method: "POST", body })).json();
-  }, startUrl);
-  const evil = await main.context().newPage();
-  await evil.goto(`http://127.0.0.1:${port}/login`);
-  const refusal = await evil.evaluate(async (o) => {
-    const bytes = (s) => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) % 4)), (c) => c.charCodeAt(0));
-    try {
-      await navigator.credentials.get({ publicKey: { ...o, challenge: bytes(o.challenge),
-        allowCredentials: o.allowCredentials.map((c) => ({ ...c, id: bytes(c.id) })) } });
-      return "signed";
-    } catch (e) {
-      return e.name;
-    }
-  }, relayed.options.publicKey);
-  assert.equal(refusal, "SecurityError");
-  await evil.close();
+  assert.equal(await relayedToLookAlike(main), "SecurityError");
   assert.equal(cli("desk-device", "pending").filter((c) => c.details.amount === 20000).length, 0,
     "nothing pushed for the relayed attempt");
 
@@ -425,6 +434,15 @@ test("passkeys: register, log in alone, confirm a withdrawal and a destination c
   await main.bringToFront();
   await main.click("form[data-passkey-withdraw] button[type=submit]");
   await main.getByText("出金先口座を変更しました").waitFor({ timeout: STEP_MS });
+  // A second change, relayed by a look-alike origin: refused by the browser at the passkey.
+  await main.goto(`${origin}/settings/destination`);
+  for (const [field, value] of [["#bank", "偽銀行"], ["#branch", "本店"], ["#number", "1112223"], ["#holder", "サギ タロウ"]]) {
+    await main.fill(field, value);
+  }
+  await main.fill("#dwpassword", demo.withdrawal);
+  await main.click("form[action='/settings/destination'] button[type=submit]");
+  await main.locator("form[data-passkey-withdraw]").waitFor();
+  assert.equal(await relayedToLookAlike(main), "SecurityError");
   const changed = await mailWith("Withdrawal account changed");
   assert.match(changed.body, /\*+4321/);
   assert.doesNotMatch(changed.body, /7654321/);
