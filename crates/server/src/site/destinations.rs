@@ -12,7 +12,6 @@ use inkan_protocol::display::jst_minutes;
 use maud::{Markup, html};
 use serde_json::json;
 use sqlx::FromRow;
-use webauthn_rs::prelude::{Passkey, PublicKeyCredential};
 
 use super::db::BankAccountRow;
 use super::i18n::T;
@@ -231,13 +230,6 @@ pub async fn change_confirm_page(
     Ok(layout(&v, T::DestChangeTitle, Some(&c.row), body))
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
-struct ChangeCeremony {
-    auth: webauthn_rs::prelude::PasskeyAuthentication,
-    change_id: String,
-    binding: String,
-}
-
 pub async fn passkey_start(
     State(site): State<SharedSite>,
     v: Visitor,
@@ -245,24 +237,12 @@ pub async fn passkey_start(
     Path(id): Path<String>,
     _form: Form,
 ) -> SiteResult<Response> {
-    let Some(wa) = site.webauthn.as_ref() else { return Ok(PasskeyRefusal::Unavailable.respond(&v)) };
     let store = &site.service.store;
     let Some(d) = store.destination_change(&id, &c.row.account_id).await?.filter(|d| d.state == "awaiting_passkey")
     else {
         return Ok(PasskeyRefusal::CeremonyExpired.respond(&v));
     };
-    let keys: Vec<Passkey> =
-        passkeys::usable_passkeys(&site, &c.row.account_id).await?.into_iter().map(|(_, k)| k).collect();
-    if keys.is_empty() {
-        return Ok(PasskeyRefusal::Unknown.respond(&v));
-    }
-    let (options, auth) =
-        wa.start_passkey_authentication(&keys).map_err(|e| anyhow::anyhow!("destination passkey check: {e}"))?;
-    let state = ChangeCeremony { auth, change_id: d.id.clone(), binding: change_binding(&d) };
-    let Some(token) = passkeys::open_ceremony(&site, "destination", Some(&c.row.account_id), &state).await? else {
-        return Ok(PasskeyRefusal::Busy.respond(&v));
-    };
-    Ok(Json(json!({"ceremony": token, "options": options})).into_response())
+    passkeys::start_bound(&site, &v, &c, "destination", &d.id, change_binding(&d)).await
 }
 
 pub async fn passkey_finish(
@@ -272,33 +252,19 @@ pub async fn passkey_finish(
     Path(id): Path<String>,
     form: Form,
 ) -> SiteResult<Response> {
-    let Some(wa) = site.webauthn.as_ref() else { return Ok(PasskeyRefusal::Unavailable.respond(&v)) };
-    let response = form.field("credential", site.limits().max_webauthn_response_chars)?;
-    let Some((account, state)) = passkeys::take_ceremony::<ChangeCeremony>(&site, &form, "destination").await? else {
-        return Ok(PasskeyRefusal::CeremonyExpired.respond(&v));
-    };
-    if account.as_deref() != Some(c.row.account_id.as_str()) || state.change_id != id {
-        return Ok(PasskeyRefusal::CeremonyExpired.respond(&v));
-    }
-    let Ok(credential) = serde_json::from_str::<PublicKeyCredential>(response) else {
-        return Ok(PasskeyRefusal::Malformed.respond(&v));
+    let (state, credential) = match passkeys::take_bound(&site, &v, &c, "destination", &id, &form).await? {
+        Ok(taken) => taken,
+        Err(refusal) => return Ok(refusal),
     };
     let store = &site.service.store;
     let Some(d) = store.destination_change(&id, &c.row.account_id).await? else { return Err(SiteError::NotFound) };
-    if d.state != "awaiting_passkey" || change_binding(&d) != state.binding {
+    if d.state != "awaiting_passkey" || !passkeys::constant_eq(&change_binding(&d), &state.binding) {
         return Ok(PasskeyRefusal::WithdrawalChanged.respond(&v));
     }
-    let cred_id = inkan_protocol::keys::b64(credential.get_credential_id());
-    let Some((row, passkey)) =
-        passkeys::usable_passkeys(&site, &c.row.account_id).await?.into_iter().find(|(p, _)| p.cred_id == cred_id)
-    else {
-        return Ok(PasskeyRefusal::Unknown.respond(&v));
+    let passkey = match passkeys::verify_bound(&site, &v, &c, &state, &credential).await? {
+        Ok(passkey) => passkey,
+        Err(refusal) => return Ok(refusal),
     };
-    let ip = v.ip.to_string();
-    let result = wa.finish_passkey_authentication(&credential, &state.auth);
-    if let Err(refusal) = passkeys::accept_assertion(&site, &c.row, &row, passkey, result, &ip).await? {
-        return Ok(refusal.respond(&v));
-    }
     let now = site.now();
     let usable_from = now + site.limits().destination_wait_secs;
     if !store.apply_destination_change(&d, &crate::random_id(10), now, usable_from).await? {
@@ -312,7 +278,7 @@ pub async fn passkey_finish(
             Some(&c.row.account_id),
             None,
             None,
-            json!({"to": masked, "usable_from": jst_minutes(usable_from), "passkey": passkeys::short_id(&cred_id), "ip": ip}),
+            json!({"to": masked, "usable_from": jst_minutes(usable_from), "passkey": passkey, "ip": v.ip.to_string()}),
         )
         .await?;
     super::mail_later(&site, super::notify::destination_changed(&c.row, &masked, now, usable_from));

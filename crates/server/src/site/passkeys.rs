@@ -472,12 +472,86 @@ pub fn withdrawal_binding(w: &super::db::WithdrawalRow, b: &super::db::BankAccou
     inkan_protocol::keys::b64(&crate::sha256(text.as_bytes()))
 }
 
-/// The withdrawal ceremony's state: the assertion request and what it is bound to.
+/// A passkey check bound to something the customer is doing (a withdrawal, a destination
+/// change): the assertion request, what it is for, and the binding it was started with.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct WithdrawalCeremony {
+pub(super) struct BoundCeremony {
     auth: webauthn_rs::prelude::PasskeyAuthentication,
-    withdrawal_id: String,
+    subject: String,
+    pub binding: String,
+}
+
+/// Starts a passkey check of `kind` for `subject`, bound to `binding`, with the customer's
+/// usable passkeys allowed; the page's JSON (or the refusal).
+pub(super) async fn start_bound(
+    site: &SharedSite,
+    v: &Visitor,
+    c: &Customer,
+    kind: &str,
+    subject: &str,
     binding: String,
+) -> SiteResult<Response> {
+    let Some(wa) = site.webauthn.as_ref() else { return Ok(PasskeyRefusal::Unavailable.respond(v)) };
+    let keys: Vec<Passkey> = usable_passkeys(site, &c.row.account_id).await?.into_iter().map(|(_, k)| k).collect();
+    if keys.is_empty() {
+        return Ok(PasskeyRefusal::Unknown.respond(v));
+    }
+    let (options, auth) =
+        wa.start_passkey_authentication(&keys).map_err(|e| anyhow::anyhow!("starting a {kind} passkey check: {e}"))?;
+    let state = BoundCeremony { auth, subject: subject.to_owned(), binding };
+    let Some(token) = open_ceremony(site, kind, Some(&c.row.account_id), &state).await? else {
+        return Ok(PasskeyRefusal::Busy.respond(v));
+    };
+    Ok(Json(json!({"ceremony": token, "options": options})).into_response())
+}
+
+/// Takes the form's ceremony of `kind`: it must be this customer's and for `subject`. The
+/// ceremony and the parsed answer, or the refusal to send.
+pub(super) async fn take_bound(
+    site: &SharedSite,
+    v: &Visitor,
+    c: &Customer,
+    kind: &str,
+    subject: &str,
+    form: &Form,
+) -> SiteResult<Result<(BoundCeremony, PublicKeyCredential), Response>> {
+    if site.webauthn.is_none() {
+        return Ok(Err(PasskeyRefusal::Unavailable.respond(v)));
+    }
+    let response = form.field("credential", site.limits().max_webauthn_response_chars)?;
+    let Some((account, state)) = take_ceremony::<BoundCeremony>(site, form, kind).await? else {
+        return Ok(Err(PasskeyRefusal::CeremonyExpired.respond(v)));
+    };
+    if account.as_deref() != Some(c.row.account_id.as_str()) || state.subject != subject {
+        return Ok(Err(PasskeyRefusal::CeremonyExpired.respond(v)));
+    }
+    let Ok(credential) = serde_json::from_str::<PublicKeyCredential>(response) else {
+        return Ok(Err(PasskeyRefusal::Malformed.respond(v)));
+    };
+    Ok(Ok((state, credential)))
+}
+
+/// Verifies a bound ceremony's answer with the customer's passkey (see [`accept_assertion`]);
+/// the short id of the passkey used, or the refusal to send.
+pub(super) async fn verify_bound(
+    site: &SharedSite,
+    v: &Visitor,
+    c: &Customer,
+    state: &BoundCeremony,
+    credential: &PublicKeyCredential,
+) -> SiteResult<Result<String, Response>> {
+    let Some(wa) = site.webauthn.as_ref() else { return Ok(Err(PasskeyRefusal::Unavailable.respond(v))) };
+    let cred_id = inkan_protocol::keys::b64(credential.get_credential_id());
+    let Some((row, passkey)) =
+        usable_passkeys(site, &c.row.account_id).await?.into_iter().find(|(p, _)| p.cred_id == cred_id)
+    else {
+        return Ok(Err(PasskeyRefusal::Unknown.respond(v)));
+    };
+    let result = wa.finish_passkey_authentication(credential, &state.auth);
+    if let Err(refusal) = accept_assertion(site, &c.row, &row, passkey, result, &v.ip.to_string()).await? {
+        return Ok(Err(refusal.respond(v)));
+    }
+    Ok(Ok(short_id(&cred_id)))
 }
 
 /// The customer's usable passkeys.
@@ -505,23 +579,11 @@ pub async fn withdraw_start(
     Path(id): Path<String>,
     _form: Form,
 ) -> SiteResult<Response> {
-    let Some(wa) = site.webauthn.as_ref() else { return Ok(PasskeyRefusal::Unavailable.respond(&v)) };
     let (w, bank) = super::customers::withdrawal_of(&site, &c, &id).await?;
     if w.state != "awaiting_passkey" {
         return Ok(PasskeyRefusal::CeremonyExpired.respond(&v));
     }
-    let keys: Vec<Passkey> = usable_passkeys(&site, &c.row.account_id).await?.into_iter().map(|(_, k)| k).collect();
-    if keys.is_empty() {
-        return Ok(PasskeyRefusal::Unknown.respond(&v));
-    }
-    let (options, auth) = wa
-        .start_passkey_authentication(&keys)
-        .map_err(|e| anyhow::anyhow!("starting a withdrawal passkey check: {e}"))?;
-    let state = WithdrawalCeremony { auth, withdrawal_id: w.id.clone(), binding: withdrawal_binding(&w, &bank) };
-    let Some(token) = open_ceremony(&site, "withdrawal", Some(&c.row.account_id), &state).await? else {
-        return Ok(PasskeyRefusal::Busy.respond(&v));
-    };
-    Ok(Json(json!({"ceremony": token, "options": options})).into_response())
+    start_bound(&site, &v, &c, "withdrawal", &w.id, withdrawal_binding(&w, &bank)).await
 }
 
 pub async fn withdraw_finish(
@@ -531,19 +593,11 @@ pub async fn withdraw_finish(
     Path(id): Path<String>,
     form: Form,
 ) -> SiteResult<Response> {
-    let Some(wa) = site.webauthn.as_ref() else { return Ok(PasskeyRefusal::Unavailable.respond(&v)) };
-    let response = form.field("credential", site.limits().max_webauthn_response_chars)?;
-    let Some((account, state)) = take_ceremony::<WithdrawalCeremony>(&site, &form, "withdrawal").await? else {
-        return Ok(PasskeyRefusal::CeremonyExpired.respond(&v));
-    };
-    if account.as_deref() != Some(c.row.account_id.as_str()) || state.withdrawal_id != id {
-        return Ok(PasskeyRefusal::CeremonyExpired.respond(&v));
-    }
-    let Ok(credential) = serde_json::from_str::<PublicKeyCredential>(response) else {
-        return Ok(PasskeyRefusal::Malformed.respond(&v));
+    let (state, credential) = match take_bound(&site, &v, &c, "withdrawal", &id, &form).await? {
+        Ok(taken) => taken,
+        Err(refusal) => return Ok(refusal),
     };
     let (w, bank) = super::customers::withdrawal_of(&site, &c, &id).await?;
-    let ip = v.ip.to_string();
     let store = &site.service.store;
     let stored = store.withdrawal_binding(&w.id).await?.map(|b| b.0);
     let now_binding = withdrawal_binding(&w, &bank);
@@ -557,16 +611,10 @@ pub async fn withdraw_finish(
         super::customers::refuse_withdrawal(&site, &w, "changed_before_passkey").await?;
         return Ok(PasskeyRefusal::WithdrawalChanged.respond(&v));
     }
-    let cred_id = inkan_protocol::keys::b64(credential.get_credential_id());
-    let Some((row, passkey)) =
-        usable_passkeys(&site, &c.row.account_id).await?.into_iter().find(|(p, _)| p.cred_id == cred_id)
-    else {
-        return Ok(PasskeyRefusal::Unknown.respond(&v));
+    let passkey = match verify_bound(&site, &v, &c, &state, &credential).await? {
+        Ok(passkey) => passkey,
+        Err(refusal) => return Ok(refusal),
     };
-    let result = wa.finish_passkey_authentication(&credential, &state.auth);
-    if let Err(refusal) = accept_assertion(&site, &c.row, &row, passkey, result, &ip).await? {
-        return Ok(refusal.respond(&v));
-    }
     if !store.passkey_confirmed_withdrawal(&w.id, site.now()).await? {
         return Ok(PasskeyRefusal::CeremonyExpired.respond(&v));
     }
@@ -577,14 +625,14 @@ pub async fn withdraw_finish(
             Some(&c.row.account_id),
             None,
             None,
-            json!({"withdrawal_id": w.id, "passkey": short_id(&cred_id), "ip": ip}),
+            json!({"withdrawal_id": w.id, "passkey": passkey, "ip": v.ip.to_string()}),
         )
         .await?;
     super::customers::after_passkey(&site, &c.row, &w, &bank).await?;
     Ok(Json(json!({"ok": true, "next": format!("/withdraw/{}", w.id)})).into_response())
 }
 
-fn constant_eq(a: &str, b: &str) -> bool {
+pub(super) fn constant_eq(a: &str, b: &str) -> bool {
     use subtle::ConstantTimeEq;
     bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
