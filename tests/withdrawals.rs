@@ -134,7 +134,7 @@ async fn a_destination_changed_between_page_and_push_is_rejected() {
     assert!(page.text().contains("取り消されました"), "{}", page.text());
     let rows = t.audit_rows(&account).await;
     let refused = rows.iter().find(|r| r["event"] == "withdrawal_refused").expect("refused");
-    assert!(refused["detail"].to_string().contains("changed_after_passkey"), "{refused}");
+    assert!(refused["detail"].to_string().contains("destination_changed"), "{refused}");
 
     // Changed between the page and the passkey: the passkey step itself is refused.
     let page = request(&mut v, "10000").await;

@@ -242,9 +242,14 @@ enum WithdrawalEnd<'a> {
 }
 
 /// Finishes an awaiting withdrawal once (a second call changes nothing) and audits it.
+/// A completion becomes a refusal when the withdrawal is no longer what was confirmed.
 async fn finish_withdrawal(site: &SharedSite, w: &WithdrawalRow, end: WithdrawalEnd<'_>) -> SiteResult<()> {
     let store = &site.service.store;
     let now = site.now();
+    let end = match end {
+        WithdrawalEnd::Completed(_) if !still_bound(site, w).await? => WithdrawalEnd::Refused("destination_changed"),
+        other => other,
+    };
     let (done, event, detail) = match end {
         WithdrawalEnd::Completed(factor) => (
             store.complete_withdrawal(&w.id, now).await?,
@@ -263,13 +268,17 @@ async fn finish_withdrawal(site: &SharedSite, w: &WithdrawalRow, end: Withdrawal
     Ok(())
 }
 
-/// Whether a passkey-confirmed withdrawal still has the amount and destination the passkey
-/// confirmed (true for withdrawals on the push-only path).
+/// Whether a withdrawal may still complete: its destination is still the customer's (not
+/// replaced by a change since) and, when a passkey confirmed it, amount and destination are
+/// still what the passkey was bound to.
 async fn still_bound(site: &SharedSite, w: &WithdrawalRow) -> SiteResult<bool> {
     let store = &site.service.store;
-    let Some((binding, _)) = store.withdrawal_binding(&w.id).await? else { return Ok(true) };
-    let bank = store.bank_accounts(&w.account_id).await?.into_iter().find(|b| b.id == w.bank_account_id);
-    Ok(bank.is_some_and(|b| super::passkeys::withdrawal_binding(w, &b) == binding))
+    let active = store.bank_accounts(&w.account_id).await?.into_iter().find(|b| b.id == w.bank_account_id);
+    let Some(bank) = active else { return Ok(false) };
+    Ok(match store.withdrawal_binding(&w.id).await? {
+        Some((binding, _)) => super::passkeys::withdrawal_binding(w, &bank) == binding,
+        None => true,
+    })
 }
 
 /// Settles an awaiting withdrawal whose challenge has ended; the challenge's status.
@@ -279,9 +288,6 @@ async fn settle_withdrawal(site: &SharedSite, w: &WithdrawalRow) -> SiteResult<O
     if w.state == "awaiting_approval" {
         match status.state {
             ChallengeState::Pending => {}
-            ChallengeState::Approved if !still_bound(site, w).await? => {
-                finish_withdrawal(site, w, WithdrawalEnd::Refused("changed_after_passkey")).await?
-            }
             ChallengeState::Approved => finish_withdrawal(site, w, WithdrawalEnd::Completed("push")).await?,
             other => finish_withdrawal(site, w, WithdrawalEnd::Refused(other.as_str())).await?,
         }
