@@ -137,7 +137,7 @@ fn change_form(v: &Visitor, c: &super::db::CustomerRow, message: Option<Markup>,
             p { (v.t(T::DestChangeLead)) }
             form method="post" action="/settings/destination" {
                 (csrf(v))
-                label for="bank" { (v.t(T::DestBank)) }
+                label for="bank" { (v.t(T::DestBankName)) }
                 input #bank name="bank" value=(fields[0]) required maxlength=(MAX_BANK_NAME_CHARS);
                 label for="branch" { (v.t(T::DestBranch)) }
                 input #branch name="branch" value=(fields[1]) required maxlength=(MAX_BANK_NAME_CHARS);

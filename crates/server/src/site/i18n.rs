@@ -153,6 +153,7 @@ catalogue! {
     DestChangeTitle => "出金先口座の変更", "Change the withdrawal account";
     DestChangeLead => "新しい出金先口座を入力してください。出金パスワードとパスキーで確認します。変更後、安全のため一定時間は新しい口座へ出金できません。", "Enter the new withdrawal account. You confirm with your withdrawal password and your passkey. For your safety, money cannot go to the new account for a while after the change.";
     DestBank => "金融機関・支店", "Bank and branch";
+    DestBankName => "金融機関名", "Bank";
     DestBranch => "支店名", "Branch";
     DestNumber => "口座番号(普通・7桁)", "Account number (ordinary, 7 digits)";
     DestHolder => "口座名義(全角カタカナ)", "Account holder (full-width katakana)";
