@@ -125,6 +125,22 @@ const CUSTOMER_COLUMNS: &str =
 const WITHDRAWAL_COLUMNS: &str =
     "id, account_id, amount, bank_account_id, state, needs_push, challenge_id, number, created_at, finished_at";
 
+/// The statement that adds a destination (alone, or inside a change's transaction).
+pub(super) fn insert_bank_account_query(
+    b: &BankAccountRow,
+    now: i64,
+) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'_>> {
+    sqlx::query("INSERT INTO bank_accounts (id, account_id, bank, branch, number, holder, created_at, usable_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(&b.id)
+        .bind(&b.account_id)
+        .bind(&b.bank)
+        .bind(&b.branch)
+        .bind(&b.number)
+        .bind(&b.holder)
+        .bind(now)
+        .bind(b.usable_from)
+}
+
 impl Store {
     // ---- customers -------------------------------------------------------------------
 
@@ -208,17 +224,7 @@ impl Store {
     // ---- withdrawal destinations -----------------------------------------------------
 
     pub async fn insert_bank_account(&self, b: &BankAccountRow, now: i64) -> sqlx::Result<()> {
-        sqlx::query("INSERT INTO bank_accounts (id, account_id, bank, branch, number, holder, created_at, usable_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-            .bind(&b.id)
-            .bind(&b.account_id)
-            .bind(&b.bank)
-            .bind(&b.branch)
-            .bind(&b.number)
-            .bind(&b.holder)
-            .bind(now)
-            .bind(b.usable_from)
-            .execute(&self.writer)
-            .await?;
+        insert_bank_account_query(b, now).execute(&self.writer).await?;
         Ok(())
     }
 

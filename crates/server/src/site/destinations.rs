@@ -92,17 +92,16 @@ impl Store {
             .bind(&d.account_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO bank_accounts (id, account_id, bank, branch, number, holder, created_at, usable_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-            .bind(new_id)
-            .bind(&d.account_id)
-            .bind(&d.bank)
-            .bind(&d.branch)
-            .bind(&d.number)
-            .bind(&d.holder)
-            .bind(now)
-            .bind(usable_from)
-            .execute(&mut *tx)
-            .await?;
+        let added = BankAccountRow {
+            id: new_id.to_owned(),
+            account_id: d.account_id.clone(),
+            bank: d.bank.clone(),
+            branch: d.branch.clone(),
+            number: d.number.clone(),
+            holder: d.holder.clone(),
+            usable_from,
+        };
+        super::db::insert_bank_account_query(&added, now).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(true)
     }
