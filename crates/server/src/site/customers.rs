@@ -111,9 +111,8 @@ pub async fn withdraw_submit(
     }
     let wpassword = form.field("withdrawal_password", MAX_PASSWORD_FIELD_CHARS)?;
     if !password_matches(wpassword, &c.row.withdrawal_password_hash).await {
-        let locked = count_failure_from(&site, &c.row, "withdrawal_password_wrong", &v).await?;
-        if locked {
-            store.delete_web_sessions_of(&c.row.account_id).await?;
+        // At the limit the account locks and its sessions end (count_factor_failure).
+        if count_failure_from(&site, &c.row, "withdrawal_password_wrong", &v).await? {
             return Ok(see_other("/login"));
         }
         return fail(v.t(T::WrongWithdrawalPassword).to_owned());
@@ -560,7 +559,6 @@ pub async fn change_password(
     let confirm = form.field("confirm", MAX_PASSWORD_FIELD_CHARS)?;
     let problem = if !password_matches(current, &c.row.password_hash).await {
         if count_failure_from(&site, &c.row, "password_change_wrong_current", &v).await? {
-            site.service.store.delete_web_sessions_of(&c.row.account_id).await?;
             return Ok(see_other("/login"));
         }
         Some(v.t(T::WrongCurrentPassword).to_owned())
