@@ -265,6 +265,10 @@ async fn enroll_approve_a_withdrawal_then_report_not_me_in_the_real_window() {
     ui.click("#confirm-approve").await;
     assert!(ui.text("[data-code=number_mismatch]").await.contains("数字が違うため"));
     assert_eq!(server.status(&created.challenge_id).await.state, ChallengeState::Failed);
+    // It stays said after the inbox drops the request (no "handled elsewhere"), with no way
+    // to answer again.
+    ui.wait(&format!("[data-challenge=\"{}\"] [data-code=number_mismatch]", created.challenge_id)).await;
+    assert!(ui.find("#approve").await.is_none());
     // The brokerage's page starts again: a new request, the right number approves.
     ui.click("button.tab[data-screen=pending]").await;
     let created = server.challenge(account, withdrawal(1_250_000), true).await;

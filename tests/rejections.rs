@@ -154,6 +154,29 @@ async fn a_wrong_number_denies_at_once_and_is_counted() {
     assert_eq!(ok.state, ChallengeState::Approved);
 }
 
+/// With more than one attempt configured, a wrong number leaves the request open and says so
+/// with its own code; the last attempt ends it with `number_mismatch`.
+#[tokio::test]
+async fn with_two_attempts_the_first_wrong_number_leaves_the_request_open() {
+    let t = TestServer::start_with(|l| l.max_number_attempts = 2).await;
+    let keys = memory_keys();
+    let (_device, account) = t.enrolled_device(keys.clone(), ACCOUNT).await;
+    let raw = RawDevice::from_account(&keys, &account, t.clock.now()).await.unwrap();
+    let created = t.challenge(ACCOUNT, withdrawal(1_000_000), true).await;
+    let number = created.number_to_show.unwrap();
+    let challenge =
+        raw.pending().await.unwrap().into_iter().find(|c| c.challenge.id == created.challenge_id).unwrap().challenge;
+    let sign = |n: String| {
+        raw.sign(&ApprovalPayload::new(&challenge, &raw.device_id, Decision::Approve, Some(n), t.clock.now()))
+    };
+    let first = submit_raw(&raw, &challenge.id, &sign(wrong_number(&number))).await.unwrap_err();
+    assert_eq!((first.0, first.1.code), (403, ErrorCode::NumberMismatchTryAgain));
+    assert_still_pending(&t, &challenge.id).await;
+    let last = submit_raw(&raw, &challenge.id, &sign(wrong_number(&number))).await.unwrap_err();
+    assert_eq!((last.0, last.1.code), (403, ErrorCode::NumberMismatch));
+    assert_eq!(t.status(&challenge.id).await.state, ChallengeState::Failed);
+}
+
 #[tokio::test]
 async fn device_clock_far_off_is_rejected() {
     let (t, _, _, raw, challenge, _) = setup(false).await;

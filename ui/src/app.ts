@@ -10,6 +10,9 @@ import { appView, type Actions } from "./views";
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
+/** Answers after which the server has ended the request (a wrong number with no try left). */
+const FINAL_ERRORS = ["number_mismatch"];
+
 export class App {
   s: State;
   private painted = new Set<string>();
@@ -157,6 +160,12 @@ export class App {
       this.set({ detail: { ...d, step: "done", result, error: null } });
     } catch (e) {
       const error = asCommandError(e);
+      if (FINAL_ERRORS.includes(error.code)) {
+        // The server ended the request because of this answer: say why, and let the inbox's
+        // removal of it (which may come a moment later) change nothing.
+        this.set({ detail: { ...d, step: "done", result: null, error } });
+        return;
+      }
       const gone = ["challenge_not_pending", "challenge_unknown", "challenge_not_found"].includes(error.code);
       this.set({ detail: { ...d, step: "review", error, gone } });
     }

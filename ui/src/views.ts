@@ -215,6 +215,11 @@ export function detailView(ctx: Ctx): HTMLElement {
       ),
       h("button", { type: "button", class: "primary", onclick: () => act.go("pending") }, t("close")),
     ];
+  } else if (d.step === "done" && d.error) {
+    body = [
+      errorBox(ctx, d.error),
+      h("button", { type: "button", class: "primary", onclick: () => act.go("pending") }, t("close")),
+    ];
   } else if (d.gone) {
     body = [
       h("div", { class: "result gone", role: "status" }, h("p", {}, t("resolvedElsewhere"))),

@@ -90,8 +90,10 @@ describe("approving", () => {
     expect(api.decide).not.toHaveBeenCalled();
   });
 
-  it("a wrong number from the server keeps the card open for another try", async () => {
-    const { api } = fakeApi({ decide: vi.fn(async () => Promise.reject({ code: "number_mismatch", message: "no" })) });
+  it("a wrong number with a try left keeps the card open for another try", async () => {
+    const { api } = fakeApi({
+      decide: vi.fn(async () => Promise.reject({ code: "number_mismatch_try_again", message: "no" })),
+    });
     const app = new App(root(), api);
     await app.start();
     click("article.card button");
@@ -99,8 +101,23 @@ describe("approving", () => {
     click("#approve");
     click("#confirm-approve");
     await flush();
-    expect(root().querySelector("[data-code=number_mismatch]")).not.toBeNull();
+    expect(root().querySelector("[data-code=number_mismatch_try_again]")).not.toBeNull();
     expect(root().querySelector("#approve")).not.toBeNull();
+  });
+
+  it("a wrong number that ended the request says so, even after the inbox drops it", async () => {
+    const { api, on } = fakeApi({ decide: vi.fn(async () => Promise.reject({ code: "number_mismatch", message: "no" })) });
+    const app = new App(root(), api);
+    await app.start();
+    click("article.card button");
+    app.actions.setNumber("999");
+    click("#approve");
+    click("#confirm-approve");
+    await flush();
+    on.inbox?.([]);
+    expect(root().querySelector("[data-code=number_mismatch]")).not.toBeNull();
+    expect(root().querySelector("#approve")).toBeNull();
+    expect(root().textContent).not.toContain("別の場所");
   });
 
   it("not me: explains, then sends deny_fraud", async () => {

@@ -23,7 +23,10 @@ pub enum ErrorCode {
     ChallengeExpired,
     ChallengeNotPending,
     NumberRequired,
+    /// Wrong number typed; the request is over (refused).
     NumberMismatch,
+    /// Wrong number typed; the request is still open and may be answered again.
+    NumberMismatchTryAgain,
     ClockSkew,
     TooManyOpenChallenges,
     TooManyPushes,
@@ -58,6 +61,7 @@ impl ErrorCode {
             ErrorCode::ChallengeNotPending => "challenge_not_pending",
             ErrorCode::NumberRequired => "number_required",
             ErrorCode::NumberMismatch => "number_mismatch",
+            ErrorCode::NumberMismatchTryAgain => "number_mismatch_try_again",
             ErrorCode::ClockSkew => "clock_skew",
             ErrorCode::TooManyOpenChallenges => "too_many_open_challenges",
             ErrorCode::TooManyPushes => "too_many_pushes",
