@@ -16,6 +16,8 @@ use serde_json::{Value, json};
 /// How long the window test waits for something to appear on screen.
 const UI_WAIT: Duration = Duration::from_secs(20);
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+/// The WebDriver error for an element a re-render has replaced.
+const STALE: &str = "stale element reference";
 
 fn app_binary() -> PathBuf {
     if let Some(p) = std::env::var_os("INKAN_APP_BIN") {
@@ -155,17 +157,36 @@ impl Driver {
         }
     }
 
+    /// Types into a field, finding it again if a re-render replaced it in between.
     async fn type_into(&self, css: &str, text: &str) {
-        let id = self.wait(css).await;
-        for (what, body) in [("clear", json!({})), ("value", json!({"text": text}))] {
-            let v = self.call(reqwest::Method::POST, &format!("/element/{id}/{what}"), Some(body)).await;
-            assert!(v.get("error").is_none(), "{what} {css}: {v}");
+        let deadline = Instant::now() + UI_WAIT;
+        'again: loop {
+            let id = self.wait(css).await;
+            for (what, body) in [("clear", json!({})), ("value", json!({"text": text}))] {
+                let v = self.call(reqwest::Method::POST, &format!("/element/{id}/{what}"), Some(body)).await;
+                match v.get("error").and_then(Value::as_str) {
+                    None => {}
+                    Some(e) if e == STALE && Instant::now() < deadline => continue 'again,
+                    Some(_) => panic!("{what} {css}: {v}"),
+                }
+            }
+            return;
         }
     }
 
+    /// The text of an element, finding it again if a re-render replaced it in between (the
+    /// inbox re-renders the window whenever a challenge comes or goes).
     async fn text(&self, css: &str) -> String {
-        let id = self.wait(css).await;
-        self.call(reqwest::Method::GET, &format!("/element/{id}/text"), None).await.as_str().unwrap_or("").to_owned()
+        let deadline = Instant::now() + UI_WAIT;
+        loop {
+            let id = self.wait(css).await;
+            let v = self.call(reqwest::Method::GET, &format!("/element/{id}/text"), None).await;
+            match (v.as_str(), v.get("error").and_then(Value::as_str)) {
+                (Some(text), _) => return text.to_owned(),
+                (None, Some(STALE)) if Instant::now() < deadline => continue,
+                _ => panic!("text of {css}: {v}"),
+            }
+        }
     }
 
     async fn screenshot(&self, name: &str) {
