@@ -90,30 +90,27 @@ describe("approving", () => {
     expect(api.decide).not.toHaveBeenCalled();
   });
 
-  it("a wrong number with a try left keeps the card open for another try", async () => {
-    const { api } = fakeApi({
-      decide: vi.fn(async () => Promise.reject({ code: "number_mismatch_try_again", message: "no" })),
-    });
-    const app = new App(root(), api);
-    await app.start();
+  /** Opens the first card, types a wrong number and confirms; the shell refuses with `code`. */
+  async function answerWrongNumber(code: string): Promise<Handlers> {
+    const { api, on } = fakeApi({ decide: vi.fn(async () => Promise.reject({ code, message: "no" })) });
+    await new App(root(), api).start();
     click("article.card button");
-    app.actions.setNumber("999");
+    (root().querySelector("#number") as HTMLInputElement).value = "999";
+    root().querySelector("#number")?.dispatchEvent(new Event("input"));
     click("#approve");
     click("#confirm-approve");
     await flush();
+    return on;
+  }
+
+  it("a wrong number with a try left keeps the card open for another try", async () => {
+    await answerWrongNumber("number_mismatch_try_again");
     expect(root().querySelector("[data-code=number_mismatch_try_again]")).not.toBeNull();
     expect(root().querySelector("#approve")).not.toBeNull();
   });
 
   it("a wrong number that ended the request says so, even after the inbox drops it", async () => {
-    const { api, on } = fakeApi({ decide: vi.fn(async () => Promise.reject({ code: "number_mismatch", message: "no" })) });
-    const app = new App(root(), api);
-    await app.start();
-    click("article.card button");
-    app.actions.setNumber("999");
-    click("#approve");
-    click("#confirm-approve");
-    await flush();
+    const on = await answerWrongNumber("number_mismatch");
     on.inbox?.([]);
     expect(root().querySelector("[data-code=number_mismatch]")).not.toBeNull();
     expect(root().querySelector("#approve")).toBeNull();
