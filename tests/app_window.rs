@@ -16,8 +16,6 @@ use serde_json::{Value, json};
 /// How long the window test waits for something to appear on screen.
 const UI_WAIT: Duration = Duration::from_secs(20);
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-/// The WebDriver error for an element a re-render has replaced.
-const STALE: &str = "stale element reference";
 
 fn app_binary() -> PathBuf {
     if let Some(p) = std::env::var_os("INKAN_APP_BIN") {
@@ -140,53 +138,50 @@ impl Driver {
         }
     }
 
-    /// Clicks, finding the element again if a re-render replaced it in between.
-    async fn click(&self, css: &str) {
+    /// Runs `step` on the element `css` names, finding it again and repeating while WebDriver
+    /// answers with an error (a re-render replaced it: the inbox re-renders the window whenever
+    /// a challenge comes or goes; or something still covers it); fails after [`UI_WAIT`].
+    async fn on_element(&self, css: &str, what: &str, step: impl AsyncFn(&str) -> Value) -> Value {
         let deadline = Instant::now() + UI_WAIT;
         loop {
             let id = self.wait(css).await;
+            let v = step(&id).await;
+            match v.get("error").and_then(Value::as_str) {
+                None => return v,
+                Some(e) if Instant::now() < deadline => eprintln!("{what} {css}: {e}; again"),
+                Some(e) => panic!("{what} {css}: {e}: {v}"),
+            }
+        }
+    }
+
+    async fn click(&self, css: &str) {
+        self.on_element(css, "click", async |id| {
             // Into the middle of the scrolling area, clear of the bottom tab bar.
             let script = json!({"script": "arguments[0].scrollIntoView({block: 'center'})", "args": [{ELEMENT: id}]});
             self.call(reqwest::Method::POST, "/execute/sync", Some(script)).await;
-            let v = self.call(reqwest::Method::POST, &format!("/element/{id}/click"), Some(json!({}))).await;
-            match v.get("error").and_then(Value::as_str) {
-                None => return,
-                Some(e) if Instant::now() < deadline => eprintln!("click {css}: {e}; again"),
-                Some(e) => panic!("click {css}: {e}: {v}"),
-            }
-        }
+            self.call(reqwest::Method::POST, &format!("/element/{id}/click"), Some(json!({}))).await
+        })
+        .await;
     }
 
-    /// Types into a field, finding it again if a re-render replaced it in between.
     async fn type_into(&self, css: &str, text: &str) {
-        let deadline = Instant::now() + UI_WAIT;
-        'again: loop {
-            let id = self.wait(css).await;
-            for (what, body) in [("clear", json!({})), ("value", json!({"text": text}))] {
-                let v = self.call(reqwest::Method::POST, &format!("/element/{id}/{what}"), Some(body)).await;
-                match v.get("error").and_then(Value::as_str) {
-                    None => {}
-                    Some(e) if e == STALE && Instant::now() < deadline => continue 'again,
-                    Some(_) => panic!("{what} {css}: {v}"),
-                }
+        self.on_element(css, "type into", async |id| {
+            let cleared = self.call(reqwest::Method::POST, &format!("/element/{id}/clear"), Some(json!({}))).await;
+            if cleared.get("error").is_some() {
+                return cleared;
             }
-            return;
-        }
+            self.call(reqwest::Method::POST, &format!("/element/{id}/value"), Some(json!({"text": text}))).await
+        })
+        .await;
     }
 
-    /// The text of an element, finding it again if a re-render replaced it in between (the
-    /// inbox re-renders the window whenever a challenge comes or goes).
     async fn text(&self, css: &str) -> String {
-        let deadline = Instant::now() + UI_WAIT;
-        loop {
-            let id = self.wait(css).await;
-            let v = self.call(reqwest::Method::GET, &format!("/element/{id}/text"), None).await;
-            match (v.as_str(), v.get("error").and_then(Value::as_str)) {
-                (Some(text), _) => return text.to_owned(),
-                (None, Some(STALE)) if Instant::now() < deadline => continue,
-                _ => panic!("text of {css}: {v}"),
-            }
-        }
+        let v = self
+            .on_element(css, "text of", async |id| {
+                self.call(reqwest::Method::GET, &format!("/element/{id}/text"), None).await
+            })
+            .await;
+        v.as_str().unwrap_or_else(|| panic!("text of {css}: {v}")).to_owned()
     }
 
     async fn screenshot(&self, name: &str) {
