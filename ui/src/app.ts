@@ -12,6 +12,8 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 /** Answers after which the server has ended the request (a wrong number with no try left). */
 const FINAL_ERRORS = ["number_mismatch"];
+/** Answers meaning the request was decided elsewhere or no longer exists. */
+const GONE_ERRORS = ["challenge_not_pending", "challenge_unknown", "challenge_not_found"];
 
 export class App {
   s: State;
@@ -166,8 +168,7 @@ export class App {
         this.set({ detail: { ...d, step: "done", result: null, error } });
         return;
       }
-      const gone = ["challenge_not_pending", "challenge_unknown", "challenge_not_found"].includes(error.code);
-      this.set({ detail: { ...d, step: "review", error, gone } });
+      this.set({ detail: { ...d, step: "review", error, gone: GONE_ERRORS.includes(error.code) } });
     }
   }
 

@@ -204,6 +204,8 @@ export function detailView(ctx: Ctx): HTMLElement {
     facts,
     h("dl", { class: "who" }, [row(t("detailAccount"), c.account_name), row(t("detailServer"), host(c.origin))]),
   ];
+  // Every outcome (decided, refused, gone, expired) ends with the same way back.
+  const close = () => h("button", { type: "button", class: "primary", onclick: () => act.go("pending") }, t("close"));
   let body: (HTMLElement | null)[];
   if (d.step === "done" && d.result) {
     const ok = d.result.state === "approved";
@@ -213,22 +215,19 @@ export function detailView(ctx: Ctx): HTMLElement {
         { class: `result ${ok ? "ok" : d.result.state}`, role: "status", "data-state": d.result.state },
         h("p", {}, t(RESULT_TEXT[d.result.state])),
       ),
-      h("button", { type: "button", class: "primary", onclick: () => act.go("pending") }, t("close")),
+      close(),
     ];
   } else if (d.step === "done" && d.error) {
-    body = [
-      errorBox(ctx, d.error),
-      h("button", { type: "button", class: "primary", onclick: () => act.go("pending") }, t("close")),
-    ];
+    body = [errorBox(ctx, d.error), close()];
   } else if (d.gone) {
     body = [
       h("div", { class: "result gone", role: "status" }, h("p", {}, t("resolvedElsewhere"))),
-      h("button", { type: "button", class: "primary", onclick: () => act.go("pending") }, t("close")),
+      close(),
     ];
   } else if (expired) {
     body = [
       h("div", { class: "result expired", role: "status", "data-state": "expired" }, h("p", {}, t("detailExpired"))),
-      h("button", { type: "button", class: "primary", onclick: () => act.go("pending") }, t("close")),
+      close(),
     ];
   } else if (d.step === "confirm") {
     body = [
