@@ -193,7 +193,15 @@ async fn registration_needs_a_fresh_login_and_a_removed_passkey_no_longer_works(
     let forged = v.post_once("/settings/passkeys/register/finish", &[("ceremony", "nope"), ("credential", "{}")]).await;
     assert_eq!(json_of(&forged.body)["error"], "ceremony_expired");
 
-    let removed = v.post(&format!("/settings/passkeys/{id}/remove"), &[]).await;
+    // Removing it needs a fresh login too (one rule for every authenticator change).
+    let stale = v.post_once(&format!("/settings/passkeys/{id}/remove"), &[("confirm", "1")]).await;
+    assert_eq!(stale.status, 403, "{}", stale.body);
+    v.post("/logout", &[]).await;
+    let mut v = logged_in(&t, &account, HOME_IP).await;
+    // It is the customer's only authenticator: the removal asks to confirm first.
+    let asked = v.post(&format!("/settings/passkeys/{id}/remove"), &[]).await;
+    assert!(asked.text().contains("最後の認証手段"), "{}", asked.text());
+    let removed = v.post(&format!("/settings/passkeys/{id}/remove"), &[("confirm", "1")]).await;
     assert!(removed.text().contains("パスキーを削除しました"), "{}", removed.text());
     assert!(t.mail_with("Passkey removed").await.2.contains("old laptop"));
     v.post("/logout", &[]).await;
@@ -205,4 +213,71 @@ async fn registration_needs_a_fresh_login_and_a_removed_passkey_no_longer_works(
     let id2 = register(&t, &mut w, &pk, "mine").await;
     let page = v.post_once(&format!("/settings/passkeys/{id2}/remove"), &[]).await;
     assert_ne!(page.status, 200);
+}
+
+/// A passkey's name keeps the one rule for every name a customer types (the same as device
+/// names and the texts a device signs): control characters, line breaks and invisible
+/// formatting characters are refused with a code before anything is stored or mailed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passkey_names_with_control_or_invisible_characters_are_refused() {
+    let t = TestServer::start_localhost().await;
+    let account = t.customer("30000006").await;
+    let pk = device_passkeys(&t);
+    let mut v = logged_in(&t, &account, HOME_IP).await;
+    let start = json_of(&v.post_once("/settings/passkeys/register/start", &[]).await.body);
+    let created = pk.register(&Url::parse(&t.origin).unwrap(), start["options"].clone()).await.unwrap();
+    let ceremony = start["ceremony"].as_str().unwrap();
+    for name in ["laptop\r\nBcc: attacker@example.com", "\u{202E}potpal", "lap\u{200B}top", "bell\u{7}"] {
+        let done = v
+            .post_once(
+                "/settings/passkeys/register/finish",
+                &[("ceremony", ceremony), ("name", name), ("credential", &created.to_string())],
+            )
+            .await;
+        assert_eq!(done.status, 400, "{name:?}: {}", done.body);
+        assert!(done.body.contains("invalid_text"), "{name:?}: {}", done.body);
+    }
+    assert!(!t.outbox().await.iter().any(|m| m.1.contains("Passkey")), "nothing mailed");
+    let settings = v.get("/settings").await;
+    assert!(!settings.text().contains("potpal") && !settings.text().contains("Bcc"), "nothing stored");
+    // The ceremony is still there: a good name goes through.
+    let done = v
+        .post_once(
+            "/settings/passkeys/register/finish",
+            &[("ceremony", ceremony), ("name", "ノートPC"), ("credential", &created.to_string())],
+        )
+        .await;
+    assert_eq!(json_of(&done.body)["ok"], true, "{}", done.body);
+}
+
+/// A flood of anonymous passkey-login starts from one client fills only that client's share:
+/// it gets `too_many_ceremonies` (429), while a visitor from elsewhere still logs in with a
+/// passkey during the flood.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passkey_ceremony_flood_from_one_client_leaves_others_logging_in() {
+    let t = TestServer::start_localhost().await;
+    let account = t.customer("30000007").await;
+    let pk = device_passkeys(&t);
+    let mut v = logged_in(&t, &account, HOME_IP).await;
+    register(&t, &mut v, &pk, "laptop").await;
+    v.post("/logout", &[]).await;
+
+    let per_client = inkan_server::Limits::default().max_passkey_ceremonies_per_client;
+    let mut flood = Visitor::new(&t.origin, AWAY_IP);
+    let mut refused = 0;
+    for _ in 0..per_client * 3 {
+        let start = flood.post_once("/login/passkey/start", &[]).await;
+        if start.status == 429 {
+            assert_eq!(json_of(&start.body)["error"], "too_many_ceremonies", "{}", start.body);
+            refused += 1;
+        } else {
+            assert_eq!(start.status, 200, "{}", start.body);
+        }
+    }
+    assert_eq!(refused, per_client * 2, "exactly the client's share was opened");
+    let (status, done, _) = passkey_login(&mut Visitor::new(&t.origin, HOME_IP), &pk, &t.origin).await;
+    assert_eq!(status, 200, "{done}");
+    // The flood's ceremonies expire and the client may start again.
+    t.clock.advance(inkan_server::Limits::default().passkey_ceremony_ttl_secs + 1);
+    assert_eq!(flood.post_once("/login/passkey/start", &[]).await.status, 200);
 }

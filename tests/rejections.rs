@@ -186,6 +186,35 @@ async fn device_clock_far_off_is_rejected() {
     assert_still_pending(&t, &challenge.id).await;
 }
 
+/// Times a device sends are checked without overflow: the extremes of `i64` (and values
+/// canonical JSON cannot sign) get a 400 `bad_request` answer, at session opening and on a
+/// decision, and nothing changes.
+#[tokio::test]
+async fn extreme_signed_at_values_are_refused_with_a_code() {
+    let (t, _, _, raw, challenge, _) = setup(false).await;
+    let valid = raw.sign(&ApprovalPayload::new(&challenge, &raw.device_id, Decision::Approve, None, t.clock.now()));
+    for extreme in [i64::MIN, i64::MIN + 1, -1, i64::MAX, 1 << 53] {
+        let mut sub = serde_json::to_value(&valid).unwrap();
+        sub["signed_at"] = extreme.into();
+        let (status, err) = t
+            .raw_post(
+                &format!("/v1/device/challenges/{}/decision", challenge.id),
+                Some(&raw.token),
+                sub.to_string().into_bytes(),
+            )
+            .await;
+        assert_eq!((status, err.map(|e| e.code)), (400, Some(ErrorCode::BadRequest)), "decision, {extreme}");
+        let nonce: inkan_protocol::NonceResponse =
+            t.http.post(format!("{}/v1/device/nonce", t.origin)).send().await.unwrap().json().await.unwrap();
+        let session = serde_json::json!({
+            "device_id": raw.device_id, "nonce": nonce.nonce, "signed_at": extreme, "signature": valid.signature,
+        });
+        let (status, err) = t.raw_post("/v1/device/session", None, session.to_string().into_bytes()).await;
+        assert_eq!((status, err.map(|e| e.code)), (400, Some(ErrorCode::BadRequest)), "session, {extreme}");
+    }
+    assert_still_pending(&t, &challenge.id).await;
+}
+
 #[tokio::test]
 async fn revoked_device_can_no_longer_decide() {
     let t = TestServer::start().await;
@@ -209,6 +238,65 @@ async fn revoked_device_can_no_longer_decide() {
     assert_eq!(stopped.code(), "device_revoked");
     assert_eq!(t.try_challenge(ACCOUNT, login(), false).await.unwrap_err().code, ErrorCode::NoDevices);
     assert!(t.devices(ACCOUNT).await[0].revoked_at.is_some());
+}
+
+/// A revoke refused (the device belongs to another account, or is unknown) changes nothing:
+/// the device stays active, its session keeps working, no audit row says it was revoked.
+#[tokio::test]
+async fn a_refused_revoke_changes_nothing() {
+    let t = TestServer::start().await;
+    let keys = memory_keys();
+    let (_device, account) = t.enrolled_device(keys.clone(), ACCOUNT).await;
+    let raw = RawDevice::from_account(&keys, &account, t.clock.now()).await.unwrap();
+    t.enrolled_device(memory_keys(), "20060000").await;
+    for (who, device) in [("20060000", account.device_id.as_str()), (ACCOUNT, "no-such-device")] {
+        let resp = t
+            .http
+            .post(format!("{}/v1/rp/accounts/{who}/devices/{device}/revoke", t.origin))
+            .bearer_auth(&t.api_key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 404);
+        assert_eq!(resp.json::<inkan_protocol::ErrorBody>().await.unwrap().code, ErrorCode::DeviceUnknown);
+    }
+    raw.pending().await.expect("the device's session still works");
+    assert!(t.devices(ACCOUNT).await[0].revoked_at.is_none());
+    assert!(!t.audit_events(ACCOUNT).await.contains(&"device_revoked".to_owned()));
+    t.challenge(ACCOUNT, login(), false).await;
+}
+
+/// A live channel opened before its session expired ends with the session: what is created
+/// afterwards (an amount, a payee) is never delivered on it.
+#[tokio::test]
+async fn the_live_channel_ends_when_its_session_expires() {
+    let t = TestServer::start().await;
+    let keys = memory_keys();
+    let (_device, account) = t.enrolled_device(keys.clone(), ACCOUNT).await;
+    let raw = RawDevice::from_account(&keys, &account, t.clock.now()).await.unwrap();
+    let mut stream = raw.events().await.unwrap();
+    let first = t.challenge(ACCOUNT, withdrawal(5_000), false).await;
+    let mut seen = String::new();
+    while !seen.contains(&first.challenge_id) {
+        let chunk = tokio::time::timeout(EVENT_WAIT, stream.chunk()).await.expect("in time").unwrap().expect("open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    t.clock.advance(inkan_server::Limits::default().session_ttl_secs + 1);
+    let mut w = withdrawal(9_999_999);
+    if let ChallengeDetails::Withdrawal(x) = &mut w {
+        x.bank = "攻撃者銀行 / Attacker Bank".into();
+    }
+    let second = t.challenge(ACCOUNT, w, false).await;
+    // It ends (or errs) without carrying the second challenge.
+    while let Ok(Some(chunk)) =
+        tokio::time::timeout(EVENT_WAIT, stream.chunk()).await.expect("the channel ends in time")
+    {
+        let text = String::from_utf8_lossy(&chunk);
+        assert!(!text.contains(&second.challenge_id) && !text.contains("Attacker"), "delivered after expiry: {text}");
+    }
+    // The expired session cannot open a new channel either.
+    let err = raw.events().await.unwrap_err();
+    assert_eq!(err.code(), "session_expired", "{err}");
 }
 
 #[tokio::test]
@@ -392,6 +480,90 @@ async fn push_bombing_is_capped() {
     t.challenge(ACCOUNT, login(), false).await;
 }
 
+/// Checking the caps and inserting the challenge are one atomic step: however many creations
+/// race for one account, exactly the cap's number pass (open challenges, then pushes since the
+/// last login), every round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_challenge_creations_never_exceed_the_push_caps() {
+    let t = Arc::new(TestServer::start().await);
+    let limits = inkan_server::Limits::default();
+    for round in 0..5 {
+        let account = format!("3000{round}");
+        t.enrolled_device(memory_keys(), &account).await;
+        let race = |n: usize| {
+            let handles: Vec<_> = (0..n)
+                .map(|_| {
+                    let (t, account) = (t.clone(), account.clone());
+                    tokio::spawn(async move { t.try_challenge(&account, login(), false).await })
+                })
+                .collect();
+            async move {
+                let mut passed = 0;
+                for h in handles {
+                    match h.await.unwrap() {
+                        Ok(_) => passed += 1,
+                        Err(e) => assert!(
+                            matches!(e.code, ErrorCode::TooManyOpenChallenges | ErrorCode::TooManyPushes),
+                            "{e:?}"
+                        ),
+                    }
+                }
+                passed
+            }
+        };
+        assert_eq!(race(40).await, limits.max_open_challenges, "open challenges, round {round}");
+        assert_eq!(t.push_state(&account).await.open_challenges, limits.max_open_challenges);
+        // With the open ones expired, the cap on pushes since the last login holds the same way.
+        let mut total = limits.max_open_challenges;
+        while total < limits.max_pushes_since_success {
+            t.clock.advance(limits.challenge_ttl_secs + 1);
+            let passed = race(40).await;
+            assert!(passed <= limits.max_open_challenges, "round {round}: {passed} passed at once");
+            total += passed;
+        }
+        assert_eq!(total, limits.max_pushes_since_success, "pushes since login, round {round}");
+        t.clock.advance(limits.challenge_ttl_secs + 1);
+        assert_eq!(race(20).await, 0, "round {round}: the cap since the last login is reached");
+    }
+}
+
+/// The device shows exactly what it signs: bidirectional overrides, zero-width characters and
+/// other invisible formatting in any display field, and full-width digits that would show more
+/// of an account number than the masking rule allows, are refused with `invalid_details`.
+#[tokio::test]
+async fn display_text_that_could_disguise_what_is_signed_is_refused() {
+    let t = TestServer::start().await;
+    t.enrolled_device(memory_keys(), ACCOUNT).await;
+    let disguised =
+        ["\u{202E}knaB rekcattA", "Mizuho\u{200B}Bank", "Bank\u{2066}x\u{2069}", "\u{FEFF}Bank", "Bank\nline"];
+    for text in disguised {
+        let mut w = withdrawal(10_000);
+        if let ChallengeDetails::Withdrawal(x) = &mut w {
+            x.bank = text.into();
+        }
+        let err = t.try_challenge(ACCOUNT, w, false).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidDetails, "bank {text:?}");
+        let mut l = login();
+        if let ChallengeDetails::Login(x) = &mut l {
+            x.browser = text.into();
+        }
+        assert_eq!(
+            t.try_challenge(ACCOUNT, l, false).await.unwrap_err().code,
+            ErrorCode::InvalidDetails,
+            "browser {text:?}"
+        );
+    }
+    for masked in ["****５６７８９", "１２３４５６７８", "****٥٦٧٨9"] {
+        let mut w = withdrawal(10_000);
+        if let ChallengeDetails::Withdrawal(x) = &mut w {
+            x.account_masked = masked.into();
+        }
+        assert_eq!(t.try_challenge(ACCOUNT, w, false).await.unwrap_err().code, ErrorCode::InvalidDetails, "{masked}");
+    }
+    assert_eq!(t.push_state(ACCOUNT).await.open_challenges, 0, "nothing was created");
+    t.challenge(ACCOUNT, withdrawal(10_000), false).await;
+}
+
 #[tokio::test]
 async fn invalid_challenge_details_are_rejected() {
     let t = TestServer::start().await;
@@ -524,4 +696,114 @@ async fn device_sessions_need_a_known_device_and_a_fresh_nonce() {
         t.raw_post("/v1/device/session", None, serde_json::to_vec(&req).unwrap()).await.1.map(|e| e.code),
         Some(ErrorCode::BadSignature)
     );
+}
+
+/// Liveness and readiness apart: while every write fails (the database file read-only, or
+/// full), readiness and writes answer 503 `database_unavailable` with a JSON body, liveness
+/// stays 200, and everything recovers without a restart when the database does.
+#[tokio::test]
+async fn a_database_that_cannot_write_answers_503_and_recovers_without_a_restart() {
+    let t = TestServer::start().await;
+    let get = |path: &'static str| {
+        let (http, origin) = (t.http.clone(), t.origin.clone());
+        async move {
+            let resp = http.get(format!("{origin}{path}")).send().await.unwrap();
+            (resp.status().as_u16(), resp.text().await.unwrap())
+        }
+    };
+    assert_eq!(get("/readyz").await, (200, "ready".into()));
+    let ticket = || t.raw_post("/v1/rp/enrollment-tickets", Some(&t.api_key), br#"{"account_id":"40000001"}"#.to_vec());
+    let writer = t.service().store.pool().clone();
+
+    // Every write refused by SQLite (SQLITE_READONLY on the one write connection).
+    sqlx::query("PRAGMA query_only = ON").execute(&writer).await.unwrap();
+    let (status, body) = get("/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(serde_json::from_str::<inkan_protocol::ErrorBody>(&body).unwrap().code, ErrorCode::DatabaseUnavailable);
+    assert_eq!(get("/healthz").await.0, 200, "liveness stays up");
+    assert_eq!(get("/livez").await.0, 200);
+    let (status, err) = ticket().await;
+    assert_eq!((status, err.map(|e| e.code)), (503, Some(ErrorCode::DatabaseUnavailable)));
+    sqlx::query("PRAGMA query_only = OFF").execute(&writer).await.unwrap();
+    assert_eq!(get("/readyz").await, (200, "ready".into()), "recovered without a restart");
+    assert_eq!(ticket().await.0, 200);
+
+    // The database full (SQLITE_FULL): the write that needs a page more gets 503 too.
+    let (pages,): (i64,) = sqlx::query_as("PRAGMA page_count").fetch_one(&writer).await.unwrap();
+    sqlx::query(&format!("PRAGMA max_page_count = {pages}")).execute(&writer).await.unwrap();
+    let mut full = None;
+    for _ in 0..500 {
+        let (status, err) = ticket().await;
+        if status != 200 {
+            full = Some((status, err.map(|e| e.code)));
+            break;
+        }
+    }
+    assert_eq!(full, Some((503, Some(ErrorCode::DatabaseUnavailable))), "a full database is unavailable, not a 500");
+    sqlx::query("PRAGMA max_page_count = 1073741823").execute(&writer).await.unwrap();
+    assert_eq!(ticket().await.0, 200, "recovered");
+    assert_eq!(get("/readyz").await.0, 200);
+}
+
+/// Graceful shutdown answers every waiting long poll (with the challenge's status, here still
+/// `pending`: ask again elsewhere) instead of dropping it, and ends within its grace period.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_answers_every_waiting_long_poll() {
+    let mut t = TestServer::start().await;
+    t.enrolled_device(memory_keys(), ACCOUNT).await;
+    let created = t.challenge(ACCOUNT, login(), false).await;
+    let polls: Vec<_> = (0..5)
+        .map(|_| {
+            let req = t
+                .http
+                .get(format!("{}/v1/rp/challenges/{}/wait?timeout=60", t.origin, created.challenge_id))
+                .bearer_auth(&t.api_key);
+            tokio::spawn(async move {
+                let resp = req.send().await.expect("an answer, not a dropped connection");
+                (resp.status().as_u16(), resp.json::<inkan_protocol::ChallengeStatus>().await.expect("a status"))
+            })
+        })
+        .collect();
+    let deadline = tokio::time::Instant::now() + EVENT_WAIT;
+    while t.service().hub.listeners(ACCOUNT) < 5 {
+        assert!(tokio::time::Instant::now() < deadline, "the long polls are waiting");
+        tokio::task::yield_now().await;
+    }
+    // (Past the grace period the connections would be dropped and the polls fail here.)
+    t.server.take().unwrap().stop().await;
+    for poll in polls {
+        let (status, answer) = poll.await.unwrap();
+        assert_eq!((status, answer.state), (200, ChallengeState::Pending));
+    }
+}
+
+/// Behind a path that silently drops every packet (no close, no reset), the device notices
+/// the missing keep-alives within its silence limit, says so, and reconnects once the path
+/// works again; a challenge created then arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_notices_a_dead_path_by_missing_keepalives_and_reconnects() {
+    let (t, path) = TestServer::start_behind_lossy_path(|l| l.push_keepalive_secs = 1).await;
+    let keys = memory_keys();
+    let device = t.device(keys.clone()).with_push_silence_limit(std::time::Duration::from_secs(3));
+    let ticket = t.ticket(ACCOUNT).await;
+    let account = device.enroll(&ticket.uri, "behind a lossy path").await.unwrap();
+    let device = Arc::new(device);
+    let mut events = watch(device.clone(), account.clone());
+    next_matching(&mut events, |e| matches!(e, inkan_core::WatchEvent::Connected { .. }).then_some(())).await;
+    path.set_dropping(true);
+    let error = next_matching(&mut events, |e| match e {
+        inkan_core::WatchEvent::Disconnected { error, .. } => Some(error),
+        _ => None,
+    })
+    .await;
+    assert!(error.to_string().contains("silent"), "{error}");
+    path.set_dropping(false);
+    next_matching(&mut events, |e| matches!(e, inkan_core::WatchEvent::Connected { .. }).then_some(())).await;
+    let created = t.challenge(ACCOUNT, login(), false).await;
+    let got = next_matching(&mut events, |e| match e {
+        inkan_core::WatchEvent::Challenge(p) => Some(p.challenge.id),
+        _ => None,
+    })
+    .await;
+    assert_eq!(got, created.challenge_id);
 }

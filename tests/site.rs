@@ -227,14 +227,16 @@ async fn failures_of_any_factor_lock_the_account_and_only_an_operator_unlocks_it
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    // 5: one more wrong password locks the account.
+    // 5: one more wrong password locks the account. Whoever typed it is told only that the
+    // password is wrong (the mail tells the customer); the right password is told "locked".
     let page = v.login_password(&account, "Wrong-pass-0").await;
-    assert!(page.text().contains("ロックしています"), "{}", page.text());
-    assert!(page.text().contains("サポートセンター"), "{}", page.text());
+    assert!(page.text().contains("口座番号またはパスワードが正しくありません"), "{}", page.text());
+    assert!(!page.text().contains("ロック"), "{}", page.text());
     // Every session ended; the right password does not get in; no code is sent.
     assert_eq!(logged_in.get_once("/home").await.status, 303, "the open session ended");
     let codes_before = t.outbox().await.iter().filter(|m| m.1.contains("One-time code")).count();
-    assert!(v.login_password(&account, PASSWORD).await.text().contains("ロックしています"));
+    let page = v.login_password(&account, PASSWORD).await;
+    assert!(page.text().contains("ロックしています") && page.text().contains("サポートセンター"), "{}", page.text());
     assert_eq!(t.outbox().await.iter().filter(|m| m.1.contains("One-time code")).count(), codes_before);
     let (_, _, body) = t.mail_with("Account locked").await;
     assert!(!body.contains("/unlock/") && !body.contains("http"), "no self-service link: {body}");
@@ -404,14 +406,18 @@ async fn security_settings_enroll_list_revoke_and_the_revoked_device_fails() {
     assert!(status.body.contains("\"used\""), "{}", status.body);
     let settings = v.get("/settings").await;
     assert!(settings.text().contains("QA phone"), "{}", settings.text());
-    // Revoke from the page: the device's next approval fails.
+    // Revoke from the page: it is the last authenticator, so the page first says what the
+    // customer falls back to and asks to confirm; confirmed, the device's next approval fails.
     let revoke = format!("/settings/authenticators/{}/revoke", acct.device_id);
     let page = v.post(&revoke, &[]).await;
+    assert!(page.text().contains("最後の認証手段") && page.text().contains("ワンタイム認証コード"), "{}", page.text());
+    device.pending(&acct).await.expect("not revoked before the confirmation");
+    let page = v.post(&revoke, &[("confirm", "1")]).await;
     assert!(page.text().contains("登録を解除しました"), "{}", page.text());
     assert!(!page.text().contains("QA phone"));
     let err = device.pending(&acct).await.expect_err("revoked");
     assert_eq!(err.code(), "device_revoked");
-    assert!(v.post(&revoke, &[]).await.status == 404, "twice: not found");
+    assert!(v.post(&revoke, &[("confirm", "1")]).await.status == 404, "twice: not found");
     t.mail_with("Authenticator app removed").await;
     device.remove(&acct).await.ok();
 }
@@ -440,13 +446,40 @@ async fn password_and_email_changes_follow_the_rules_and_notify() {
     assert!(page.text().contains("パスワードを変更しました"), "{}", page.text());
 
     // E-mail change needs the current address typed in full; the masked form is not enough.
-    let page =
-        v.post("/settings/email", &[("current_email", "ta****@ex*****.com"), ("new_email", "new@example.org")]).await;
+    // The login password is asked too (the new one, now). Wrong guesses count toward the lock.
+    let new_pw = "New-pass-2026";
+    let page = v
+        .post(
+            "/settings/email",
+            &[("current_email", "ta****@ex*****.com"), ("new_email", "new@example.org"), ("password", new_pw)],
+        )
+        .await;
     assert!(page.text().contains("一致しません"), "{}", page.text());
     let current = format!("taro.{account}@example.com");
-    let page = v.post("/settings/email", &[("current_email", &current), ("new_email", "not-an-address")]).await;
+    let page = v
+        .post(
+            "/settings/email",
+            &[("current_email", &current), ("new_email", "new@example.org"), ("password", PASSWORD)],
+        )
+        .await;
+    assert!(page.text().contains("現在のパスワード") || page.text().contains("パスワードが"), "{}", page.text());
+    let events = audit(&t, &account).await;
+    assert!(
+        events.contains(&"email_change_wrong_current".to_owned())
+            && events.contains(&"email_change_wrong_password".to_owned())
+    );
+    let rows = t.audit_rows(&account).await;
+    assert_eq!(rows.iter().find(|r| r["event"] == "email_change_wrong_password").unwrap()["detail"]["failed"], 2);
+    let page = v
+        .post("/settings/email", &[("current_email", &current), ("new_email", "not-an-address"), ("password", new_pw)])
+        .await;
     assert!(page.text().contains("形式が正しくありません"));
-    let page = v.post("/settings/email", &[("current_email", &current), ("new_email", "hanako@example.org")]).await;
+    let page = v
+        .post(
+            "/settings/email",
+            &[("current_email", &current), ("new_email", "hanako@example.org"), ("password", new_pw)],
+        )
+        .await;
     assert!(page.text().contains("認証メールアドレスを変更しました"), "{}", page.text());
     assert!(page.text().contains("ha****@ex*****.org"), "masked: {}", page.text());
     t.mail_matching(|m| m.0 == current && m.1.contains("e-mail changed")).await; // the old address is told
@@ -472,4 +505,211 @@ async fn english_switch_and_recent_activity() {
     // Off-site "back" targets are ignored.
     let page = v.get_once("/lang/ja?back=//evil.example").await;
     assert_eq!(page.location.as_deref(), Some("/"));
+}
+
+/// A risky login needs the e-mailed code and the push (or the offline code in the push's
+/// place), whatever is pressed in whatever order: "use the e-mailed code instead" is refused
+/// there, and an answer of "not me" ends the attempt for every factor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_risky_login_needs_the_code_and_the_push_whatever_is_pressed() {
+    let t = TestServer::start().await;
+    let account = t.customer("20000101").await;
+    let mut home = Visitor::new(&t.origin, HOME_IP);
+    login_with_email_code(&t, &mut home, &account).await;
+    let (device, acct) = t.enrolled_device(platform_keys(), &account).await;
+
+    // A relay's browser: password, then the mailed code, then the push is waiting.
+    let mut relay = Visitor::new(&t.origin, HOME_IP);
+    relay.login_password(&account, PASSWORD).await;
+    let code = t.latest_email_code().await;
+    let page = relay.post("/login/verify/code", &[("code", &code)]).await;
+    assert!(page.attr("data-number").is_some(), "{}", page.text());
+    assert!(!page.body.contains("/login/verify/email-instead"), "no e-mail fallback is offered on a risky login");
+    // Pressing it anyway (a hand-made post) changes nothing: the push is still needed.
+    let page = relay.post("/login/verify/email-instead", &[]).await;
+    assert!(page.text().contains("認証アプリでの承認"), "{}", page.text());
+    assert!(page.attr("data-number").is_some(), "still waiting for the push: {}", page.text());
+    let again = relay.post("/login/verify/code", &[("code", &code)]).await;
+    assert!(!again.text().contains("出金可能額"), "the spent code does not finish it: {}", again.text());
+    assert!(relay.get("/home").await.text().contains("口座番号"), "no session");
+    let challenge = device.pending(&acct).await.unwrap().remove(0).challenge;
+    assert_eq!(t.status(&challenge.id).await.state, ChallengeState::Pending, "the push still waits");
+
+    // "Not me": the attempt is over for every factor.
+    device.decide(&acct, &challenge, Decision::DenyFraud, None).await.unwrap();
+    for (path, fields) in [
+        ("/login/verify/email-instead", vec![]),
+        ("/login/verify/code", vec![("code", code.as_str())]),
+        ("/login/verify/resend", vec![]),
+    ] {
+        let page = relay.post(path, &fields).await;
+        assert!(!page.text().contains("出金可能額"), "{path}: {}", page.text());
+    }
+    assert!(relay.get("/home").await.text().contains("口座番号"), "no session after \"not me\"");
+    assert!(t.audit_events(&account).await.contains(&"login_attempt_ended".to_owned()));
+    device.remove(&acct).await.unwrap();
+}
+
+/// On a login that is not risky, the e-mailed code may replace the push; the push the login
+/// no longer waits for is withdrawn from the device (`cancelled`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switching_to_the_emailed_code_withdraws_the_push_from_the_device() {
+    let t = TestServer::start().await;
+    let account = t.customer("20000102").await;
+    let mut v = Visitor::new(&t.origin, HOME_IP);
+    login_with_email_code(&t, &mut v, &account).await;
+    let (device, acct) = t.enrolled_device(platform_keys(), &account).await;
+    v.post("/logout", &[]).await;
+    let page = v.login_password(&account, PASSWORD).await;
+    assert!(page.body.contains("/login/verify/email-instead"), "offered when not risky");
+    let number = page.attr("data-number").expect("the push's number");
+    let challenge = device.pending(&acct).await.unwrap().remove(0).challenge;
+    let page = v.post("/login/verify/email-instead", &[]).await;
+    assert!(page.text().contains("ワンタイム認証コード"), "{}", page.text());
+    assert_eq!(t.status(&challenge.id).await.state, ChallengeState::Cancelled);
+    assert!(device.pending(&acct).await.unwrap().is_empty(), "withdrawn from the device");
+    let err = device.decide(&acct, &challenge, Decision::Approve, Some(&number)).await.unwrap_err();
+    assert_eq!(err.code(), "challenge_not_pending", "{err}");
+    let code = t.latest_email_code().await;
+    assert!(v.post("/login/verify/code", &[("code", &code)]).await.text().contains("出金可能額"));
+    device.remove(&acct).await.unwrap();
+}
+
+/// Offline codes typed at the push step (no e-mailed code outstanding) count toward the lock
+/// like every other wrong factor: they cannot be guessed without limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_codes_guessed_at_the_push_step_count_toward_the_lock() {
+    let t = TestServer::start().await;
+    let account = t.customer("20000103").await;
+    let mut home = Visitor::new(&t.origin, HOME_IP);
+    login_with_email_code(&t, &mut home, &account).await;
+    let (device, acct) = t.enrolled_device(platform_keys(), &account).await;
+    let mut relay = Visitor::new(&t.origin, HOME_IP);
+    relay.login_password(&account, PASSWORD).await;
+    let code = t.latest_email_code().await;
+    relay.post("/login/verify/code", &[("code", &code)]).await;
+    let right = device.offline_code(&acct).await.unwrap().code;
+    let wrong: String = right.chars().map(|c| if c == '1' { '2' } else { '1' }).collect();
+    let max = inkan_server::Limits::default().max_failed_logins;
+    for i in 1..max {
+        let page = relay.post("/login/verify/code", &[("code", &wrong)]).await;
+        assert!(page.text().contains("コードが正しくありません"), "guess {i}: {}", page.text());
+    }
+    let page = relay.post("/login/verify/code", &[("code", &wrong)]).await;
+    assert!(page.text().contains("ロック"), "the last guess locks: {}", page.text());
+    // Locked: even the right offline code no longer opens anything.
+    let page = relay.post("/login/verify/code", &[("code", &right)]).await;
+    assert!(!page.text().contains("出金可能額"), "{}", page.text());
+    let events = t.audit_events(&account).await;
+    assert_eq!(events.iter().filter(|e| *e == "login_code_wrong").count(), max as usize, "{events:?}");
+    assert!(events.contains(&"account_locked".to_owned()));
+    device.remove(&acct).await.unwrap();
+}
+
+/// Before any factor is proven, a locked account answers exactly as an unknown account or a
+/// wrong password does: typing account numbers tells nobody which exist or are locked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_account_looks_like_any_other_until_the_password_is_right() {
+    let t = TestServer::start().await;
+    let account = t.customer("20000104").await;
+    let max = inkan_server::Limits::default().max_failed_logins;
+    let mut v = Visitor::new(&t.origin, HOME_IP);
+    for _ in 0..max {
+        v.login_password(&account, "Wrong-pass-0").await;
+    }
+    t.mail_with("Account locked").await;
+    let error_of = |p: &Page| {
+        let text = p.text();
+        (p.status, text.contains("口座番号またはパスワードが正しくありません"), text.contains("ロック"))
+    };
+    let locked_wrong = v.login_password(&account, "Wrong-pass-0").await;
+    let unknown = v.login_password("29999999", "Wrong-pass-0").await;
+    let known_wrong = v.login_password(&t.customer("20000105").await, "Wrong-pass-0").await;
+    assert_eq!(error_of(&locked_wrong), error_of(&unknown));
+    assert_eq!(error_of(&locked_wrong), error_of(&known_wrong));
+    assert_eq!(error_of(&unknown), (200, true, false));
+    // Only the right password learns that the account is locked.
+    assert!(v.login_password(&account, PASSWORD).await.text().contains("ロックしています"));
+}
+
+/// The language switch goes back only to a path of this site: tabs, CR/LF, backslashes and
+/// protocol-relative tricks all land on `/`, and none of them breaks the answer.
+#[tokio::test]
+async fn the_language_switch_redirects_only_within_the_site() {
+    let t = TestServer::start().await;
+    let mut v = Visitor::new(&t.origin, HOME_IP);
+    for back in [
+        "%2F%09%2Fevil.example",
+        "/%09/evil.example",
+        "//evil.example",
+        "/%5Cevil.example",
+        "%5C%5Cevil.example",
+        "https://evil.example/",
+        "/%0d%0aSet-Cookie:%20x=1",
+        "/%0a",
+        "%20/home",
+    ] {
+        let page = v.get_once(&format!("/lang/en?back={back}")).await;
+        assert_eq!((page.status, page.location.as_deref()), (303, Some("/")), "back={back}");
+    }
+    let page = v.get_once("/lang/ja?back=/settings%3Fm%3Dpassword").await;
+    assert_eq!((page.status, page.location.as_deref()), (303, Some("/settings?m=password")));
+}
+
+/// One rule for every security change: adding or removing a device or a passkey and changing
+/// the authentication e-mail need a login at most `fresh_login_secs` old. A session kept
+/// alive for longer by the 180-minute rule is refused (403) and nothing is issued or changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_changes_need_a_fresh_login() {
+    let t = TestServer::start().await;
+    let account = t.customer("20000106").await;
+    let mut v = Visitor::new(&t.origin, HOME_IP);
+    login_with_email_code(&t, &mut v, &account).await;
+    let (device, acct) = t.enrolled_device(platform_keys(), &account).await;
+    let fresh = inkan_server::Limits::default().fresh_login_secs;
+    t.clock.advance(fresh + MINUTE);
+    assert!(v.get("/home").await.text().contains("出金可能額"), "the session itself is alive");
+    let page = v.get_once("/settings/authenticators/new").await;
+    assert_eq!(page.status, 403);
+    assert!(!page.body.contains("inkan://enroll"), "no ticket is issued");
+    assert!(page.text().contains("ログインから10分以内"), "{}", page.text());
+    let revoke = format!("/settings/authenticators/{}/revoke", acct.device_id);
+    assert_eq!(v.post_once(&revoke, &[("confirm", "1")]).await.status, 403);
+    device.pending(&acct).await.expect("the device stays enrolled");
+    assert_eq!(v.post_once("/settings/passkeys/some-id/remove", &[("confirm", "1")]).await.status, 403);
+    let email = [
+        ("current_email", format!("taro.{account}@example.com")),
+        ("new_email", "x@example.org".into()),
+        ("password", PASSWORD.into()),
+    ];
+    let email: Vec<(&str, &str)> = email.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(v.post_once("/settings/email", &email).await.status, 403);
+    // Logging in again makes the same requests work.
+    v.post("/logout", &[]).await;
+    let page = v.login_password(&account, PASSWORD).await;
+    let number = page.attr("data-number").expect("the push");
+    approve_on_device(&device, &acct, &number).await;
+    v.get("/login/verify").await;
+    assert!(v.get("/settings/authenticators/new").await.body.contains("inkan://enroll"));
+    assert!(v.post("/settings/email", &email).await.text().contains("認証メールアドレスを変更しました"));
+    device.remove(&acct).await.unwrap();
+}
+
+/// A password change ends every other session of the account (whoever else was logged in,
+/// perhaps with the old password); the session that changed it stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_change_ends_the_other_sessions() {
+    let t = TestServer::start().await;
+    let account = t.customer("20000107").await;
+    let mut mine = Visitor::new(&t.origin, HOME_IP);
+    login_with_email_code(&t, &mut mine, &account).await;
+    let mut other = Visitor::new(&t.origin, "192.0.2.50");
+    login_with_email_code(&t, &mut other, &account).await;
+    let new = "Fresh-pass-2026";
+    let page = mine.post("/settings/password", &[("current", PASSWORD), ("new", new), ("confirm", new)]).await;
+    assert!(page.text().contains("パスワードを変更しました"), "{}", page.text());
+    assert_eq!(other.get_once("/home").await.status, 303, "the other session ended");
+    assert!(mine.get("/home").await.text().contains("出金可能額"), "this one stays");
+    let rows = t.audit_rows(&account).await;
+    assert_eq!(rows.iter().find(|r| r["event"] == "password_changed").unwrap()["detail"]["other_sessions_ended"], 1);
 }

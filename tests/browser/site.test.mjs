@@ -334,6 +334,10 @@ test("a revoked device's next approval fails", async () => {
   const other = await main.context().newPage();
   await other.goto(`${origin}/settings`);
   await other.click("#authenticators form button");
+  // It is the customer's only authenticator: the page says what remains and asks to confirm.
+  await other.getByText("最後の認証手段").first().waitFor();
+  await shot(other, "last-authenticator-ja");
+  await other.click("form:has(input[name=confirm]) button[type=submit]");
   await other.getByText("認証アプリの登録を解除しました").waitFor();
   assert.throws(() => cli("qa-device", "approve", pending.challenge_id, "--number", number), (e) => {
     assert.match(String(e.code), /device_revoked|session_expired|unauthorized/);
@@ -343,17 +347,21 @@ test("a revoked device's next approval fails", async () => {
 });
 
 test("five wrong passwords lock the account, with a mail that sends the customer to the support centre", async () => {
-  execFileSync(SERVER, ["--dev", "--data-dir", join(work, "data"), "customer", "create", "--account", "10000002",
+  const created = execFileSync(SERVER, ["--dev", "--data-dir", join(work, "data"), "customer", "create", "--account", "10000002",
     "--email", "hanako@example.com"], { encoding: "utf8" });
+  const password = created.match(/パスワード \/ password: +(\S+)/)[1];
   const page = await newPage();
-  for (let i = 0; i < 4; i++) {
+  for (let i = 0; i < 5; i++) {
     await submitPassword(page, "10000002", "Wrong-pass-0");
     await page.getByText("口座番号またはパスワードが正しくありません").waitFor();
   }
-  await submitPassword(page, "10000002", "Wrong-pass-0");
+  // Whoever typed the wrong password is not told the account is locked (that would tell a
+  // stranger it exists); the customer is mailed, and the right password is told.
+  assert.doesNotMatch(await page.textContent("main"), /ロック/);
+  const mail = await mailWith("Account locked");
+  await submitPassword(page, "10000002", password);
   await page.getByText("ロックしています").waitFor();
   await shot(page, "locked-ja");
-  const mail = await mailWith("Account locked");
   assert.match(mail.to, /hanako@example\.com/);
   assert.doesNotMatch(mail.body, /https?:\/\//, "no self-service unlock link");
   assert.match(mail.body, /サポートセンター/);

@@ -120,6 +120,37 @@ impl TestServer {
         }
     }
 
+    /// A server that devices and relying parties reach through a [`LossyPath`] on another
+    /// loopback port (its public origin is the path's), with changed limits.
+    pub async fn start_behind_lossy_path(change: impl FnOnce(&mut inkan_server::Limits)) -> (TestServer, LossyPath) {
+        let path_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let path_addr = path_listener.local_addr().unwrap();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("inkan.sqlite3").display());
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let addr = listener.local_addr().unwrap();
+        let origin = format!("http://{path_addr}");
+        let mut settings = Settings::for_tests(&origin, &database_url);
+        change(&mut settings.limits);
+        let clock = ManualClock::new(inkan_core::Clock::now(&inkan_core::SystemClock));
+        let server = inkan_server::start(settings.clone(), Arc::new(clock.clone()), Some(listener))
+            .await
+            .expect("server starts");
+        let path = LossyPath::start(path_listener, addr);
+        let t = TestServer {
+            server: Some(server),
+            origin,
+            clock,
+            api_key: settings.rp_api_key.expose().to_owned(),
+            http: reqwest::Client::new(),
+            database_url,
+            settings,
+            dir,
+            addr,
+        };
+        (t, path)
+    }
+
     /// Same as [`TestServer::start`], with changed limits.
     pub async fn start_with(change: impl FnOnce(&mut inkan_server::Limits)) -> TestServer {
         let mut t = TestServer::start().await;
@@ -374,4 +405,62 @@ pub async fn submit_raw(
         .expect("request");
     let status = resp.status().as_u16();
     if resp.status().is_success() { Ok(resp.json().await.unwrap()) } else { Err((status, resp.json().await.unwrap())) }
+}
+
+/// A network path on loopback that can start dropping everything silently: while `drop` is
+/// on, bytes are read from both sides and thrown away, so neither side sees the connection
+/// close or stall (as behind a router that lost its route). New connections are accepted and
+/// blackholed the same way.
+pub struct LossyPath {
+    dropping: Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LossyPath {
+    fn start(listener: TcpListener, to: std::net::SocketAddr) -> LossyPath {
+        let dropping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = dropping.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(to).await else { continue };
+                let (cr, cw) = client.into_split();
+                let (sr, sw) = server.into_split();
+                tokio::spawn(Self::pipe(cr, sw, flag.clone()));
+                tokio::spawn(Self::pipe(sr, cw, flag.clone()));
+            }
+        });
+        LossyPath { dropping, task }
+    }
+
+    async fn pipe(
+        mut from: tokio::net::tcp::OwnedReadHalf,
+        mut to: tokio::net::tcp::OwnedWriteHalf,
+        dropping: Arc<std::sync::atomic::AtomicBool>,
+    ) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = match from.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            if dropping.load(std::sync::atomic::Ordering::SeqCst) {
+                continue;
+            }
+            if to.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Starts (`true`) or stops dropping everything on the path.
+    pub fn set_dropping(&self, on: bool) {
+        self.dropping.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for LossyPath {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }

@@ -37,7 +37,7 @@ requested_at: string, };
 
 export type Decision = "approve" | "deny" | "deny_fraud";
 
-export type ChallengeState = "pending" | "approved" | "denied" | "denied_fraud" | "expired" | "failed";
+export type ChallengeState = "pending" | "approved" | "denied" | "denied_fraud" | "expired" | "failed" | "cancelled";
 
 export type ChannelState = "connecting" | "connected" | "offline" | "stopped";
 

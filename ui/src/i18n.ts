@@ -57,6 +57,7 @@ const ja = {
     "不正の可能性として報告しました。この口座へのプッシュ通知は停止されました。パスワードを変更し、お心当たりのない取引がないかご確認ください。",
   resultFailed: "数字の誤りが続いたため、この依頼は無効になりました。",
   resultExpired: "この依頼は期限切れです。必要ならもう一度やり直してください。",
+  resultCancelled: "この依頼は取り下げられました(ログインが別の方法で進んだか、中止されました)。",
   resolvedElsewhere: "この依頼は別の場所で処理されたか、期限が切れました。",
   detailExpired: "この依頼は期限切れのため承認できません。",
   // enroll
@@ -91,6 +92,7 @@ const ja = {
   stateDenied: "拒否済み",
   stateDeniedFraud: "不正として拒否",
   stateExpired: "期限切れ",
+  stateCancelled: "取り下げ",
   stateFailed: "無効",
   statePending: "処理中",
   // accounts
@@ -186,6 +188,7 @@ const en: Catalogue = {
     "Reported as possible fraud. Pushes to this account are now stopped. Change your password and check your account for anything you did not do.",
   resultFailed: "Too many wrong numbers: this request is no longer valid.",
   resultExpired: "This request has expired. Start again if you need to.",
+  resultCancelled: "This request was withdrawn (the login went on another way, or was abandoned).",
   resolvedElsewhere: "This request was handled elsewhere or has expired.",
   detailExpired: "This request has expired and can no longer be approved.",
   enrollTitle: "Enroll an account",
@@ -218,6 +221,7 @@ const en: Catalogue = {
   stateDenied: "Denied",
   stateDeniedFraud: "Denied as fraud",
   stateExpired: "Expired",
+  stateCancelled: "Withdrawn",
   stateFailed: "Invalid",
   statePending: "Pending",
   accountsTitle: "Enrolled accounts",

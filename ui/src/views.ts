@@ -171,6 +171,7 @@ const RESULT_TEXT: Record<ChallengeState, MessageKey> = {
   denied_fraud: "resultFraud",
   failed: "resultFailed",
   expired: "resultExpired",
+  cancelled: "resultCancelled",
   pending: "sending",
 };
 
@@ -412,6 +413,7 @@ const STATE_TEXT: Record<ChallengeState, MessageKey> = {
   denied_fraud: "stateDeniedFraud",
   expired: "stateExpired",
   failed: "stateFailed",
+  cancelled: "stateCancelled",
 };
 
 export function historyView(ctx: Ctx): HTMLElement {

@@ -30,6 +30,11 @@ pub const SESSION_RENEW_MARGIN_SECS: i64 = 60;
 /// Push channel reconnect delays: first, and the cap of the doubling.
 pub const RECONNECT_FIRST: Duration = Duration::from_millis(250);
 pub const RECONNECT_MAX: Duration = Duration::from_secs(30);
+/// How long the live channel may stay silent (no event, no keep-alive) before the device
+/// takes the path as dead and reconnects: three of the server's keep-alives
+/// ([`inkan_protocol::PUSH_KEEPALIVE_SECS`]). A path that drops packets without closing the
+/// connection is noticed within this time.
+pub const DEFAULT_PUSH_SILENCE_LIMIT: Duration = Duration::from_secs(3 * inkan_protocol::PUSH_KEEPALIVE_SECS);
 
 /// What the live channel reports.
 #[derive(Debug)]
@@ -73,6 +78,7 @@ pub struct Authenticator {
     clock: SharedClock,
     http: reqwest::Client,
     sessions: Mutex<HashMap<String, (String, i64)>>,
+    push_silence_limit: Duration,
 }
 
 fn random_id(bytes: usize) -> String {
@@ -99,7 +105,21 @@ fn is_final(e: &CoreError) -> bool {
 
 impl Authenticator {
     pub fn new(profile: Profile, keys: Arc<dyn KeyStore>, clock: SharedClock) -> CoreResult<Self> {
-        Ok(Authenticator { profile, keys, clock, http: http_client()?, sessions: Mutex::new(HashMap::new()) })
+        Ok(Authenticator {
+            profile,
+            keys,
+            clock,
+            http: http_client()?,
+            sessions: Mutex::new(HashMap::new()),
+            push_silence_limit: DEFAULT_PUSH_SILENCE_LIMIT,
+        })
+    }
+
+    /// Changes how long the live channel may stay silent before it is taken as dead (for a
+    /// server whose keep-alive interval differs from the default).
+    pub fn with_push_silence_limit(mut self, limit: Duration) -> Self {
+        self.push_silence_limit = limit;
+        self
     }
 
     pub fn profile(&self) -> &Profile {
@@ -424,7 +444,9 @@ impl Authenticator {
         }
         let mut parser = SseParser::new();
         let mut body = resp.bytes_stream();
-        while let Some(chunk) = body.next().await {
+        let limit = self.push_silence_limit;
+        let silent = || CoreError::ServerUnreachable(format!("the push channel was silent for {} s", limit.as_secs()));
+        while let Some(chunk) = tokio::time::timeout(limit, body.next()).await.map_err(|_| silent())? {
             let chunk = chunk.map_err(|e| CoreError::ServerUnreachable(e.without_url().to_string()))?;
             let events = parser.push(&chunk).map_err(|e| CoreError::BadResponse(e.to_string()))?;
             for event in events {

@@ -69,8 +69,12 @@ impl Api<'_> {
             .get(self.url("/v1/device/events"))
             .bearer_auth(token)
             .header("accept", "text/event-stream")
-            .send()
+            .send();
+        // The answer's head must come within the ordinary request time (a dead path would
+        // otherwise hold it forever); the body then streams without an overall limit.
+        let resp = tokio::time::timeout(REQUEST_TIMEOUT, resp)
             .await
+            .map_err(|_| CoreError::ServerUnreachable("no answer to the push channel request".into()))?
             .map_err(unreachable)?;
         if resp.status().is_success() {
             return Ok(resp);

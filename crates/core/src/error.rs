@@ -28,6 +28,8 @@ pub enum CoreError {
     ChallengeMismatch,
     #[error("the challenge has expired")]
     ChallengeExpired,
+    #[error("the challenge's text could disguise what is signed ({0}); it was discarded")]
+    UnsafeChallengeText(String),
     #[error("no pending challenge {0}")]
     ChallengeNotFound(String),
     #[error("this challenge needs the number shown on the page")]
@@ -75,6 +77,7 @@ impl CoreError {
             CoreError::ForgedChallenge => "forged_challenge",
             CoreError::ChallengeMismatch => "challenge_mismatch",
             CoreError::ChallengeExpired => "challenge_expired",
+            CoreError::UnsafeChallengeText(_) => "unsafe_challenge_text",
             CoreError::ChallengeNotFound(_) => "challenge_not_found",
             CoreError::NumberRequired => "number_required",
             CoreError::NumberMalformed(_) => "number_malformed",

@@ -20,6 +20,9 @@ pub fn verify_challenge(account: &Account, signed: &SignedChallenge, now: i64) -
     if now > c.expires_at {
         return Err(CoreError::ChallengeExpired);
     }
+    // The person must see exactly what is signed: text that could disguise it is refused here
+    // too, whatever the server let through.
+    c.details.check_display(usize::MAX).map_err(CoreError::UnsafeChallengeText)?;
     Ok(c.clone())
 }
 
@@ -129,7 +132,12 @@ mod tests {
         let signed = vector_challenge(0, "challenge_withdrawal");
         let now = signed.challenge.created_at + 1;
         assert_eq!(verify_challenge(&account, &signed, now).unwrap(), signed.challenge);
-        assert!(verify_challenge(&account, &vector_challenge(1, "challenge_login"), now).is_ok());
+        // The login vector's browser text ends in a line break (it pins how canonical JSON
+        // escapes one): its server signature is right, but a device does not show such text.
+        assert!(matches!(
+            verify_challenge(&account, &vector_challenge(1, "challenge_login"), now),
+            Err(CoreError::UnsafeChallengeText(_))
+        ));
 
         let mut altered = signed.clone();
         if let ChallengeDetails::Withdrawal(w) = &mut altered.challenge.details {
@@ -149,6 +157,30 @@ mod tests {
         let mut pinned_other_key = account.clone();
         pinned_other_key.server_public_key = vectors::load().device_public_key;
         assert!(matches!(verify_challenge(&pinned_other_key, &signed, now), Err(CoreError::ForgedChallenge)));
+    }
+
+    /// A challenge signed by the pinned server key is still refused when its text could make
+    /// what the person sees differ from what is signed (a server that let it through).
+    #[test]
+    fn refuses_signed_challenges_whose_text_disguises_what_is_signed() {
+        let account = vector_account();
+        let base = vectors::challenges()[0].clone();
+        let now = base.created_at + 1;
+        let cases: [fn(&mut inkan_protocol::WithdrawalContext); 4] = [
+            |w| w.bank = "\u{202E}knaB rekcattA".into(),
+            |w| w.branch = "Shibuya\u{200B}".into(),
+            |w| w.account_masked = "****５６７８９".into(),
+            |w| w.requested_at = "2026-11-24\n18:00".into(),
+        ];
+        for change in cases {
+            let mut challenge = base.clone();
+            let ChallengeDetails::Withdrawal(w) = &mut challenge.details else { panic!("a withdrawal vector") };
+            change(w);
+            let server_signature = Label::Challenge.sign(&vectors::server_key(), &challenge).unwrap();
+            let signed = SignedChallenge { challenge, server_signature };
+            let err = verify_challenge(&account, &signed, now).unwrap_err();
+            assert_eq!(err.code(), "unsafe_challenge_text", "{err}");
+        }
     }
 
     #[test]

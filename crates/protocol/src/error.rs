@@ -35,6 +35,11 @@ pub enum ErrorCode {
     NoDevices,
     InvalidDetails,
     Internal,
+    /// The database cannot be read or written right now (full disk, restarted, locked):
+    /// try again shortly; nothing was changed.
+    DatabaseUnavailable,
+    /// Too many requests from this client (or too many open connections): wait, then retry.
+    RateLimited,
     /// A code this build does not know yet (sent by a newer server).
     #[serde(other)]
     Unknown,
@@ -70,6 +75,8 @@ impl ErrorCode {
             ErrorCode::NoDevices => "no_devices",
             ErrorCode::InvalidDetails => "invalid_details",
             ErrorCode::Internal => "internal",
+            ErrorCode::DatabaseUnavailable => "database_unavailable",
+            ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Unknown => "unknown",
         }
     }

@@ -31,7 +31,41 @@ impl ChallengeDetails {
             ChallengeDetails::Withdrawal(_) => "withdrawal",
         }
     }
+
+    /// Every text field the device shows the person (and signs), named.
+    pub fn display_fields(&self) -> Vec<(&'static str, &str)> {
+        match self {
+            ChallengeDetails::Login(l) => {
+                vec![("time", &l.time), ("ip", &l.ip), ("place", &l.place), ("browser", &l.browser)]
+            }
+            ChallengeDetails::Withdrawal(w) => vec![
+                ("bank", &w.bank),
+                ("branch", &w.branch),
+                ("account_masked", &w.account_masked),
+                ("requested_at", &w.requested_at),
+            ],
+        }
+    }
+
+    /// Checks what the person will be shown against the display-text rule
+    /// ([`crate::display::check_display_text`], fields of at most `max_chars`) and the masking
+    /// rule (a masked account number shows at most [`MAX_SHOWN_ACCOUNT_DIGITS`] digits, of any
+    /// script). Both the server (before signing) and the device (before showing) apply it.
+    pub fn check_display(&self, max_chars: usize) -> Result<(), String> {
+        for (field, value) in self.display_fields() {
+            crate::display::check_display_text(value, max_chars).map_err(|p| p.describe(field, max_chars))?;
+        }
+        if let ChallengeDetails::Withdrawal(w) = self
+            && crate::display::digit_count(&w.account_masked) > MAX_SHOWN_ACCOUNT_DIGITS
+        {
+            return Err(format!("account_masked must show at most {MAX_SHOWN_ACCOUNT_DIGITS} digits (of any script)"));
+        }
+        Ok(())
+    }
 }
+
+/// Digits of a destination account number that a challenge may show.
+pub const MAX_SHOWN_ACCOUNT_DIGITS: usize = 4;
 
 /// Where and how a login is being attempted, as shown to the person.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,6 +159,9 @@ pub enum ChallengeState {
     Expired,
     /// Too many wrong numbers were typed.
     Failed,
+    /// Withdrawn by the relying party: what it was for no longer waits for it (the login
+    /// went on another way, or was abandoned). Devices drop it from their inbox.
+    Cancelled,
 }
 
 impl ChallengeState {
@@ -136,6 +173,7 @@ impl ChallengeState {
             ChallengeState::DeniedFraud => "denied_fraud",
             ChallengeState::Expired => "expired",
             ChallengeState::Failed => "failed",
+            ChallengeState::Cancelled => "cancelled",
         }
     }
 
@@ -157,6 +195,10 @@ impl ChallengeState {
 }
 
 // ---- Device API -------------------------------------------------------------------------
+
+/// How often the server sends a keep-alive on an idle live channel, by default
+/// (`Limits::push_keepalive_secs`); devices take three missed ones as a dead path.
+pub const PUSH_KEEPALIVE_SECS: u64 = 15;
 
 /// Offline-code parameters issued at enrollment (RFC 6238).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -25,13 +25,13 @@ use crate::error::{ApiError, ApiResult};
 use crate::hub::HubEvent;
 use crate::service::{AuthedDevice, SharedService};
 
-/// How often an idle push channel sends a keep-alive comment.
-pub const PUSH_KEEPALIVE: Duration = Duration::from_secs(15);
-
 pub fn router(service: SharedService) -> Router {
     let limit = service.settings.limits.max_body_bytes;
     Router::new()
+        // Liveness: the process answers. Readiness: it can also read and write its database.
         .route("/healthz", get(|| async { "ok" }))
+        .route("/livez", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/server-key", get(server_key))
         .route("/v1/device/enroll", post(enroll))
@@ -44,6 +44,7 @@ pub fn router(service: SharedService) -> Router {
         .route("/v1/rp/challenges", post(create_challenge))
         .route("/v1/rp/challenges/{id}", get(challenge_status))
         .route("/v1/rp/challenges/{id}/wait", get(wait_challenge))
+        .route("/v1/rp/challenges/{id}/cancel", post(cancel_challenge))
         .route("/v1/rp/accounts/{account}", get(account_state))
         .route("/v1/rp/accounts/{account}/devices", get(list_devices))
         .route("/v1/rp/accounts/{account}/devices/{device}/revoke", post(revoke_device))
@@ -74,8 +75,48 @@ where
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` header. The scheme is matched without
+/// regard to case, as HTTP says (RFC 9110, 11.1); one or more spaces may follow it.
 fn bearer(parts: &Parts) -> Option<&str> {
-    parts.headers.get(AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim_start_matches(' ');
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// `Path` whose rejections (a segment that is not UTF-8, a wrong shape) become [`ApiError`]s
+/// with a JSON body and a stable code, like every other error.
+pub struct ApiPath<T>(pub T);
+
+impl<T> FromRequestParts<SharedService> for ApiPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, service: &SharedService) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, service).await {
+            Ok(Path(v)) => Ok(ApiPath(v)),
+            Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
+        }
+    }
+}
+
+/// `Query` whose rejections (`timeout=-1`, a value that is not a number) become [`ApiError`]s.
+pub struct ApiQuery<T>(pub T);
+
+impl<T> FromRequestParts<SharedService> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, service: &SharedService) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, service).await {
+            Ok(Query(v)) => Ok(ApiQuery(v)),
+            Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
+        }
+    }
 }
 
 /// A device authenticated by its session token.
@@ -90,19 +131,62 @@ impl FromRequestParts<SharedService> for Device {
     }
 }
 
-/// The relying party (the brokerage's web backend), authenticated by the API key.
+/// A device authenticated by its session token, with the session's expiry.
+pub struct DeviceSession(pub AuthedDevice, pub i64);
+
+impl FromRequestParts<SharedService> for DeviceSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, service: &SharedService) -> Result<Self, ApiError> {
+        let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
+        let (device, expires_at) = service.authenticate_session(token).await?;
+        Ok(DeviceSession(device, expires_at))
+    }
+}
+
+/// The relying party (the brokerage's web backend), authenticated by the API key. A client
+/// that sent too many wrong keys this minute is refused (429) before its key is looked at.
 pub struct RelyingParty;
 
 impl FromRequestParts<SharedService> for RelyingParty {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, service: &SharedService) -> Result<Self, ApiError> {
-        let given = bearer(parts).ok_or(ApiError::Unauthorized)?;
+        let ip = crate::client_ip(parts, service.settings.trust_x_forwarded_for);
+        let now = service.now();
+        if service.wrong_api_keys.blocked(ip, now) {
+            return Err(ApiError::RateLimited);
+        }
+        let given = bearer(parts).unwrap_or("");
         // Hash both sides so the comparison is constant-time whatever the lengths.
         let want = Sha256::digest(service.settings.rp_api_key.expose().as_bytes());
         let got = Sha256::digest(given.as_bytes());
-        if bool::from(want.ct_eq(&got)) { Ok(RelyingParty) } else { Err(ApiError::Unauthorized) }
+        if bool::from(want.ct_eq(&got)) {
+            return Ok(RelyingParty);
+        }
+        service.wrong_api_keys.allow(ip, now);
+        Err(ApiError::Unauthorized)
     }
+}
+
+/// A request to a path anyone may call before proving anything (device nonce, enrollment,
+/// session opening): counted per client, refused with 429 `rate_limited` past the limit.
+pub struct Unauthenticated;
+
+impl FromRequestParts<SharedService> for Unauthenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, service: &SharedService) -> Result<Self, ApiError> {
+        let ip = crate::client_ip(parts, service.settings.trust_x_forwarded_for);
+        if service.unauthenticated.allow(ip, service.now()) { Ok(Unauthenticated) } else { Err(ApiError::RateLimited) }
+    }
+}
+
+/// `200 ready`, or 503 `database_unavailable` while the database cannot be read or written
+/// (a load balancer then sends traffic elsewhere; liveness stays up, nothing restarts).
+async fn ready(State(s): State<SharedService>) -> ApiResult<&'static str> {
+    s.store.check_ready(s.now()).await?;
+    Ok("ready")
 }
 
 /// The OpenAPI description of both APIs (`crates/server/openapi.json`).
@@ -118,17 +202,19 @@ async fn server_key(State(s): State<SharedService>) -> Json<serde_json::Value> {
 
 async fn enroll(
     State(s): State<SharedService>,
+    _: Unauthenticated,
     ApiJson(req): ApiJson<EnrollRequest>,
 ) -> ApiResult<Json<inkan_protocol::EnrollResponse>> {
     Ok(Json(s.enroll(req).await?))
 }
 
-async fn nonce(State(s): State<SharedService>) -> ApiResult<Json<inkan_protocol::NonceResponse>> {
+async fn nonce(State(s): State<SharedService>, _: Unauthenticated) -> ApiResult<Json<inkan_protocol::NonceResponse>> {
     Ok(Json(s.issue_nonce().await?))
 }
 
 async fn session(
     State(s): State<SharedService>,
+    _: Unauthenticated,
     ApiJson(req): ApiJson<SessionRequest>,
 ) -> ApiResult<Json<inkan_protocol::SessionResponse>> {
     Ok(Json(s.open_session(req).await?))
@@ -144,7 +230,7 @@ async fn pending(
 async fn decide(
     State(s): State<SharedService>,
     Device(d): Device,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(sub): ApiJson<DecisionSubmission>,
 ) -> ApiResult<Json<inkan_protocol::DecisionOutcome>> {
     Ok(Json(s.decide(&d, &id, sub).await?))
@@ -158,16 +244,21 @@ fn sse_event(event: &PushEvent) -> Event {
     Event::default().event(name).json_data(event).unwrap_or_else(|_| Event::default().comment("unencodable"))
 }
 
-/// The live push channel: the account's pending challenges first, then every new one.
+/// The live push channel: the account's pending challenges first, then every new one. It
+/// ends when the device session expires (checked before every event, and by a timer for an
+/// idle channel), when the device is revoked, or when the server stops: nothing is delivered
+/// on a session that is over; the device opens a new session and reconnects.
 async fn events(
     State(s): State<SharedService>,
-    Device(d): Device,
+    DeviceSession(d, session_expires_at): DeviceSession,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let rx = s.hub.subscribe(&d.account_id);
     let initial: Vec<Event> =
         s.pending_for(&d).await?.into_iter().map(|c| sse_event(&PushEvent::Challenge(Box::new(c)))).collect();
     let me = d.device_id.clone();
+    let clock = s.clock.clone();
     let live = BroadcastStream::new(rx)
+        .take_while(move |_| std::future::ready(clock.now() <= session_expires_at))
         // The channel ends when this device is revoked, or when it fell so far behind that
         // events were dropped: it then reconnects and is sent its pending list afresh.
         .take_while(move |ev| {
@@ -183,8 +274,12 @@ async fn events(
                 _ => None,
             })
         });
-    let stream = futures_util::stream::iter(initial).chain(live).map(Ok).take_until(s.stopping());
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(PUSH_KEEPALIVE)))
+    let remaining = u64::try_from(session_expires_at.saturating_sub(s.now())).unwrap_or(0);
+    let session_over = tokio::time::sleep(Duration::from_secs(remaining).saturating_add(Duration::from_secs(1)));
+    let stream =
+        futures_util::stream::iter(initial).chain(live).map(Ok).take_until(s.stopping()).take_until(session_over);
+    let keepalive = Duration::from_secs(s.settings.limits.push_keepalive_secs);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(keepalive)))
 }
 
 async fn create_ticket(
@@ -206,9 +301,17 @@ async fn create_challenge(
 async fn challenge_status(
     State(s): State<SharedService>,
     _: RelyingParty,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<inkan_protocol::ChallengeStatus>> {
     Ok(Json(s.challenge_status(&id).await?))
+}
+
+async fn cancel_challenge(
+    State(s): State<SharedService>,
+    _: RelyingParty,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<inkan_protocol::ChallengeStatus>> {
+    Ok(Json(s.cancel_challenge(&id).await?))
 }
 
 #[derive(Deserialize)]
@@ -219,8 +322,8 @@ struct WaitQuery {
 async fn wait_challenge(
     State(s): State<SharedService>,
     _: RelyingParty,
-    Path(id): Path<String>,
-    Query(q): Query<WaitQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<WaitQuery>,
 ) -> ApiResult<Json<inkan_protocol::ChallengeStatus>> {
     let max = s.settings.limits.max_long_poll_secs;
     let secs = q.timeout.unwrap_or(max).min(max);
@@ -230,7 +333,7 @@ async fn wait_challenge(
 async fn account_state(
     State(s): State<SharedService>,
     _: RelyingParty,
-    Path(account): Path<String>,
+    ApiPath(account): ApiPath<String>,
 ) -> ApiResult<Json<inkan_protocol::AccountPushState>> {
     Ok(Json(s.account_push_state(&account).await?))
 }
@@ -238,7 +341,7 @@ async fn account_state(
 async fn list_devices(
     State(s): State<SharedService>,
     _: RelyingParty,
-    Path(account): Path<String>,
+    ApiPath(account): ApiPath<String>,
 ) -> ApiResult<Json<Vec<inkan_protocol::DeviceInfo>>> {
     Ok(Json(s.list_devices(&account).await?))
 }
@@ -246,7 +349,7 @@ async fn list_devices(
 async fn revoke_device(
     State(s): State<SharedService>,
     _: RelyingParty,
-    Path((account, device)): Path<(String, String)>,
+    ApiPath((account, device)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<serde_json::Value>> {
     s.revoke_device(&account, &device).await?;
     Ok(Json(serde_json::json!({"revoked": device})))
@@ -255,7 +358,7 @@ async fn revoke_device(
 async fn unblock(
     State(s): State<SharedService>,
     _: RelyingParty,
-    Path(account): Path<String>,
+    ApiPath(account): ApiPath<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
     s.unblock_pushes(&account).await?;
     Ok(Json(serde_json::json!({"push_blocked": false})))
@@ -269,7 +372,7 @@ struct CodeBody {
 async fn verify_code(
     State(s): State<SharedService>,
     _: RelyingParty,
-    Path(account): Path<String>,
+    ApiPath(account): ApiPath<String>,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> ApiResult<Json<serde_json::Value>> {
     Ok(Json(serde_json::json!({"valid": s.verify_offline_code(&account, &body.code).await?})))
@@ -278,7 +381,7 @@ async fn verify_code(
 async fn audit(
     State(s): State<SharedService>,
     _: RelyingParty,
-    Path(account): Path<String>,
+    ApiPath(account): ApiPath<String>,
 ) -> ApiResult<Json<Vec<serde_json::Value>>> {
     let rows = s.store.audit_for_account(&account, 200).await?;
     Ok(Json(

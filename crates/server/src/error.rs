@@ -55,13 +55,33 @@ pub enum ApiError {
     NoDevices,
     #[error("invalid challenge details: {0}")]
     InvalidDetails(String),
+    #[error("too many requests from this client; wait a minute and try again")]
+    RateLimited,
+    #[error("the database is unavailable right now; try again shortly (nothing was changed)")]
+    DatabaseUnavailable(#[source] sqlx::Error),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
 
+/// Whether a database error is the database being unavailable (full disk, I/O error, read-only
+/// file, lock held too long, connection lost or refused) rather than a fault in the request or
+/// the code: those answer 503 and recover by themselves when the database does.
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            // SQLite's primary result codes (the low byte of the extended code).
+            let primary = db.code().and_then(|c| c.parse::<i32>().ok()).map(|c| c & 0xff);
+            // SQLITE_BUSY 5, LOCKED 6, READONLY 8, IOERR 10, FULL 13, CANTOPEN 14, PROTOCOL 15.
+            matches!(primary, Some(5 | 6 | 8 | 10 | 13 | 14 | 15))
+        }
+        _ => false,
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        ApiError::Internal(e.into())
+        if is_unavailable(&e) { ApiError::DatabaseUnavailable(e) } else { ApiError::Internal(e.into()) }
     }
 }
 
@@ -94,6 +114,8 @@ impl ApiError {
             ApiError::NoDevices => ErrorCode::NoDevices,
             ApiError::InvalidDetails(_) => ErrorCode::InvalidDetails,
             ApiError::Internal(_) => ErrorCode::Internal,
+            ApiError::DatabaseUnavailable(_) => ErrorCode::DatabaseUnavailable,
+            ApiError::RateLimited => ErrorCode::RateLimited,
         }
     }
 
@@ -114,16 +136,20 @@ impl ApiError {
             ApiError::TooManyOpenChallenges
             | ApiError::TooManyPushes
             | ApiError::CooldownActive { .. }
-            | ApiError::PushBlocked => StatusCode::TOO_MANY_REQUESTS,
+            | ApiError::PushBlocked
+            | ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(e) = &self {
-            tracing::error!(error = %e, "internal error");
+        match &self {
+            ApiError::Internal(e) => tracing::error!(error = %e, "internal error"),
+            ApiError::DatabaseUnavailable(e) => tracing::warn!(error = %e, "database unavailable"),
+            _ => {}
         }
         let body = ErrorBody { code: self.code(), message: self.to_string() };
         (self.status(), Json(body)).into_response()

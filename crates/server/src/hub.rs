@@ -43,6 +43,11 @@ impl Hub {
         }
     }
 
+    /// Live listeners (push channels and long polls) of one account.
+    pub fn listeners(&self, account_id: &str) -> usize {
+        self.accounts.lock().expect("hub lock").get(account_id).map_or(0, |tx| tx.receiver_count())
+    }
+
     /// Accounts with at least one live channel (for metrics).
     pub fn live_accounts(&self) -> usize {
         self.accounts.lock().expect("hub lock").len()

@@ -16,6 +16,8 @@ pub mod hub;
 pub mod mail;
 pub mod mask;
 pub mod qr;
+pub mod ratelimit;
+pub mod serve;
 pub mod service;
 pub mod settings;
 pub mod site;
@@ -68,6 +70,21 @@ pub fn random_signing_key() -> SigningKey {
     }
 }
 
+/// The client's address: the connection's peer, or, where the deployment says a proxy in
+/// front sets it (`trust_x_forwarded_for`), the first address of `X-Forwarded-For`. One rule
+/// for the API and the site.
+pub fn client_ip(parts: &axum::http::request::Parts, trust_x_forwarded_for: bool) -> std::net::IpAddr {
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+    let forwarded = trust_x_forwarded_for
+        .then(|| parts.headers.get("x-forwarded-for")?.to_str().ok()?.split(',').next()?.trim().parse().ok())
+        .flatten();
+    forwarded.unwrap_or(peer)
+}
+
 pub fn sha256(bytes: &[u8]) -> Vec<u8> {
     Sha256::digest(bytes).to_vec()
 }
@@ -81,14 +98,21 @@ pub struct RunningServer {
 }
 
 impl RunningServer {
-    /// Stops accepting, closes open connections, and waits for the server task.
+    /// Graceful shutdown: stops accepting; every waiting long poll answers at once with the
+    /// challenge's status (the decision, or `pending`: ask again, on another instance), live
+    /// channels end so devices reconnect elsewhere, requests in flight finish; then the
+    /// server task ends. After [`Limits::shutdown_grace_secs`] whatever is left is dropped.
     pub async fn stop(mut self) {
         self.service.begin_shutdown();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        self.task.abort();
-        let _ = (&mut self.task).await;
+        let grace = Duration::from_secs(self.service.settings.limits.shutdown_grace_secs);
+        if tokio::time::timeout(grace, &mut self.task).await.is_err() {
+            tracing::warn!(?grace, "connections still open after the grace period: dropping them");
+            self.task.abort();
+            let _ = (&mut self.task).await;
+        }
     }
 
     /// Ends the server at once, as if the process were killed: the listener closes and every
@@ -125,6 +149,8 @@ pub async fn start(
     let app = api::router(service.clone()).merge(site::router(site));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let sweeper = service.clone();
+    let limits = service.settings.limits.clone();
+    let connections = service.connections.clone();
     let task = tokio::spawn(async move {
         let sweep = async move {
             let mut sweep = tokio::time::interval(EXPIRY_SWEEP_INTERVAL);
@@ -145,14 +171,11 @@ pub async fn start(
                 }
             }
         };
-        // `into_make_service*` hands each connection a cheap clone of the router; serving the
-        // `Router` itself rebuilds its route table per connection (~12 KiB each, measured).
-        let make = app.into_make_service_with_connect_info::<SocketAddr>();
-        let serve = axum::serve(listener, make).with_graceful_shutdown(async {
+        let serve = serve::serve(listener, app, &limits, connections, async {
             let _ = rx.await;
         });
         tokio::select! {
-            r = serve => if let Err(e) = r { tracing::error!(error = %e, "server stopped") },
+            () = serve => {}
             _ = sweep => {}
         }
         notice_mailer.abort();

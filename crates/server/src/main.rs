@@ -40,6 +40,10 @@ struct Cli {
     /// The loopback port the desktop app listens on for same-device approval (0: not offered).
     #[arg(long, env = "INKAN_APP_LOOPBACK_PORT", global = true, default_value_t = inkan_protocol::DEFAULT_LOOPBACK_PORT)]
     app_loopback_port: u16,
+    /// A TOML configuration file with a `[limits]` table (every limit by name; see
+    /// `inkan-server config check`). Each limit can also be set by `INKAN_LIMIT_<NAME>`.
+    #[arg(long, env = "INKAN_CONFIG", global = true)]
+    config: Option<PathBuf>,
     /// Refuse withdrawals without a passkey (end the interim push-only path).
     #[arg(long, env = "INKAN_FORBID_PUSH_ONLY_WITHDRAWALS", global = true)]
     forbid_push_only_withdrawals: bool,
@@ -64,9 +68,22 @@ enum Command {
         #[arg(long, default_value = "enroll-ticket.png")]
         png: PathBuf,
     },
+    /// The effective configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Customers of the demo site (QA and operators).
     #[command(subcommand)]
     Customer(CustomerCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration (defaults, file, environment) with secrets redacted,
+    /// and refuse values that are unsafe outside --dev (exit status 1, saying which).
+    Check {
+        #[arg(long, env = "INKAN_LISTEN", default_value = "127.0.0.1:8400")]
+        listen: SocketAddr,
+    },
 }
 
 #[derive(Subcommand)]
@@ -101,7 +118,18 @@ enum CustomerCommand {
 }
 
 fn settings(cli: &Cli, listen: SocketAddr) -> anyhow::Result<Settings> {
-    std::fs::create_dir_all(&cli.data_dir).with_context(|| format!("creating {}", cli.data_dir.display()))?;
+    let dir = cli.data_dir.display();
+    std::fs::create_dir_all(&cli.data_dir).with_context(|| {
+        format!("データディレクトリ {dir} を作成できません / cannot create the data directory {dir}")
+    })?;
+    if cli.database_url.is_none() {
+        // The embedded database lives here: say so now, naming the directory, rather than
+        // with the database driver's bare message later.
+        let probe = cli.data_dir.join(format!(".inkan-write-check-{}", std::process::id()));
+        std::fs::write(&probe, b"").and_then(|()| std::fs::remove_file(&probe)).with_context(|| {
+            format!("データディレクトリ {dir} に書き込めません / cannot write to the data directory {dir}")
+        })?;
+    }
     let database_url = cli
         .database_url
         .clone()
@@ -128,6 +156,17 @@ fn settings(cli: &Cli, listen: SocketAddr) -> anyhow::Result<Settings> {
         None if cli.dev => MailTransport::InsecureDevOutbox,
         None => anyhow::bail!("INKAN_SMTP_URL is required outside --dev"),
     };
+    let file = match &cli.config {
+        Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
+            let p = path.display();
+            format!("設定ファイル {p} を読めません / cannot read the configuration file {p}")
+        })?),
+        None => None,
+    };
+    let mut limits = Limits::load(file.as_deref(), std::env::vars())?;
+    if cli.forbid_push_only_withdrawals {
+        limits.withdrawal_push_only_allowed = false;
+    }
     let settings = Settings {
         public_origin,
         listen,
@@ -135,7 +174,7 @@ fn settings(cli: &Cli, listen: SocketAddr) -> anyhow::Result<Settings> {
         rp_api_key,
         signing_key,
         dev: cli.dev,
-        limits: Limits { withdrawal_push_only_allowed: !cli.forbid_push_only_withdrawals, ..Limits::default() },
+        limits,
         mail,
         mail_from: cli.mail_from.clone().unwrap_or_else(|| settings::DEV_MAIL_FROM.to_owned()),
         trust_x_forwarded_for: cli.trust_x_forwarded_for,
@@ -160,12 +199,41 @@ async fn shutdown_signal() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Runs the command; a failure ends with one line on standard error that says, in Japanese and
+/// English, what could not be done and why (the path and the cause), and exit status 1. No
+/// backtrace: the cause chain is the message.
+fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("inkan-server: 起動できません / cannot start: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The cause chain as one line; a cause that its parent already quotes is said once.
+            let mut line = String::new();
+            for cause in e.chain().map(|c| c.to_string()) {
+                if !line.ends_with(&cause) {
+                    if !line.is_empty() {
+                        line.push_str(": ");
+                    }
+                    line.push_str(&cause);
+                }
+            }
+            eprintln!("inkan-server: エラー / error: {line}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Serve { listen } => {
             let settings = settings(&cli, *listen)?;
@@ -199,6 +267,11 @@ async fn main() -> anyhow::Result<()> {
             std::fs::write(png, inkan_server::qr::png(&ticket.uri)?)?;
             println!("登録リンク / Enrollment link (valid until {}):\n{}", ticket.expires_at, ticket.uri);
             println!("QR コード画像 / QR code image: {}", png.display());
+        }
+        Command::Config(ConfigCommand::Check { listen }) => {
+            let settings = settings(&cli, *listen)?;
+            println!("{settings:#?}");
+            println!("設定に問題はありません / the configuration is valid");
         }
         Command::Customer(command) => customer(&cli, command).await?,
     }

@@ -72,6 +72,12 @@ pub struct Service {
     server_public_key: DevicePublicKey,
     /// Flips to `true` when the server stops: push channels and long polls end at once.
     shutdown: tokio::sync::watch::Sender<bool>,
+    /// Open connections per client address (the accept loop's cap).
+    pub connections: Arc<crate::serve::ConnectionCounts>,
+    /// Requests per client to the paths anyone can call (API and site).
+    pub unauthenticated: crate::ratelimit::RateLimiter,
+    /// Wrong API keys per client.
+    pub wrong_api_keys: crate::ratelimit::RateLimiter,
 }
 
 /// An authenticated device (from its session token).
@@ -82,12 +88,10 @@ pub struct AuthedDevice {
     pub public_key: DevicePublicKey,
 }
 
-/// `Err(message)` unless `value` is 1 to `max` printable characters; the caller picks the error.
-fn check_text(field: &str, value: &str, max: usize) -> Result<(), String> {
-    if value.trim().is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
-        return Err(format!("{field} must be 1 to {max} printable characters"));
-    }
-    Ok(())
+/// `Err(message)` unless `value` passes the one display-text rule
+/// ([`inkan_protocol::display::check_display_text`]); the caller picks the error.
+pub fn check_text(field: &str, value: &str, max: usize) -> Result<(), String> {
+    inkan_protocol::display::check_display_text(value, max).map_err(|p| p.describe(field, max))
 }
 
 fn check_account_id(account_id: &str) -> ApiResult<()> {
@@ -119,6 +123,10 @@ impl Service {
     pub fn new(settings: Settings, store: Store, clock: SharedClock) -> Self {
         let server_public_key = settings.signing_key.public_key();
         let hub = Hub::new(settings.limits.push_channel_capacity);
+        let unauthenticated =
+            crate::ratelimit::RateLimiter::new(settings.limits.unauthenticated_per_minute_per_client, 60);
+        let wrong_api_keys =
+            crate::ratelimit::RateLimiter::new(settings.limits.wrong_api_keys_per_minute_per_client, 60);
         Service {
             settings,
             store,
@@ -127,6 +135,9 @@ impl Service {
             notices: tokio::sync::broadcast::channel(NOTICE_CAPACITY).0,
             server_public_key,
             shutdown: tokio::sync::watch::channel(false).0,
+            connections: Arc::default(),
+            unauthenticated,
+            wrong_api_keys,
         }
     }
 
@@ -153,6 +164,19 @@ impl Service {
 
     fn limits(&self) -> &crate::settings::Limits {
         &self.settings.limits
+    }
+
+    /// Checks a time a device sent: `bad_request` outside 0 ..= 2^53-1 (the integers canonical
+    /// JSON can sign), `clock_skew` beyond the allowed distance from `now`. Any `i64` is
+    /// handled: the distance is taken without overflow.
+    fn check_sent_time(&self, sent: i64, now: i64) -> ApiResult<()> {
+        if !(0..=inkan_protocol::jcs::MAX_SAFE_INTEGER as i64).contains(&sent) {
+            return Err(ApiError::BadRequest("signed_at must be Unix seconds between 0 and 2^53-1".into()));
+        }
+        if sent.abs_diff(now) > self.limits().max_clock_skew_secs.unsigned_abs() {
+            return Err(ApiError::ClockSkew);
+        }
+        Ok(())
     }
 
     // ---- enrollment ------------------------------------------------------------------
@@ -284,9 +308,7 @@ impl Service {
         if now > expires {
             return Err(ApiError::NonceUnknown);
         }
-        if (req.signed_at - now).abs() > self.limits().max_clock_skew_secs {
-            return Err(ApiError::ClockSkew);
-        }
+        self.check_sent_time(req.signed_at, now)?;
         let device = self.active_device(&req.device_id).await?;
         let payload = DeviceAuthPayload {
             origin: self.settings.public_origin.clone(),
@@ -312,43 +334,32 @@ impl Service {
 
     /// Resolves a bearer token to its device.
     pub async fn authenticate(&self, token: &str) -> ApiResult<AuthedDevice> {
+        Ok(self.authenticate_session(token).await?.0)
+    }
+
+    /// Resolves a bearer token to its device and the session's expiry (the live channel ends
+    /// there).
+    pub async fn authenticate_session(&self, token: &str) -> ApiResult<(AuthedDevice, i64)> {
         let (device_id, expires_at) =
             self.store.session(&sha256(token.as_bytes())).await?.ok_or(ApiError::Unauthorized)?;
         if self.now() > expires_at {
             return Err(ApiError::SessionExpired);
         }
-        self.active_device(&device_id).await
+        Ok((self.active_device(&device_id).await?, expires_at))
     }
 
     // ---- challenges ------------------------------------------------------------------
 
     fn check_details(&self, details: &ChallengeDetails) -> ApiResult<()> {
-        let max = self.limits().max_text_field_chars;
-        let check_text = |field, value| check_text(field, value, max).map_err(ApiError::InvalidDetails);
-        match details {
-            ChallengeDetails::Login(l) => {
-                check_text("time", &l.time)?;
-                check_text("ip", &l.ip)?;
-                check_text("place", &l.place)?;
-                check_text("browser", &l.browser)?;
+        if let ChallengeDetails::Withdrawal(w) = details {
+            if w.amount == 0 || w.amount > inkan_protocol::jcs::MAX_SAFE_INTEGER {
+                return Err(ApiError::InvalidDetails("amount must be between 1 and 2^53-1".into()));
             }
-            ChallengeDetails::Withdrawal(w) => {
-                if w.amount == 0 || w.amount > inkan_protocol::jcs::MAX_SAFE_INTEGER {
-                    return Err(ApiError::InvalidDetails("amount must be between 1 and 2^53-1".into()));
-                }
-                if w.currency.len() != 3 || !w.currency.bytes().all(|b| b.is_ascii_uppercase()) {
-                    return Err(ApiError::InvalidDetails("currency must be an ISO 4217 code such as JPY".into()));
-                }
-                check_text("bank", &w.bank)?;
-                check_text("branch", &w.branch)?;
-                check_text("account_masked", &w.account_masked)?;
-                check_text("requested_at", &w.requested_at)?;
-                if w.account_masked.chars().filter(char::is_ascii_digit).count() > 4 {
-                    return Err(ApiError::InvalidDetails("account_masked must show at most four digits".into()));
-                }
+            if w.currency.len() != 3 || !w.currency.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(ApiError::InvalidDetails("currency must be an ISO 4217 code such as JPY".into()));
             }
         }
-        Ok(())
+        details.check_display(self.limits().max_text_field_chars).map_err(ApiError::InvalidDetails)
     }
 
     /// Push-bombing limits, checked before a challenge is created.
@@ -377,15 +388,6 @@ impl Service {
         check_account_id(&req.account_id)?;
         self.check_details(&req.details)?;
         let now = self.now();
-        let gate = self.store.push_gate(&req.account_id, now).await?;
-        if let Err(e) = self.check_push_limits(&gate, now) {
-            if !matches!(e, ApiError::NoDevices) {
-                self.store
-                    .audit(now, "challenge_refused", Some(&req.account_id), None, None, json!({"reason": e.code()}))
-                    .await?;
-            }
-            return Err(e);
-        }
         let digits = self.limits().number_match_digits;
         let number = req.number_match.then(|| random_number(digits));
         let challenge = Challenge {
@@ -402,7 +404,7 @@ impl Service {
             Label::Challenge.sign(&self.settings.signing_key, &challenge).map_err(|e| ApiError::Internal(e.into()))?;
         let json_text = serde_json::to_string(&challenge).map_err(|e| ApiError::Internal(e.into()))?;
         self.store
-            .insert_challenge(
+            .insert_challenge_gated(
                 NewChallenge {
                     id: &challenge.id,
                     account_id: &challenge.account_id,
@@ -413,8 +415,10 @@ impl Service {
                     expires_at: challenge.expires_at,
                 },
                 json!({"kind": challenge.details.kind(), "number_match": req.number_match}),
+                |gate| self.check_push_limits(gate, now),
+                |refused| (!matches!(refused, ApiError::NoDevices)).then(|| refused.code().as_str()),
             )
-            .await?;
+            .await??;
         let created = ChallengeCreated {
             challenge_id: challenge.id.clone(),
             expires_at: challenge.expires_at,
@@ -468,6 +472,17 @@ impl Service {
     pub async fn challenge_status(&self, id: &str) -> ApiResult<ChallengeStatus> {
         let row = self.store.challenge(id).await?.ok_or(ApiError::ChallengeUnknown)?;
         Ok(Self::status_of(&row, self.now()))
+    }
+
+    /// The relying party withdraws a pending challenge: it becomes `cancelled` (audited with the
+    /// change), devices drop it, waiting long polls return. A challenge already settled keeps
+    /// its outcome: the answer is its status either way.
+    pub async fn cancel_challenge(&self, id: &str) -> ApiResult<ChallengeStatus> {
+        let row = self.store.challenge(id).await?.ok_or(ApiError::ChallengeUnknown)?;
+        if row.state() == ChallengeState::Pending {
+            self.finish(&row, ChallengeState::Cancelled, self.now(), None).await?;
+        }
+        self.challenge_status(id).await
     }
 
     /// Waits until the challenge leaves `pending` or `timeout` passes; returns its status.
@@ -528,9 +543,7 @@ impl Service {
             self.finish(&row, ChallengeState::Expired, now, None).await?;
             return Err(ApiError::ChallengeExpired);
         }
-        if (sub.signed_at - now).abs() > self.limits().max_clock_skew_secs {
-            return Err(ApiError::ClockSkew);
-        }
+        self.check_sent_time(sub.signed_at, now)?;
         if sub.signed_at > row.expires_at {
             return Err(ApiError::ChallengeExpired);
         }
@@ -560,22 +573,12 @@ impl Service {
         {
             let typed = sub.matched_number.as_deref().ok_or(ApiError::NumberRequired)?;
             if !bool::from(typed.as_bytes().ct_eq(expected.as_bytes())) {
-                let Some(attempts) = self.store.add_number_attempt(&row.id).await? else {
+                let max = i64::from(self.limits().max_number_attempts);
+                let Some(attempts) = self.store.record_wrong_number(&row, &device.device_id, now, max).await? else {
                     return Err(self.lost_race(&row.id).await);
                 };
-                self.store
-                    .audit(
-                        now,
-                        "number_mismatch",
-                        Some(&row.account_id),
-                        Some(&device.device_id),
-                        Some(&row.id),
-                        json!({"attempts": attempts}),
-                    )
-                    .await?;
-                let max = i64::from(self.limits().max_number_attempts);
                 if attempts >= max {
-                    self.finish(&row, ChallengeState::Failed, now, Some(&device.device_id)).await?;
+                    self.publish_resolved(&row.account_id, &row.id, ChallengeState::Failed);
                 }
                 let _ = self
                     .notices
@@ -620,8 +623,8 @@ impl Service {
         Ok(DecisionOutcome { challenge_id: row.id, state: new_state })
     }
 
-    /// Records a final state that no device signed (expired, failed), audits it and tells
-    /// listeners. `false`: lost a race.
+    /// Records a final state that no device signed (expired, failed, cancelled) with its audit
+    /// row, and tells listeners. `false`: lost a race.
     async fn finish(
         &self,
         row: &ChallengeRow,
@@ -629,19 +632,9 @@ impl Service {
         now: i64,
         device_id: Option<&str>,
     ) -> ApiResult<bool> {
-        if !self.store.finish_challenge(&row.id, state, now, device_id).await? {
+        if !self.store.finish_challenge(row, state, now, device_id).await? {
             return Ok(false);
         }
-        self.store
-            .audit(
-                now,
-                &format!("challenge_{}", state.as_str()),
-                Some(&row.account_id),
-                device_id,
-                Some(&row.id),
-                json!({}),
-            )
-            .await?;
         self.publish_resolved(&row.account_id, &row.id, state);
         Ok(true)
     }
@@ -666,7 +659,6 @@ impl Service {
         let now = self.now();
         let expired = self.store.expire_due(now).await?;
         for (id, account) in &expired {
-            self.store.audit(now, "challenge_expired", Some(account), None, Some(id), json!({})).await?;
             self.publish_resolved(account, id, ChallengeState::Expired);
         }
         Ok(expired.len())
@@ -697,7 +689,6 @@ impl Service {
         if !self.store.revoke_device(account_id, device_id, now).await? {
             return Err(ApiError::DeviceUnknown);
         }
-        self.store.audit(now, "device_revoked", Some(account_id), Some(device_id), None, json!({})).await?;
         self.hub.publish(account_id, HubEvent::DeviceRevoked(device_id.to_owned()));
         let _ = self
             .notices

@@ -7,8 +7,11 @@ use std::path::Path;
 use inkan_protocol::keys::SigningKey;
 use zeroize::Zeroizing;
 
-/// Every limit the server enforces, by name.
-#[derive(Debug, Clone)]
+/// Every limit the server enforces, by name. Each can be set in the configuration file's
+/// `[limits]` table and overridden by an environment variable `INKAN_LIMIT_<NAME>` (the name
+/// in upper case): see [`Limits::load`].
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Lifetime of an enrollment ticket.
     pub ticket_ttl_secs: i64,
@@ -37,6 +40,25 @@ pub struct Limits {
     pub max_long_poll_secs: u64,
     /// Longest free-text field (names, places, banks), in characters.
     pub max_text_field_chars: usize,
+    /// A connection must send a request's headers within this long after it opens or after
+    /// its last response (closes idle and slowloris connections).
+    pub header_read_timeout_secs: u64,
+    /// Connections one client address may hold open at once (0: no cap; behind a proxy every
+    /// connection comes from the proxy's address).
+    pub max_connections_per_client: usize,
+    /// Requests one client may make per minute to the paths anyone can call before proving
+    /// anything: `/v1/device/nonce`, enrollment, session opening, the site's login and
+    /// passkey-login start.
+    pub unauthenticated_per_minute_per_client: u32,
+    /// Wrong relying-party API keys one client may send per minute; past that even the right
+    /// key is refused until the minute is over.
+    pub wrong_api_keys_per_minute_per_client: u32,
+    /// On SIGTERM, how long requests in flight may take to finish before they are dropped
+    /// (long polls and live channels end at once).
+    pub shutdown_grace_secs: u64,
+    /// How often an idle live channel carries a keep-alive; devices reconnect after three
+    /// missed ones.
+    pub push_keepalive_secs: u64,
     /// Capacity of each account's in-process push channel.
     pub push_channel_capacity: usize,
     /// Failures of any factor in a row (password, withdrawal password, e-mailed code, typed
@@ -60,8 +82,13 @@ pub struct Limits {
     pub passkey_ceremony_ttl_secs: i64,
     /// Ceremonies open at once, server-wide (login ceremonies start before anyone is known).
     pub max_open_passkey_ceremonies: i64,
-    /// Adding a passkey needs a login (with its second factor) at most this old.
-    pub passkey_fresh_login_secs: i64,
+    /// Ceremonies one client address (an IPv6 one by its /64) may have open at once, so a
+    /// flood from one place cannot fill the server-wide cap.
+    pub max_passkey_ceremonies_per_client: i64,
+    /// Security changes need a login (with its second factor) at most this old: adding or
+    /// removing an authenticator (a device or a passkey) and changing the authentication
+    /// e-mail address. One rule for all of them (`Customer::login_is_fresh`).
+    pub fresh_login_secs: i64,
     /// Passkeys one customer may register.
     pub max_passkeys_per_customer: i64,
     /// Longest WebAuthn response accepted from a page, in characters.
@@ -90,6 +117,12 @@ impl Default for Limits {
             max_long_poll_secs: 60,
             max_text_field_chars: 200,
             push_channel_capacity: 16,
+            push_keepalive_secs: inkan_protocol::PUSH_KEEPALIVE_SECS,
+            shutdown_grace_secs: 10,
+            header_read_timeout_secs: 10,
+            unauthenticated_per_minute_per_client: 300,
+            wrong_api_keys_per_minute_per_client: 10,
+            max_connections_per_client: 512,
             max_failed_logins: 5,
             email_code_ttl_secs: 5 * 60,
             max_email_code_attempts: 5,
@@ -100,12 +133,47 @@ impl Default for Limits {
             known_browser_cookie_days: 400,
             passkey_ceremony_ttl_secs: 5 * 60,
             max_open_passkey_ceremonies: 10_000,
-            passkey_fresh_login_secs: 10 * 60,
+            max_passkey_ceremonies_per_client: 20,
+            fresh_login_secs: 10 * 60,
             max_passkeys_per_customer: 10,
             max_webauthn_response_chars: 12 * 1024,
             withdrawal_push_only_allowed: true,
             destination_wait_secs: 24 * 3600,
         }
+    }
+}
+
+/// The prefix of the environment variables that override one limit each.
+pub const LIMIT_ENV_PREFIX: &str = "INKAN_LIMIT_";
+
+/// The configuration file: `[limits]`, every field optional (defaults otherwise).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ConfigFile {
+    limits: Limits,
+}
+
+impl Limits {
+    /// The defaults, then the file's `[limits]` (TOML, unknown names refused), then each
+    /// `INKAN_LIMIT_<NAME>` variable in `env` (a number or `true`/`false`; unknown names
+    /// refused, so a misspelt override cannot go unnoticed).
+    pub fn load(file: Option<&str>, env: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<Limits> {
+        let limits = match file {
+            Some(text) => {
+                toml::from_str::<ConfigFile>(text).map_err(|e| anyhow::anyhow!("configuration file: {e}"))?.limits
+            }
+            None => Limits::default(),
+        };
+        let mut value = serde_json::to_value(&limits)?;
+        let fields = value.as_object_mut().expect("limits are a table");
+        for (key, text) in env {
+            let Some(name) = key.strip_prefix(LIMIT_ENV_PREFIX) else { continue };
+            let name = name.to_ascii_lowercase();
+            let slot = fields.get_mut(&name).ok_or_else(|| anyhow::anyhow!("{key}: there is no limit named {name}"))?;
+            *slot = serde_json::from_str(text.trim())
+                .map_err(|_| anyhow::anyhow!("{key}: {text:?} is not a number or true/false"))?;
+        }
+        serde_json::from_value(value).map_err(|e| anyhow::anyhow!("limits: {e}"))
     }
 }
 
@@ -248,4 +316,39 @@ fn write_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     }
     options.open(path)?.write_all(bytes)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn limits_come_from_defaults_then_the_file_then_the_environment() {
+        let file = "[limits]\nmax_open_challenges = 5\nchallenge_ttl_secs = 90\n";
+        let limits = Limits::load(
+            Some(file),
+            env(&[
+                ("INKAN_LIMIT_CHALLENGE_TTL_SECS", "60"),
+                ("PATH", "/bin"),
+                ("INKAN_LIMIT_WITHDRAWAL_PUSH_ONLY_ALLOWED", "false"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(limits.max_open_challenges, 5);
+        assert_eq!(limits.challenge_ttl_secs, 60, "the environment wins");
+        assert!(!limits.withdrawal_push_only_allowed);
+        assert_eq!(limits.max_failed_logins, Limits::default().max_failed_logins);
+    }
+
+    #[test]
+    fn unknown_or_malformed_limits_are_refused() {
+        assert!(Limits::load(Some("[limits]\nmax_open_challenge = 5\n"), []).is_err(), "misspelt in the file");
+        assert!(Limits::load(None, env(&[("INKAN_LIMIT_MAX_OPEN_CHALLENGE", "5")])).is_err(), "misspelt variable");
+        assert!(Limits::load(None, env(&[("INKAN_LIMIT_MAX_OPEN_CHALLENGES", "five")])).is_err());
+        assert!(Limits::load(None, env(&[("INKAN_LIMIT_MAX_OPEN_CHALLENGES", "-1")])).is_err());
+    }
 }

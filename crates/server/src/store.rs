@@ -4,6 +4,8 @@
 //! records. Migrations live in `crates/server/migrations` and run at start.
 
 use std::str::FromStr;
+
+use anyhow::Context;
 use std::time::Duration;
 
 use inkan_protocol::ChallengeState;
@@ -111,11 +113,38 @@ pub struct NewChallenge<'a> {
 pub type AuditRow = (i64, String, Option<String>, Option<String>, String);
 
 /// One audit row: at, event, account, device, challenge, detail (JSON text).
-const INSERT_AUDIT: &str =
+pub(crate) const INSERT_AUDIT: &str =
     "INSERT INTO audit_events (at, event, account_id, device_id, challenge_id, detail) VALUES (?, ?, ?, ?, ?, ?)";
 /// Moves a challenge to a final state only if it is still pending: state, decided_at,
 /// device, decision signature, id.
 const FINISH_PENDING_CHALLENGE: &str = "UPDATE challenges SET state = ?, decided_at = ?, device_id = ?, decision_signature = ? WHERE id = ? AND state = 'pending'";
+
+/// An audit row to write inside another statement's transaction, so that the change and its
+/// record commit together (or neither does).
+pub struct AuditEntry<'a> {
+    pub at: i64,
+    pub event: &'a str,
+    pub account_id: Option<&'a str>,
+    pub device_id: Option<&'a str>,
+    pub challenge_id: Option<&'a str>,
+    pub detail: serde_json::Value,
+}
+
+impl AuditEntry<'_> {
+    /// Writes the row on `conn` (a transaction's connection).
+    pub async fn write(&self, conn: &mut sqlx::SqliteConnection) -> sqlx::Result<()> {
+        sqlx::query(INSERT_AUDIT)
+            .bind(self.at)
+            .bind(self.event)
+            .bind(self.account_id)
+            .bind(self.device_id)
+            .bind(self.challenge_id)
+            .bind(self.detail.to_string())
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
 
 /// A change to an account's push protection (`account_push_state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +180,14 @@ impl PushStateChange {
     }
 }
 
+/// Everything the push limits look at, in one read: account, now.
+const PUSH_GATE: &str = "SELECT
+    (SELECT COUNT(*) FROM devices WHERE account_id = ?1 AND revoked_at IS NULL) AS active_devices,
+    s.push_blocked_at, s.cooldown_until,
+    (SELECT COUNT(*) FROM challenges WHERE account_id = ?1 AND state = 'pending' AND expires_at >= ?2) AS open_challenges,
+    (SELECT COUNT(*) FROM challenges WHERE account_id = ?1 AND created_at > COALESCE(s.last_success_at, 0)) AS pushes_since_success
+ FROM (SELECT 1) LEFT JOIN account_push_state s ON s.account_id = ?1";
+
 const CHALLENGE_COLUMNS: &str = "id, account_id, challenge_json, server_signature, number_to_match, number_attempts, state, created_at, expires_at, decided_at, device_id";
 
 impl Store {
@@ -159,13 +196,37 @@ impl Store {
         let options = SqliteConnectOptions::from_str(database_url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            // FULL: every commit (a decision, a withdrawal, its audit row) is fsynced to the
+            // WAL before the answer goes out, so a power cut loses nothing that was answered.
+            // NORMAL in WAL mode survives a process crash but may lose the last commits on
+            // power loss. See ARCHITECTURE.md, "Durability".
+            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
-        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
-        sqlx::migrate!("./migrations").run(&writer).await?;
-        let reader = SqlitePoolOptions::new().max_connections(READ_CONNECTIONS).connect_with(options).await?;
+        let path = options.get_filename().display().to_string();
+        let cannot = || format!("データベース {path} を開けません / cannot open the database {path}");
+        let writer =
+            SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.with_context(cannot)?;
+        sqlx::migrate!("./migrations").run(&writer).await.with_context(cannot)?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(READ_CONNECTIONS)
+            .connect_with(options)
+            .await
+            .with_context(cannot)?;
         Ok(Store { writer, reader })
+    }
+
+    /// Readiness: a read on the read pool and a real write (one row rewritten, committed and
+    /// synced) on the write connection. Fails when the database cannot serve requests.
+    pub async fn check_ready(&self, now: i64) -> sqlx::Result<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        sqlx::query(
+            "INSERT INTO readiness_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+        )
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
     }
 
     /// The write connection (tests use it to check the schema's own guards).
@@ -304,7 +365,8 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// `false`: no such active device.
+    /// Revokes the device, ends its sessions and audits it, in one transaction. `false`: no
+    /// such active device of that account; nothing written.
     pub async fn revoke_device(&self, account_id: &str, device_id: &str, now: i64) -> sqlx::Result<bool> {
         let mut tx = self.writer.begin().await?;
         let n = sqlx::query("UPDATE devices SET revoked_at = ? WHERE id = ? AND account_id = ? AND revoked_at IS NULL")
@@ -314,9 +376,23 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        if n != 1 {
+            // Not this account's active device: a refusal changes nothing.
+            tx.rollback().await?;
+            return Ok(false);
+        }
         sqlx::query("DELETE FROM device_sessions WHERE device_id = ?").bind(device_id).execute(&mut *tx).await?;
+        sqlx::query(INSERT_AUDIT)
+            .bind(now)
+            .bind("device_revoked")
+            .bind(account_id)
+            .bind(device_id)
+            .bind(None::<&str>)
+            .bind("{}")
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
-        Ok(n == 1)
+        Ok(true)
     }
 
     pub async fn insert_nonce(&self, nonce: &str, expires_at: i64) -> sqlx::Result<()> {
@@ -356,9 +432,37 @@ impl Store {
 
     // ---- challenges ------------------------------------------------------------------
 
-    /// Stores a new challenge and its audit entry in one transaction.
-    pub async fn insert_challenge(&self, c: NewChallenge<'_>, audit_detail: serde_json::Value) -> sqlx::Result<()> {
+    /// Stores a new challenge and its audit entry in one transaction, if the account's push
+    /// limits allow it: the limits are read and checked inside the same write transaction as
+    /// the insert, so parallel creations for one account cannot all pass one check (the write
+    /// connection is one, so the transaction holds the database's write lock throughout).
+    /// `Ok(Err(e))`: `check` refused; the refusal's audit row (if `refusal_reason` names one)
+    /// is committed and no challenge is written.
+    pub async fn insert_challenge_gated<E>(
+        &self,
+        c: NewChallenge<'_>,
+        audit_detail: serde_json::Value,
+        check: impl FnOnce(&PushGate) -> Result<(), E>,
+        refusal_reason: impl FnOnce(&E) -> Option<&'static str>,
+    ) -> sqlx::Result<Result<(), E>> {
         let mut tx = self.writer.begin().await?;
+        let gate: PushGate =
+            sqlx::query_as(PUSH_GATE).bind(c.account_id).bind(c.created_at).fetch_one(&mut *tx).await?;
+        if let Err(refused) = check(&gate) {
+            if let Some(reason) = refusal_reason(&refused) {
+                sqlx::query(INSERT_AUDIT)
+                    .bind(c.created_at)
+                    .bind("challenge_refused")
+                    .bind(c.account_id)
+                    .bind(None::<&str>)
+                    .bind(None::<&str>)
+                    .bind(serde_json::json!({"reason": reason}).to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            return Ok(Err(refused));
+        }
         sqlx::query("INSERT INTO challenges (id, account_id, challenge_json, server_signature, number_to_match, state, created_at, expires_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)")
             .bind(c.id)
             .bind(c.account_id)
@@ -378,7 +482,8 @@ impl Store {
             .bind(audit_detail.to_string())
             .execute(&mut *tx)
             .await?;
-        tx.commit().await
+        tx.commit().await?;
+        Ok(Ok(()))
     }
 
     /// Records a device's decision in one transaction: the final state (only if still
@@ -435,36 +540,89 @@ impl Store {
             .await
     }
 
-    /// Moves a pending challenge to its final state. `false`: it was not pending any more
-    /// (another decision won the race); nothing written.
+    /// Moves a pending challenge to a final state that no device signed (expired, failed,
+    /// cancelled) and writes its audit row, in one transaction. `false`: it was not pending any
+    /// more (another decision won the race); nothing written.
     pub async fn finish_challenge(
         &self,
-        id: &str,
+        row: &ChallengeRow,
         state: ChallengeState,
         now: i64,
         device_id: Option<&str>,
     ) -> sqlx::Result<bool> {
+        let mut tx = self.writer.begin().await?;
         let n = sqlx::query(FINISH_PENDING_CHALLENGE)
             .bind(state.as_str())
             .bind(now)
             .bind(device_id)
             .bind(None::<&str>)
-            .bind(id)
-            .execute(&self.writer)
+            .bind(&row.id)
+            .execute(&mut *tx)
             .await?
             .rows_affected();
-        Ok(n == 1)
+        if n != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query(INSERT_AUDIT)
+            .bind(now)
+            .bind(format!("challenge_{}", state.as_str()))
+            .bind(&row.account_id)
+            .bind(device_id)
+            .bind(&row.id)
+            .bind("{}")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
-    /// Counts a wrong number; returns the attempts so far, or `None` if the challenge was
-    /// decided meanwhile (nothing written).
-    pub async fn add_number_attempt(&self, id: &str) -> sqlx::Result<Option<i64>> {
-        sqlx::query_scalar(
+    /// Counts a wrong number with its audit row and, at `max_attempts`, fails the challenge
+    /// with its own audit row: one transaction. Returns the attempts so far, or `None` if the
+    /// challenge was decided meanwhile (nothing written).
+    pub async fn record_wrong_number(
+        &self,
+        row: &ChallengeRow,
+        device_id: &str,
+        now: i64,
+        max_attempts: i64,
+    ) -> sqlx::Result<Option<i64>> {
+        let mut tx = self.writer.begin().await?;
+        let attempts: Option<i64> = sqlx::query_scalar(
             "UPDATE challenges SET number_attempts = number_attempts + 1 WHERE id = ? AND state = 'pending' RETURNING number_attempts",
         )
-        .bind(id)
-        .fetch_optional(&self.writer)
-        .await
+        .bind(&row.id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(attempts) = attempts else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let audit = |event: String, detail: String| {
+            sqlx::query(INSERT_AUDIT)
+                .bind(now)
+                .bind(event)
+                .bind(row.account_id.clone())
+                .bind(device_id.to_owned())
+                .bind(row.id.clone())
+                .bind(detail)
+        };
+        audit("number_mismatch".into(), serde_json::json!({"attempts": attempts}).to_string())
+            .execute(&mut *tx)
+            .await?;
+        if attempts >= max_attempts {
+            sqlx::query(FINISH_PENDING_CHALLENGE)
+                .bind(ChallengeState::Failed.as_str())
+                .bind(now)
+                .bind(device_id)
+                .bind(None::<&str>)
+                .bind(&row.id)
+                .execute(&mut *tx)
+                .await?;
+            audit(format!("challenge_{}", ChallengeState::Failed.as_str()), "{}".into()).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(attempts))
     }
 
     /// Deletes expired nonces and device sessions; returns how many of each.
@@ -482,31 +640,35 @@ impl Store {
         Ok((nonces, sessions))
     }
 
-    /// Marks every pending challenge past its expiry as expired; returns (id, account) of each.
+    /// Marks every pending challenge past its expiry as expired and writes each one's audit
+    /// row, in one transaction (a crash leaves both or neither); returns (id, account) of each.
     pub async fn expire_due(&self, now: i64) -> sqlx::Result<Vec<(String, String)>> {
-        sqlx::query_as("UPDATE challenges SET state = 'expired', decided_at = ? WHERE state = 'pending' AND expires_at < ? RETURNING id, account_id")
+        let mut tx = self.writer.begin().await?;
+        let expired: Vec<(String, String)> = sqlx::query_as("UPDATE challenges SET state = 'expired', decided_at = ? WHERE state = 'pending' AND expires_at < ? RETURNING id, account_id")
             .bind(now)
             .bind(now)
-            .fetch_all(&self.writer)
-            .await
+            .fetch_all(&mut *tx)
+            .await?;
+        for (id, account) in &expired {
+            sqlx::query(INSERT_AUDIT)
+                .bind(now)
+                .bind("challenge_expired")
+                .bind(account)
+                .bind(None::<&str>)
+                .bind(id)
+                .bind("{}")
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(expired)
     }
 
     // ---- per-account push protection -------------------------------------------------
 
     /// Everything the push limits look at, in one read.
     pub async fn push_gate(&self, account_id: &str, now: i64) -> sqlx::Result<PushGate> {
-        sqlx::query_as(
-            "SELECT
-                (SELECT COUNT(*) FROM devices WHERE account_id = ?1 AND revoked_at IS NULL) AS active_devices,
-                s.push_blocked_at, s.cooldown_until,
-                (SELECT COUNT(*) FROM challenges WHERE account_id = ?1 AND state = 'pending' AND expires_at >= ?2) AS open_challenges,
-                (SELECT COUNT(*) FROM challenges WHERE account_id = ?1 AND created_at > COALESCE(s.last_success_at, 0)) AS pushes_since_success
-             FROM (SELECT 1) LEFT JOIN account_push_state s ON s.account_id = ?1",
-        )
-        .bind(account_id)
-        .bind(now)
-        .fetch_one(&self.reader)
-        .await
+        sqlx::query_as(PUSH_GATE).bind(account_id).bind(now).fetch_one(&self.reader).await
     }
 
     pub async fn set_push_state(&self, account_id: &str, change: PushStateChange) -> sqlx::Result<()> {

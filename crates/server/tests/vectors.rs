@@ -34,7 +34,7 @@ async fn service_with_vectors(
     assert!(store.redeem_ticket("t", device).await.unwrap());
     let signature = Label::Challenge.sign(&vectors::server_key(), challenge).unwrap();
     store
-        .insert_challenge(
+        .insert_challenge_gated(
             NewChallenge {
                 id: &challenge.id,
                 account_id: &challenge.account_id,
@@ -45,8 +45,11 @@ async fn service_with_vectors(
                 expires_at: challenge.expires_at,
             },
             serde_json::json!({}),
+            |_| Ok::<(), ()>(()),
+            |_| None,
         )
         .await
+        .unwrap()
         .unwrap();
     let service = Service::new(settings, store, Arc::new(ManualClock::new(SIGNED_AT)));
     let authed = AuthedDevice {

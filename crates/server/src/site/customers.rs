@@ -26,6 +26,7 @@ use super::{
     mask_phone, mask_tail, see_other,
 };
 use crate::error::ApiError;
+use crate::store::AuditEntry;
 
 fn yen(lang: Lang, amount: i64) -> String {
     T::Yen.fill(lang, &[&group_thousands(amount.unsigned_abs())])
@@ -140,29 +141,40 @@ pub async fn withdraw_submit(
         created_at: now,
         finished_at: None,
     };
+    // The request and its record first (one transaction), then the push: a challenge never
+    // exists for a withdrawal the site did not record. If the push cannot be made, the
+    // recorded request is refused, with its reason.
+    let binding = with_passkey.then(|| super::passkeys::withdrawal_binding(&w, bank));
+    let requested = AuditEntry {
+        at: now,
+        event: "withdrawal_requested",
+        account_id: Some(&c.row.account_id),
+        device_id: None,
+        challenge_id: None,
+        detail: json!({"withdrawal_id": w.id, "amount": amount, "to": destination_text(bank), "push": has_device, "passkey": with_passkey}),
+    };
+    store.insert_withdrawal_requested(&w, binding.as_deref(), &requested).await?;
     if has_device && !with_passkey {
         match push_withdrawal(&site, &c.row, &w, bank).await {
-            Ok((id, number)) => (w.challenge_id, w.number) = (Some(id), number),
-            Err(e @ (ApiError::Internal(_) | ApiError::BadRequest(_) | ApiError::InvalidDetails(_))) => {
-                return Err(e.into());
+            Ok((id, number)) => {
+                store.set_withdrawal_challenge(&w.id, &id, number.as_deref()).await?;
+                (w.challenge_id, w.number) = (Some(id), number);
             }
-            Err(e) => return fail(T::PushUnavailable.fill(v.lang, &[&e.code().as_str()])),
+            Err(e) => {
+                finish_withdrawal(&site, &w, WithdrawalEnd::Refused(e.code().as_str())).await?;
+                if matches!(
+                    e,
+                    ApiError::Internal(_)
+                        | ApiError::DatabaseUnavailable(_)
+                        | ApiError::BadRequest(_)
+                        | ApiError::InvalidDetails(_)
+                ) {
+                    return Err(e.into());
+                }
+                return fail(T::PushUnavailable.fill(v.lang, &[&e.code().as_str()]));
+            }
         }
     }
-    store.insert_withdrawal(&w).await?;
-    if with_passkey {
-        store.insert_withdrawal_binding(&w.id, &super::passkeys::withdrawal_binding(&w, bank)).await?;
-    }
-    store
-        .audit(
-            now,
-            "withdrawal_requested",
-            Some(&c.row.account_id),
-            None,
-            w.challenge_id.as_deref(),
-            json!({"withdrawal_id": w.id, "amount": amount, "to": destination_text(bank), "push": has_device, "passkey": with_passkey}),
-        )
-        .await?;
     super::mail_later(&site, super::notify::withdrawal_notice(&c.row, amount, &bank.bank, &bank.number, now));
     if !has_device && !with_passkey {
         codes::send(&site, &c.row, "withdrawal", &w.id).await?;
@@ -206,7 +218,12 @@ pub(super) async fn after_passkey(
             site.service.store.set_withdrawal_challenge(&w.id, &id, number.as_deref()).await?;
             Ok(())
         }
-        Err(e @ (ApiError::Internal(_) | ApiError::BadRequest(_) | ApiError::InvalidDetails(_))) => Err(e.into()),
+        Err(
+            e @ (ApiError::Internal(_)
+            | ApiError::DatabaseUnavailable(_)
+            | ApiError::BadRequest(_)
+            | ApiError::InvalidDetails(_)),
+        ) => Err(e.into()),
         Err(e) => finish_withdrawal(site, w, WithdrawalEnd::Refused(e.code().as_str())).await,
     }
 }
@@ -249,20 +266,25 @@ async fn finish_withdrawal(site: &SharedSite, w: &WithdrawalRow, end: Withdrawal
         WithdrawalEnd::Completed(_) if !still_bound(site, w).await? => WithdrawalEnd::Refused("destination_changed"),
         other => other,
     };
-    let (done, event, detail) = match end {
-        WithdrawalEnd::Completed(factor) => (
-            store.complete_withdrawal(&w.id, now).await?,
-            "withdrawal_completed",
-            json!({"withdrawal_id": w.id, "amount": w.amount, "factor": factor}),
-        ),
-        WithdrawalEnd::Refused(reason) => (
-            store.refuse_withdrawal(&w.id, now).await?,
-            "withdrawal_refused",
-            json!({"withdrawal_id": w.id, "reason": reason}),
-        ),
+    let audit = |event, detail| AuditEntry {
+        at: now,
+        event,
+        account_id: Some(&w.account_id),
+        device_id: None,
+        challenge_id: w.challenge_id.as_deref(),
+        detail,
     };
-    if done {
-        store.audit(now, event, Some(&w.account_id), None, w.challenge_id.as_deref(), detail).await?;
+    // The state change and its audit row commit together.
+    match end {
+        WithdrawalEnd::Completed(factor) => {
+            let entry =
+                audit("withdrawal_completed", json!({"withdrawal_id": w.id, "amount": w.amount, "factor": factor}));
+            store.complete_withdrawal(&w.id, now, &entry).await?;
+        }
+        WithdrawalEnd::Refused(reason) => {
+            let entry = audit("withdrawal_refused", json!({"withdrawal_id": w.id, "reason": reason}));
+            store.refuse_withdrawal(&w.id, now, &entry).await?;
+        }
     }
     Ok(())
 }
@@ -459,6 +481,8 @@ async fn settings_view(site: &SharedSite, v: &Visitor, c: &CustomerRow, message:
             input #current_email name="current_email" type="email" autocomplete="off" required maxlength=(MAX_EMAIL_CHARS);
             label for="new_email" { (v.t(T::NewEmail)) }
             input #new_email name="new_email" type="email" autocomplete="email" required maxlength=(MAX_EMAIL_CHARS);
+            label for="email_password" { (v.t(T::LoginPasswordLabel)) }
+            input #email_password name="password" type="password" autocomplete="current-password" required maxlength=(MAX_PASSWORD_FIELD_CHARS);
             button type="submit" { (v.t(T::Change)) }
         }
     };
@@ -483,7 +507,10 @@ pub async fn settings_page(
     settings_view(&site, &v, &c.row, message).await
 }
 
-pub async fn enroll_page(State(site): State<SharedSite>, v: Visitor, c: Customer) -> SiteResult<Markup> {
+pub async fn enroll_page(State(site): State<SharedSite>, v: Visitor, c: Customer) -> SiteResult<Response> {
+    if !c.login_is_fresh(&site).await? {
+        return Ok(super::fresh_login_needed(&site, &v, &c));
+    }
     let label = format!("{} {}", T::Brand.get(Lang::Ja), mask_tail(&c.row.account_id));
     let ticket = site.service.create_ticket(&c.row.account_id, Some(&label)).await?;
     let url = format!("/settings/authenticators/new/status?ticket={}", ticket.ticket_id);
@@ -494,7 +521,7 @@ pub async fn enroll_page(State(site): State<SharedSite>, v: Visitor, c: Customer
         p.mono data-enroll-link { a href=(ticket.uri) { (ticket.uri) } }
         (pages::waiting(&url, v.t(T::EnrollWaiting)))
     };
-    Ok(layout(&v, T::EnrollTitle, Some(&c.row), body))
+    Ok(layout(&v, T::EnrollTitle, Some(&c.row), body).into_response())
 }
 
 #[derive(Deserialize)]
@@ -528,6 +555,8 @@ pub async fn enroll_status(
         tokio::select! {
             _ = rx.recv() => {}
             _ = tick => {}
+            // The server is stopping: answer now (not settled: the page asks again).
+            _ = site.service.stopping() => return Ok(Json(json!({"settled": false}))),
         }
         if tokio::time::Instant::now() >= deadline {
             return Ok(Json(json!({"settled": false})));
@@ -537,10 +566,21 @@ pub async fn enroll_status(
 
 pub async fn revoke(
     State(site): State<SharedSite>,
+    v: Visitor,
     c: Customer,
     Path(id): Path<String>,
-    _form: Form,
+    form: Form,
 ) -> SiteResult<Response> {
+    if !c.login_is_fresh(&site).await? {
+        return Ok(super::fresh_login_needed(&site, &v, &c));
+    }
+    let devices = site.service.list_devices(&c.row.account_id).await?;
+    if !devices.iter().any(|d| d.device_id == id && d.revoked_at.is_none()) {
+        return Err(SiteError::NotFound);
+    }
+    if c.authenticator_count(&site).await? <= 1 && form.field("confirm", 1)? != "1" {
+        return Ok(super::confirm_last_authenticator(&v, &c, &format!("/settings/authenticators/{id}/revoke")));
+    }
     match site.service.revoke_device(&c.row.account_id, &id).await {
         Ok(()) => Ok(see_other("/settings?m=revoked")),
         Err(ApiError::DeviceUnknown) => Err(SiteError::NotFound),
@@ -580,8 +620,9 @@ pub async fn change_password(
         .map_err(|e| SiteError::Internal(e.into()))??;
     let store = &site.service.store;
     let now = site.now();
-    store.set_password_hash(&c.row.account_id, &hash).await?;
-    store.audit(now, "password_changed", Some(&c.row.account_id), None, None, json!({})).await?;
+    // Every other session ends: whoever else was logged in (perhaps with the old password)
+    // must log in again. This one stays.
+    store.change_password(&c.row.account_id, &hash, &c.session_hash, now).await?;
     super::mail_later(&site, super::notify::password_changed(&c.row, now));
     Ok(see_other("/settings?m=password"))
 }
@@ -597,14 +638,28 @@ fn plausible_email(text: &str) -> bool {
         && !domain.contains('@')
 }
 
+/// Changing the authentication e-mail address (where codes and notices go): a security change.
+/// It needs a fresh login (the shared rule), the current address in full and the login
+/// password; a wrong address or password counts toward the lock like any failed factor. Both
+/// the old and the new address are told.
 pub async fn change_email(State(site): State<SharedSite>, v: Visitor, c: Customer, form: Form) -> SiteResult<Response> {
+    if !c.login_is_fresh(&site).await? {
+        return Ok(super::fresh_login_needed(&site, &v, &c));
+    }
     let current = form.field("current_email", MAX_EMAIL_CHARS)?.trim();
     let new = form.field("new_email", MAX_EMAIL_CHARS)?.trim();
+    let password = form.field("password", MAX_PASSWORD_FIELD_CHARS)?;
     let store = &site.service.store;
     let now = site.now();
-    let message = if !current.eq_ignore_ascii_case(&c.row.email) {
-        store.audit(now, "email_change_wrong_current", Some(&c.row.account_id), None, None, json!({})).await?;
-        Some(T::CurrentEmailWrong)
+    let address_right =
+        bool::from(current.to_ascii_lowercase().as_bytes().ct_eq(c.row.email.to_ascii_lowercase().as_bytes()));
+    let password_right = password_matches(password, &c.row.password_hash).await;
+    let message = if !address_right || !password_right {
+        let event = if address_right { "email_change_wrong_password" } else { "email_change_wrong_current" };
+        if count_failure_from(&site, &c.row, event, &v).await? {
+            return Ok(see_other("/login"));
+        }
+        Some(if address_right { T::WrongCurrentPassword } else { T::CurrentEmailWrong })
     } else if !plausible_email(new) {
         Some(T::EmailInvalid)
     } else {

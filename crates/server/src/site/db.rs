@@ -3,7 +3,7 @@
 use sqlx::FromRow;
 
 use crate::mail::Mail;
-use crate::store::Store;
+use crate::store::{AuditEntry, Store};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct CustomerRow {
@@ -124,6 +124,7 @@ const CUSTOMER_COLUMNS: &str =
     "account_id, name, email, phone, password_hash, withdrawal_password_hash, cash_balance, failed_logins, locked_at";
 const WITHDRAWAL_COLUMNS: &str =
     "id, account_id, amount, bank_account_id, state, needs_push, challenge_id, number, created_at, finished_at";
+const INSERT_WITHDRAWAL: &str = "INSERT INTO withdrawals (id, account_id, amount, bank_account_id, state, needs_push, challenge_id, number, created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 /// The statement that adds a destination (alone, or inside a change's transaction).
 pub(super) fn insert_bank_account_query(
@@ -203,13 +204,32 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn set_password_hash(&self, account_id: &str, hash: &str) -> sqlx::Result<()> {
+    /// A password change: the new hash, every other web session of the account ended (the one
+    /// at `keep` stays), and the audit row, in one transaction. How many sessions ended.
+    pub async fn change_password(&self, account_id: &str, hash: &str, keep: &[u8], now: i64) -> sqlx::Result<u64> {
+        let mut tx = self.writer.begin().await?;
         sqlx::query("UPDATE customers SET password_hash = ? WHERE account_id = ?")
             .bind(hash)
             .bind(account_id)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        let ended = sqlx::query("DELETE FROM web_sessions WHERE account_id = ? AND token_hash != ?")
+            .bind(account_id)
+            .bind(keep)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query(crate::store::INSERT_AUDIT)
+            .bind(now)
+            .bind("password_changed")
+            .bind(account_id)
+            .bind(None::<&str>)
+            .bind(None::<&str>)
+            .bind(serde_json::json!({"other_sessions_ended": ended}).to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(ended)
     }
 
     pub async fn set_email(&self, account_id: &str, email: &str) -> sqlx::Result<()> {
@@ -464,21 +484,25 @@ impl Store {
 
     // ---- withdrawals -----------------------------------------------------------------
 
-    pub async fn insert_withdrawal(&self, w: &WithdrawalRow) -> sqlx::Result<()> {
-        sqlx::query(&format!("INSERT INTO withdrawals ({WITHDRAWAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
-            .bind(&w.id)
-            .bind(&w.account_id)
-            .bind(w.amount)
-            .bind(&w.bank_account_id)
-            .bind(&w.state)
-            .bind(w.needs_push)
-            .bind(&w.challenge_id)
-            .bind(&w.number)
-            .bind(w.created_at)
-            .bind(w.finished_at)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+    /// A new withdrawal request, its passkey binding (if a passkey is to confirm it) and its
+    /// audit row, in one transaction: the request exists with its record or not at all.
+    pub async fn insert_withdrawal_requested(
+        &self,
+        w: &WithdrawalRow,
+        binding: Option<&str>,
+        audit: &AuditEntry<'_>,
+    ) -> sqlx::Result<()> {
+        let mut tx = self.writer.begin().await?;
+        insert_withdrawal_query(w).execute(&mut *tx).await?;
+        if let Some(binding) = binding {
+            sqlx::query("INSERT INTO withdrawal_bindings (withdrawal_id, binding) VALUES (?, ?)")
+                .bind(&w.id)
+                .bind(binding)
+                .execute(&mut *tx)
+                .await?;
+        }
+        audit.write(&mut tx).await?;
+        tx.commit().await
     }
 
     pub async fn withdrawal(&self, id: &str, account_id: &str) -> sqlx::Result<Option<WithdrawalRow>> {
@@ -504,9 +528,10 @@ impl Store {
         Ok(())
     }
 
-    /// Completes an awaiting withdrawal and takes the amount from the balance, once; false if
-    /// it was not awaiting approval or the balance no longer covers it.
-    pub async fn complete_withdrawal(&self, id: &str, now: i64) -> sqlx::Result<bool> {
+    /// Completes an awaiting withdrawal, takes the amount from the balance and writes its audit
+    /// row, once, in one transaction; false (nothing written) if it was not awaiting approval or
+    /// the balance no longer covers it.
+    pub async fn complete_withdrawal(&self, id: &str, now: i64, audit: &AuditEntry<'_>) -> sqlx::Result<bool> {
         let mut tx = self.writer.begin().await?;
         let done = sqlx::query("UPDATE withdrawals SET state = 'completed', finished_at = ? WHERE id = ? AND state = 'awaiting_approval' AND amount <= (SELECT cash_balance FROM customers WHERE customers.account_id = withdrawals.account_id)")
             .bind(now)
@@ -514,6 +539,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() != 1 {
+            tx.rollback().await?;
             return Ok(false);
         }
         sqlx::query("UPDATE customers SET cash_balance = cash_balance - (SELECT amount FROM withdrawals WHERE id = ?) WHERE account_id = (SELECT account_id FROM withdrawals WHERE id = ?)")
@@ -521,21 +547,29 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        audit.write(&mut tx).await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    /// Refuses an awaiting withdrawal (denied, expired, too many wrong codes); false if it had
-    /// already finished.
-    pub async fn refuse_withdrawal(&self, id: &str, now: i64) -> sqlx::Result<bool> {
+    /// Refuses an awaiting withdrawal (denied, expired, too many wrong codes) with its audit
+    /// row, in one transaction; false (nothing written) if it had already finished.
+    pub async fn refuse_withdrawal(&self, id: &str, now: i64, audit: &AuditEntry<'_>) -> sqlx::Result<bool> {
+        let mut tx = self.writer.begin().await?;
         let done = sqlx::query(
             "UPDATE withdrawals SET state = 'refused', finished_at = ? WHERE id = ? AND state IN ('awaiting_approval', 'awaiting_passkey')",
         )
         .bind(now)
         .bind(id)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        audit.write(&mut tx).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     // ---- the development outbox ------------------------------------------------------
@@ -575,4 +609,20 @@ pub enum AttemptFactor {
     Email,
     /// The person chose the e-mail code instead of the push.
     SwitchToEmail,
+}
+
+fn insert_withdrawal_query(
+    w: &WithdrawalRow,
+) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'_>> {
+    sqlx::query(INSERT_WITHDRAWAL)
+        .bind(&w.id)
+        .bind(&w.account_id)
+        .bind(w.amount)
+        .bind(&w.bank_account_id)
+        .bind(&w.state)
+        .bind(w.needs_push)
+        .bind(&w.challenge_id)
+        .bind(&w.number)
+        .bind(w.created_at)
+        .bind(w.finished_at)
 }

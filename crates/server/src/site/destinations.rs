@@ -162,8 +162,8 @@ pub async fn change_submit(
     c: Customer,
     form: Form,
 ) -> SiteResult<Response> {
-    let bank = form.field("bank", MAX_BANK_NAME_CHARS)?.trim().to_owned();
-    let branch = form.field("branch", MAX_BANK_NAME_CHARS)?.trim().to_owned();
+    let bank = form.text_field("bank", MAX_BANK_NAME_CHARS)?.to_owned();
+    let branch = form.text_field("branch", MAX_BANK_NAME_CHARS)?.to_owned();
     let number = form.field("number", 16)?.trim().to_owned();
     let holder = form.field("holder", MAX_HOLDER_CHARS)?.trim().to_owned();
     let wpassword = form.field("withdrawal_password", MAX_PASSWORD_FIELD_CHARS)?;

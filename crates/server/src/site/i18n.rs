@@ -94,6 +94,9 @@ catalogue! {
     PushDenied => "認証アプリで拒否されました。手続きは中止されました。", "It was denied in the authenticator app. Nothing was done.";
     PushNotMe => "認証アプリで「身に覚えがない」と報告されました。手続きを中止し、通知を停止しました。パスワードを変更し、サポートセンターにご連絡ください。", "The authenticator app reported \"this was not me\". Nothing was done and further notifications are stopped. Change your password and call the support centre.";
     PushExpired => "承認の有効期限が切れました。", "The approval request expired.";
+    PushCancelled => "この承認要求は取り下げられました。", "This approval request was withdrawn.";
+    RiskyNeedsBoth => "いつもと異なる環境からのログインのため、メールの認証コードに加えて、認証アプリでの承認(またはアプリのオフラインコード)が必要です。", "This login comes from an unfamiliar environment, so it needs the e-mailed code and the approval in the authenticator app (or the app's offline code).";
+    OfflineCodeWrong => "コードが正しくありません。", "The code is not right.";
     PushFailed => "アプリに入力された確認番号が違ったため、この承認要求は拒否されました。ご自身の操作であれば、最初からやり直してください。", "The number typed into the app was wrong, so this approval request was refused. If it was you, start again.";
     PushUnavailable => "認証アプリに通知を送れません ({0})。", "Cannot notify your authenticator app ({0}).";
     SendPushAgain => "もう一度通知する", "Notify again";
@@ -183,7 +186,15 @@ catalogue! {
     PasskeyLoginLead => "パスワードもコードも不要です。お使いの端末の指紋・顔・PIN で確認します。", "No password, no code: your device checks your fingerprint, face or PIN.";
     PasskeyUnavailable => "このサーバーではパスキーを使えません(公開アドレスにホスト名がありません)。", "Passkeys are not available on this server (its public address has no host name).";
     PasskeyNotFresh => "安全のため、パスキーの登録はログインから10分以内に限ります。いったんログアウトし、もう一度ログインしてから登録してください。", "For your safety, a passkey can be registered only within 10 minutes of logging in. Log out, log in again, then register.";
+    FreshLoginNeeded => "安全のため、認証手段の追加・削除と認証メールアドレスの変更は、ログインから{0}分以内に限ります。いったんログアウトし、もう一度ログインしてから操作してください。", "For your safety, adding or removing an authenticator and changing the authentication e-mail address are possible only within {0} minutes of logging in. Log out, log in again, then try again.";
+    LogInAgain => "ログアウトしてログインし直す", "Log out and log in again";
+    LastAuthenticatorTitle => "最後の認証手段の削除", "Removing your last authenticator";
+    LastAuthenticatorWarning => "これはお客さまの最後の認証手段です。削除すると、ログインと出金の追加認証は、認証メールアドレスに届くワンタイム認証コードだけになります(フィッシングに強い方法ではありません)。本当に削除しますか?", "This is your last authenticator. Once it is removed, the second factor for logins and withdrawals is only the one-time code sent to your authentication e-mail address (which does not resist phishing). Remove it?";
+    ConfirmRemove => "削除する", "Remove";
+    Cancel => "やめる", "Cancel";
+    LoginPasswordLabel => "ログインパスワード", "Login password";
     PasskeyTooMany => "登録できるパスキーの数の上限に達しています。使っていないものを削除してください。", "You have the most passkeys allowed. Remove one you no longer use.";
+    PasskeyTooManyFromClient => "この接続元から開始されたパスキーの手続きが多すぎます。数分待ってからもう一度お試しください。", "Too many passkey steps were started from here. Wait a few minutes, then try again.";
     PasskeyBusy => "ただいま混み合っています。しばらくしてからもう一度お試しください。", "We are busy. Please try again shortly.";
     PasskeyCeremonyExpired => "時間切れか、すでに使われた要求です。もう一度ボタンを押してください。", "The request expired or was already used. Press the button again.";
     PasskeyRejected => "パスキーを確認できませんでした。もう一度お試しください。", "The passkey could not be verified. Please try again.";
@@ -231,6 +242,7 @@ catalogue! {
     ErrorTitle => "エラー", "Error";
     BackToTop => "トップへ戻る", "Back to the top page";
     FieldTooLong => "入力が長すぎます({0})。", "Too long: {0}.";
+    FieldInvalidText => "{0} に使えない文字(制御文字、改行、見えない書式文字)が含まれています。", "{0} contains characters that cannot be used (control characters, line breaks, invisible formatting characters).";
     Required => "{0}を入力してください。", "Please enter: {0}.";
 
     EvLoginSucceeded => "ログイン", "Logged in";

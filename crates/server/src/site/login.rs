@@ -39,10 +39,20 @@ pub async fn switch_language(
     Query(q): Query<LangBack>,
 ) -> Response {
     let lang = super::i18n::Lang::parse(&code).unwrap_or_default();
-    let back = q.back.filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'));
-    let mut res = see_other(back.as_deref().unwrap_or("/"));
+    let back = q.back.as_deref().and_then(same_site_path).unwrap_or("/");
+    let mut res = see_other(back);
     res.headers_mut().append(header::SET_COOKIE, site.cookie(LANG_COOKIE, lang.code(), Some(365 * 86_400)));
     res
+}
+
+/// `text` if it is a path on this site, to redirect to: it starts with one `/` and holds only
+/// visible ASCII (no white space or control characters, which browsers drop or which break
+/// the header, no backslash, which browsers read as `/`). Anything else (`//evil.example`,
+/// `/\tevil`, `/%09/evil` once decoded, `https://…`, CR/LF) is `None`: the caller goes to `/`.
+pub fn same_site_path(text: &str) -> Option<&str> {
+    let bytes = text.as_bytes();
+    let visible = bytes.iter().all(|b| (0x21..=0x7e).contains(b) && *b != b'\\');
+    (visible && bytes.first() == Some(&b'/') && bytes.get(1) != Some(&b'/')).then_some(text)
 }
 
 #[derive(Deserialize, Default)]
@@ -91,6 +101,9 @@ pub async fn password_matches(password: &str, hash: &str) -> bool {
 }
 
 pub async fn login_submit(State(site): State<SharedSite>, v: Visitor, form: Form) -> SiteResult<Response> {
+    if !site.service.unauthenticated.allow(v.ip, site.now()) {
+        return Err(super::SiteError::RateLimited);
+    }
     let account = form.field("account", MAX_ACCOUNT_FIELD_CHARS)?.trim().to_owned();
     let password = form.field("password", MAX_PASSWORD_FIELD_CHARS)?;
     if account.is_empty() || password.is_empty() {
@@ -118,14 +131,20 @@ pub async fn login_submit(State(site): State<SharedSite>, v: Visitor, form: Form
         return Ok(wrong(&v));
     };
     let matches = password_matches(password, &customer.password_hash).await;
+    // Before the password is proven, a locked account answers exactly as an unknown one or a
+    // wrong password does: "locked" is said only to whoever knows the password (and mailed to
+    // the customer when the lock happens), never to anyone who merely types an account number.
     if customer.locked_at.is_some() {
-        store.audit(now, "login_refused_locked", Some(&account), None, None, json!({"ip": v.ip.to_string()})).await?;
+        let event = if matches { "login_refused_locked" } else { "login_refused_locked_wrong_password" };
+        store.audit(now, event, Some(&account), None, None, json!({"ip": v.ip.to_string()})).await?;
+        if !matches {
+            return Ok(wrong(&v));
+        }
         return Ok(login_form(&site, &v, &account, Some(pages::error(v.t(T::AccountLocked)))).into_response());
     }
     if !matches {
-        let locked = count_failure_from(&site, &customer, "login_password_wrong", &v).await?;
-        let text = if locked { T::AccountLocked } else { T::WrongCredentials };
-        return Ok(login_form(&site, &v, &account, Some(pages::error(v.t(text)))).into_response());
+        count_failure_from(&site, &customer, "login_password_wrong", &v).await?;
+        return Ok(wrong(&v));
     }
     start_second_factor(&site, &v, &customer).await
 }
@@ -233,30 +252,70 @@ fn attempt_subject(hash: &[u8]) -> String {
     inkan_protocol::keys::b64(hash)
 }
 
-/// The visitor's open login attempt: its hash, row and customer.
-async fn open_attempt(site: &SharedSite, v: &Visitor) -> SiteResult<Option<(Vec<u8>, AttemptRow, CustomerRow)>> {
-    let Some(token) = v.cookie(LOGIN_COOKIE) else { return Ok(None) };
+/// The visitor's login attempt while it is open: its hash, row and customer. `Err(state)`
+/// when it is over: finished, expired, the account locked, or its push answered "deny", "not
+/// me" or with a wrong number (`Some(state)`). An answered push ends the attempt for every
+/// factor: no e-mailed or offline code can complete it afterwards.
+async fn open_attempt(
+    site: &SharedSite,
+    v: &Visitor,
+) -> SiteResult<Result<(Vec<u8>, AttemptRow, CustomerRow), Option<ChallengeState>>> {
+    let Some(token) = v.cookie(LOGIN_COOKIE) else { return Ok(Err(None)) };
     let hash = crate::sha256(token.as_bytes());
     let store = &site.service.store;
-    let Some(row) = store.attempt(&hash).await? else { return Ok(None) };
+    let Some(row) = store.attempt(&hash).await? else { return Ok(Err(None)) };
     if row.finished_at.is_some() || site.now() >= row.expires_at {
-        return Ok(None);
+        return Ok(Err(None));
     }
-    let Some(customer) = store.customer(&row.account_id).await? else { return Ok(None) };
+    let Some(customer) = store.customer(&row.account_id).await? else { return Ok(Err(None)) };
     if customer.locked_at.is_some() {
-        return Ok(None);
+        return Ok(Err(None));
     }
-    Ok(Some((hash, row, customer)))
+    if let Some(id) = &row.challenge_id {
+        let state = site.service.challenge_status(id).await?.state;
+        if ends_attempt(state) {
+            store.finish_attempt(&hash, site.now()).await?;
+            store
+                .audit(
+                    site.now(),
+                    "login_attempt_ended",
+                    Some(&row.account_id),
+                    None,
+                    Some(id),
+                    json!({"push": state.as_str()}),
+                )
+                .await?;
+            return Ok(Err(Some(state)));
+        }
+    }
+    Ok(Ok((hash, row, customer)))
 }
 
-fn attempt_expired(v: &Visitor) -> Response {
+/// Push answers that end the login attempt they belong to.
+fn ends_attempt(state: ChallengeState) -> bool {
+    matches!(state, ChallengeState::Denied | ChallengeState::DeniedFraud | ChallengeState::Failed)
+}
+
+/// The page for an attempt that is over: what ended it, and the way to start again.
+fn attempt_ended(v: &Visitor, ended_by: Option<ChallengeState>) -> Response {
+    let message = match ended_by {
+        Some(ChallengeState::Denied) => T::PushDenied,
+        Some(ChallengeState::DeniedFraud) => T::PushNotMe,
+        Some(ChallengeState::Failed) => T::PushFailed,
+        _ => T::AttemptExpired,
+    };
     layout(
         v,
         T::VerifyTitle,
         None,
-        html! { (pages::error(v.t(T::AttemptExpired))) p { a href="/login" { (v.t(T::StartOver)) } } },
+        html! { (pages::error(v.t(message))) p { a href="/login" { (v.t(T::StartOver)) } } },
     )
     .into_response()
+}
+
+/// Whether the attempt was judged risky (then it needs the e-mailed code and the push).
+fn is_risky(attempt: &AttemptRow) -> bool {
+    attempt.risk != "[]"
 }
 
 #[derive(Deserialize, Default)]
@@ -272,6 +331,8 @@ pub fn code_message_markup(v: &Visitor, key: Option<&str>) -> Option<Markup> {
         "expired" => pages::error(v.t(T::CodeExpired)),
         "too_many" => pages::error(v.t(T::CodeTooManyAttempts)),
         "malformed" => pages::error(v.t(T::CodeMalformed)),
+        "offline_wrong" => pages::error(v.t(T::OfflineCodeWrong)),
+        "both_needed" => pages::error(v.t(T::RiskyNeedsBoth)),
         w if w.starts_with("wrong") => {
             let left: u32 = w.trim_start_matches("wrong").parse().unwrap_or(0);
             pages::error(&T::CodeWrong.fill(v.lang, &[&left]))
@@ -300,9 +361,12 @@ pub async fn verify_page(
     v: Visitor,
     Query(q): Query<VerifyQuery>,
 ) -> SiteResult<Response> {
-    let Some((hash, attempt, customer)) = open_attempt(&site, &v).await? else { return Ok(attempt_expired(&v)) };
+    let (hash, attempt, customer) = match open_attempt(&site, &v).await? {
+        Ok(open) => open,
+        Err(ended_by) => return Ok(attempt_ended(&v, ended_by)),
+    };
     let message = code_message_markup(&v, q.m.as_deref());
-    let risky = attempt.risk != "[]";
+    let risky = is_risky(&attempt);
     if attempt.needs_email && !attempt.email_done {
         let minutes = site.limits().email_code_ttl_secs / 60;
         let body = html! {
@@ -345,13 +409,18 @@ async fn push_step(
                         .await?;
                     (created.challenge_id, created.number_to_show)
                 }
-                Err(e @ (ApiError::Internal(_) | ApiError::BadRequest(_) | ApiError::InvalidDetails(_))) => {
+                Err(
+                    e @ (ApiError::Internal(_)
+                    | ApiError::DatabaseUnavailable(_)
+                    | ApiError::BadRequest(_)
+                    | ApiError::InvalidDetails(_)),
+                ) => {
                     return Err(e.into());
                 }
                 Err(e) => {
                     let body = html! {
                         (pages::error(&T::PushUnavailable.fill(v.lang, &[&e.code().as_str()])))
-                        (email_instead_button(v))
+                        @if !is_risky(attempt) { (email_instead_button(v)) }
                     };
                     return Ok(layout(v, T::VerifyTitle, None, body).into_response());
                 }
@@ -378,7 +447,7 @@ async fn push_step(
             @if status.state == ChallengeState::Pending {
                 @if let (Some(url), Some(n)) = (&site.loopback_url, number.as_deref()) { (pages::loopback_button(v, url, &challenge_id, n)) }
             }
-            @if status.state == ChallengeState::Pending || status.state == ChallengeState::Expired { (email_instead_button(v)) }
+            @if (status.state == ChallengeState::Pending || status.state == ChallengeState::Expired) && !is_risky(attempt) { (email_instead_button(v)) }
             @if matches!(status.state, ChallengeState::Denied | ChallengeState::DeniedFraud | ChallengeState::Failed) {
                 p { a href="/login" { (v.t(T::StartOver)) } }
             }
@@ -412,6 +481,7 @@ pub fn push_state_body(
             ChallengeState::DeniedFraud => { (pages::error(v.t(T::PushNotMe))) }
             ChallengeState::Expired => { (pages::error(v.t(T::PushExpired))) }
             ChallengeState::Failed => { (pages::error(v.t(T::PushFailed))) }
+            ChallengeState::Cancelled => { (pages::error(v.t(T::PushCancelled))) }
             ChallengeState::Approved => {}
         }
         (actions)
@@ -435,7 +505,7 @@ async fn finish_login(
     customer: &CustomerRow,
 ) -> SiteResult<Response> {
     if !site.service.store.finish_attempt(hash, site.now()).await? {
-        return Ok(attempt_expired(v));
+        return Ok(attempt_ended(v, None));
     }
     let factors: Vec<&str> = [(attempt.push_done, "push"), (attempt.email_done, "email_code")]
         .into_iter()
@@ -498,7 +568,7 @@ pub async fn open_session(
 
 /// Long poll for the waiting page: `settled` once the challenge has left `pending`.
 pub async fn verify_status(State(site): State<SharedSite>, v: Visitor) -> SiteResult<Json<serde_json::Value>> {
-    let Some((_, attempt, _)) = open_attempt(&site, &v).await? else { return Ok(Json(json!({"settled": true}))) };
+    let Ok((_, attempt, _)) = open_attempt(&site, &v).await? else { return Ok(Json(json!({"settled": true}))) };
     let settled = match &attempt.challenge_id {
         Some(id) => {
             let wait = std::time::Duration::from_secs(super::WAIT_POLL_SECS);
@@ -510,7 +580,10 @@ pub async fn verify_status(State(site): State<SharedSite>, v: Visitor) -> SiteRe
 }
 
 pub async fn verify_code(State(site): State<SharedSite>, v: Visitor, form: Form) -> SiteResult<Response> {
-    let Some((hash, attempt, customer)) = open_attempt(&site, &v).await? else { return Ok(attempt_expired(&v)) };
+    let (hash, attempt, customer) = match open_attempt(&site, &v).await? {
+        Ok(open) => open,
+        Err(ended_by) => return Ok(attempt_ended(&v, ended_by)),
+    };
     let typed = form.field("code", 16)?.trim();
     if !codes::well_formed(typed) {
         return Ok(see_other("/login/verify?m=malformed"));
@@ -524,22 +597,34 @@ pub async fn verify_code(State(site): State<SharedSite>, v: Visitor, form: Form)
     }
     // The app's offline code stands in for the push; for a login that is not risky, for the
     // e-mailed code too. A risky login still needs the mail.
-    let risky = attempt.risk != "[]";
     let push_open = attempt.needs_push && !attempt.push_done;
-    if (push_open || !risky)
+    let offline_may_count = push_open || !is_risky(&attempt);
+    if offline_may_count
         && matches!(outcome, CodeCheck::Wrong { .. } | CodeCheck::NoCode)
         && site.service.verify_offline_code(&customer.account_id, typed).await?
     {
         let factor = if push_open { AttemptFactor::Push } else { AttemptFactor::Email };
         store.set_attempt_factor(&hash, factor).await?;
+        if let Some(id) = attempt.challenge_id.as_deref().filter(|_| push_open) {
+            // The offline code took the push's place: the device no longer needs to answer.
+            site.service.cancel_challenge(id).await?;
+        }
         return Ok(see_other("/login/verify"));
     }
-    if matches!(outcome, CodeCheck::Wrong { .. } | CodeCheck::TooManyAttempts)
-        && count_failure_from(&site, &customer, "login_code_wrong", &v).await?
-    {
+    // Every wrong code counts toward the lock: an e-mailed code, and an offline code typed
+    // when no e-mailed code was outstanding (the push step), so neither can be guessed freely.
+    let guessed = match outcome {
+        CodeCheck::Wrong { .. } | CodeCheck::TooManyAttempts => true,
+        CodeCheck::NoCode => offline_may_count,
+        CodeCheck::Expired | CodeCheck::Accepted => false,
+    };
+    if guessed && count_failure_from(&site, &customer, "login_code_wrong", &v).await? {
         return Ok(
             login_form(&site, &v, &customer.account_id, Some(pages::error(v.t(T::AccountLocked)))).into_response()
         );
+    }
+    if outcome == CodeCheck::NoCode && offline_may_count {
+        return Ok(see_other("/login/verify?m=offline_wrong"));
     }
     Ok(see_other(&format!("/login/verify?m={}", code_message(outcome))))
 }
@@ -555,14 +640,37 @@ pub fn code_message(outcome: CodeCheck) -> String {
 }
 
 pub async fn resend_code(State(site): State<SharedSite>, v: Visitor, _form: Form) -> SiteResult<Response> {
-    let Some((hash, _, customer)) = open_attempt(&site, &v).await? else { return Ok(attempt_expired(&v)) };
+    let (hash, _, customer) = match open_attempt(&site, &v).await? {
+        Ok(open) => open,
+        Err(ended_by) => return Ok(attempt_ended(&v, ended_by)),
+    };
     let sent = codes::send(&site, &customer, "login", &attempt_subject(&hash)).await?;
     Ok(see_other(if sent { "/login/verify?m=sent" } else { "/login/verify?m=too_many" }))
 }
 
+/// "Use the e-mailed code instead": for a login that is not risky, the e-mailed code replaces
+/// the push, and the push is withdrawn from the device (the login no longer waits for it). A
+/// risky login needs both the code and the push (or the offline code in its place): refused.
 pub async fn email_instead(State(site): State<SharedSite>, v: Visitor, _form: Form) -> SiteResult<Response> {
-    let Some((hash, attempt, customer)) = open_attempt(&site, &v).await? else { return Ok(attempt_expired(&v)) };
+    let (hash, attempt, customer) = match open_attempt(&site, &v).await? {
+        Ok(open) => open,
+        Err(ended_by) => return Ok(attempt_ended(&v, ended_by)),
+    };
+    if is_risky(&attempt) && attempt.needs_push {
+        return Ok(see_other("/login/verify?m=both_needed"));
+    }
     let store = &site.service.store;
+    if let Some(id) = &attempt.challenge_id {
+        let state = site.service.cancel_challenge(id).await?.state;
+        if state == ChallengeState::Approved {
+            // The device approved just before: the push is done, nothing to switch.
+            store.set_attempt_factor(&hash, AttemptFactor::Push).await?;
+            return Ok(see_other("/login/verify"));
+        }
+        if ends_attempt(state) {
+            return Ok(see_other("/login/verify"));
+        }
+    }
     store.set_attempt_factor(&hash, AttemptFactor::SwitchToEmail).await?;
     store
         .audit(
@@ -581,7 +689,10 @@ pub async fn email_instead(State(site): State<SharedSite>, v: Visitor, _form: Fo
 }
 
 pub async fn push_again(State(site): State<SharedSite>, v: Visitor, _form: Form) -> SiteResult<Response> {
-    let Some((hash, attempt, _)) = open_attempt(&site, &v).await? else { return Ok(attempt_expired(&v)) };
+    let (hash, attempt, _) = match open_attempt(&site, &v).await? {
+        Ok(open) => open,
+        Err(ended_by) => return Ok(attempt_ended(&v, ended_by)),
+    };
     if let Some(id) = &attempt.challenge_id
         && site.service.challenge_status(id).await?.state == ChallengeState::Expired
     {
@@ -597,4 +708,34 @@ pub async fn logout(State(site): State<SharedSite>, customer: Customer, _form: F
     let mut res = see_other("/login?out=1");
     res.headers_mut().append(header::SET_COOKIE, site.cookie(SESSION_COOKIE, "", Some(0)));
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_site_path;
+
+    #[test]
+    fn only_paths_of_this_site_are_redirect_targets() {
+        for ok in ["/", "/home", "/settings?m=password", "/%2F%2Fevil.example"] {
+            assert_eq!(same_site_path(ok), Some(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "home",
+            "//evil.example",
+            "/\t/evil.example",
+            "/\n/evil",
+            "/\r\nSet-Cookie: x=1",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "https://evil.example",
+            " /home",
+            "/ho me",
+            "/\u{7f}",
+            "/ホーム",
+            "/\u{0}",
+        ] {
+            assert_eq!(same_site_path(bad), None, "{bad:?}");
+        }
+    }
 }

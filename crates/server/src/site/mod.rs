@@ -24,18 +24,19 @@ pub mod seed;
 pub mod session;
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
 use axum::http::StatusCode;
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use maud::html;
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
@@ -242,14 +243,7 @@ impl FromRequestParts<SharedSite> for Visitor {
     async fn from_request_parts(parts: &mut Parts, site: &SharedSite) -> Result<Self, Self::Rejection> {
         let lang = cookie_value(&parts.headers, LANG_COOKIE).and_then(Lang::parse).unwrap_or_default();
         let csrf = parts.extensions.get::<CsrfToken>().map(|t| t.0.clone()).unwrap_or_default();
-        let peer =
-            parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
-        let forwarded = site
-            .service
-            .settings
-            .trust_x_forwarded_for
-            .then(|| parts.headers.get("x-forwarded-for")?.to_str().ok()?.split(',').next()?.trim().parse().ok())
-            .flatten();
+        let ip = crate::client_ip(parts, site.service.settings.trust_x_forwarded_for);
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
@@ -258,14 +252,7 @@ impl FromRequestParts<SharedSite> for Visitor {
             .chars()
             .take(512)
             .collect();
-        Ok(Visitor {
-            lang,
-            csrf,
-            ip: forwarded.unwrap_or(peer),
-            user_agent,
-            path: parts.uri.path().to_owned(),
-            headers: parts.headers.clone(),
-        })
+        Ok(Visitor { lang, csrf, ip, user_agent, path: parts.uri.path().to_owned(), headers: parts.headers.clone() })
     }
 }
 
@@ -274,6 +261,51 @@ impl FromRequestParts<SharedSite> for Visitor {
 pub struct Customer {
     pub row: CustomerRow,
     pub session_hash: Vec<u8>,
+}
+
+impl Customer {
+    /// The one rule for security changes (adding or removing a device or a passkey, changing
+    /// the authentication e-mail): this session's login, with its second factor, is at most
+    /// [`crate::Limits::fresh_login_secs`] old. A session kept alive for hours by the 180-minute
+    /// rule is not enough.
+    pub async fn login_is_fresh(&self, site: &SharedSite) -> SiteResult<bool> {
+        let started = site.service.store.web_session_started(&self.session_hash).await?.unwrap_or(i64::MIN);
+        Ok(site.now().saturating_sub(started) <= site.limits().fresh_login_secs)
+    }
+
+    /// Active devices and passkeys: the customer's authenticators.
+    pub async fn authenticator_count(&self, site: &SharedSite) -> SiteResult<usize> {
+        let devices = site.service.list_devices(&self.row.account_id).await?;
+        let passkeys = site.service.store.passkeys(&self.row.account_id).await?;
+        Ok(devices.iter().filter(|d| d.revoked_at.is_none()).count() + passkeys.len())
+    }
+}
+
+/// The page for a security change asked of a session whose login is not fresh: why, and a
+/// button that logs out so the customer can log in again (403).
+pub fn fresh_login_needed(site: &SharedSite, v: &Visitor, c: &Customer) -> Response {
+    let minutes = site.limits().fresh_login_secs / 60;
+    let body = html! {
+        (pages::error(&T::FreshLoginNeeded.fill(v.lang, &[&minutes])))
+        form method="post" action="/logout" { (pages::csrf(v)) button type="submit" { (v.t(T::LogInAgain)) } }
+        p { a href="/settings" { (v.t(T::Cancel)) } }
+    };
+    (StatusCode::FORBIDDEN, pages::layout(v, T::SettingsTitle, Some(&c.row), body)).into_response()
+}
+
+/// Asks to confirm removing the customer's last authenticator, saying what they fall back to.
+/// `action` is the form's own URL; the confirmation posts it again with `confirm=1`.
+pub fn confirm_last_authenticator(v: &Visitor, c: &Customer, action: &str) -> Response {
+    let body = html! {
+        (pages::error(v.t(T::LastAuthenticatorWarning)))
+        form method="post" action=(action) {
+            (pages::csrf(v))
+            input type="hidden" name="confirm" value="1";
+            button type="submit" { (v.t(T::ConfirmRemove)) }
+        }
+        p { a href="/settings" { (v.t(T::Cancel)) } }
+    };
+    pages::layout(v, T::LastAuthenticatorTitle, Some(&c.row), body).into_response()
 }
 
 impl FromRequestParts<SharedSite> for Customer {
@@ -326,6 +358,19 @@ impl Form {
         }
         Ok(value)
     }
+
+    /// A name or other text a customer types that others are shown (passkey names, bank and
+    /// branch names), trimmed; empty stays empty for the caller to judge. Otherwise it must
+    /// keep the one display-text rule that device names and challenge details keep
+    /// ([`inkan_protocol::display::check_display_text`]): no control characters, line breaks
+    /// or invisible formatting characters, so nothing a mail or a device shows is disguised.
+    pub fn text_field(&self, name: &'static str, max_chars: usize) -> Result<&str, SiteError> {
+        let value = self.field(name, max_chars)?.trim();
+        match inkan_protocol::display::check_display_text(value, max_chars) {
+            Ok(()) | Err(inkan_protocol::display::TextProblem::Empty) => Ok(value),
+            Err(_) => Err(SiteError::InvalidText(name)),
+        }
+    }
 }
 
 impl FromRequest<SharedSite> for Form {
@@ -365,24 +410,37 @@ pub enum SiteError {
     Csrf,
     #[error("field {0} is too long")]
     FieldTooLong(&'static str),
+    #[error("field {0} contains control, line-break or invisible formatting characters")]
+    InvalidText(&'static str),
     #[error("request body too large")]
     TooLarge,
     #[error("malformed request")]
     BadRequest,
     #[error("not found")]
     NotFound,
+    #[error("the database is unavailable right now")]
+    Unavailable,
+    #[error("too many requests from this client")]
+    RateLimited,
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
 
 impl From<sqlx::Error> for SiteError {
     fn from(e: sqlx::Error) -> Self {
+        if crate::error::is_unavailable(&e) {
+            tracing::warn!(error = %e, "database unavailable");
+            return SiteError::Unavailable;
+        }
         SiteError::Internal(e.into())
     }
 }
 
 impl From<ApiError> for SiteError {
     fn from(e: ApiError) -> Self {
+        if let ApiError::DatabaseUnavailable(_) = e {
+            return SiteError::Unavailable;
+        }
         SiteError::Internal(anyhow::anyhow!("{}: {e}", e.code().as_str()))
     }
 }
@@ -392,9 +450,12 @@ impl SiteError {
         match self {
             SiteError::Csrf => "csrf_check_failed",
             SiteError::FieldTooLong(_) => "field_too_long",
+            SiteError::InvalidText(_) => "invalid_text",
             SiteError::TooLarge => "body_too_large",
             SiteError::BadRequest => "bad_request",
             SiteError::NotFound => "not_found",
+            SiteError::Unavailable => "database_unavailable",
+            SiteError::RateLimited => "rate_limited",
             SiteError::Internal(_) => "internal",
         }
     }
@@ -402,9 +463,11 @@ impl SiteError {
     fn status(&self) -> StatusCode {
         match self {
             SiteError::Csrf => StatusCode::FORBIDDEN,
-            SiteError::FieldTooLong(_) | SiteError::BadRequest => StatusCode::BAD_REQUEST,
+            SiteError::FieldTooLong(_) | SiteError::InvalidText(_) | SiteError::BadRequest => StatusCode::BAD_REQUEST,
             SiteError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             SiteError::NotFound => StatusCode::NOT_FOUND,
+            SiteError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            SiteError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             SiteError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -417,6 +480,7 @@ impl SiteError {
                 Lang::En => "The form expired or was sent from another site. Reload the page and try again.".into(),
             },
             SiteError::FieldTooLong(field) => T::FieldTooLong.fill(lang, &[field]),
+            SiteError::InvalidText(field) => T::FieldInvalidText.fill(lang, &[field]),
             SiteError::TooLarge => match lang {
                 Lang::Ja => "送信された内容が大きすぎます。".into(),
                 Lang::En => "What was sent is too large.".into(),
@@ -428,6 +492,14 @@ impl SiteError {
             SiteError::NotFound => match lang {
                 Lang::Ja => "ページが見つかりません。".into(),
                 Lang::En => "Page not found.".into(),
+            },
+            SiteError::RateLimited => match lang {
+                Lang::Ja => "短い時間に多くの操作がありました。1分ほど待ってから、もう一度お試しください。".into(),
+                Lang::En => "Too many attempts in a short time. Wait a minute, then try again.".into(),
+            },
+            SiteError::Unavailable => match lang {
+                Lang::Ja => "ただいまシステムに接続できません。何も変更されていません。しばらくしてからもう一度お試しください。".into(),
+                Lang::En => "We cannot reach our system right now. Nothing was changed. Please try again shortly.".into(),
             },
             SiteError::Internal(_) => match lang {
                 Lang::Ja => "ただいま処理できません。しばらくしてからもう一度お試しください。".into(),

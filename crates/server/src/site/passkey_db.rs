@@ -27,6 +27,18 @@ pub struct NewCeremony<'a> {
     /// webauthn-rs ceremony state, JSON.
     pub state: &'a str,
     pub expires_at: i64,
+    /// The client address that opened it (an IPv6 address by its /64).
+    pub client: &'a str,
+}
+
+/// What opening a ceremony found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CeremonyOpened {
+    Opened,
+    /// The server-wide cap is reached.
+    ServerFull,
+    /// This client already has its share open.
+    ClientFull,
 }
 
 /// A ceremony taken (and so ended) by its token.
@@ -128,26 +140,44 @@ impl Store {
         Ok(row.map(|r| r.0))
     }
 
-    /// Opens a ceremony unless `max_open` are already open (expired ones are dropped first).
-    pub async fn insert_ceremony(&self, c: NewCeremony<'_>, now: i64, max_open: i64) -> sqlx::Result<bool> {
+    /// Opens a ceremony unless the client already has `max_per_client` open or `max_open` are
+    /// open server-wide (expired ones are dropped first, by the expiry index): check and insert
+    /// in one transaction.
+    pub async fn insert_ceremony(
+        &self,
+        c: NewCeremony<'_>,
+        now: i64,
+        max_open: i64,
+        max_per_client: i64,
+    ) -> sqlx::Result<CeremonyOpened> {
         let mut tx = self.writer.begin().await?;
         sqlx::query("DELETE FROM passkey_ceremonies WHERE expires_at <= ?").bind(now).execute(&mut *tx).await?;
+        let (mine,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM passkey_ceremonies WHERE client = ?")
+            .bind(c.client)
+            .fetch_one(&mut *tx)
+            .await?;
+        if mine >= max_per_client {
+            tx.commit().await?;
+            return Ok(CeremonyOpened::ClientFull);
+        }
         let (open,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM passkey_ceremonies").fetch_one(&mut *tx).await?;
         if open >= max_open {
-            return Ok(false);
+            tx.commit().await?;
+            return Ok(CeremonyOpened::ServerFull);
         }
         sqlx::query(
-            "INSERT INTO passkey_ceremonies (token_hash, kind, account_id, state, expires_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO passkey_ceremonies (token_hash, kind, account_id, state, expires_at, client) VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(c.token_hash)
         .bind(c.kind)
         .bind(c.account_id)
         .bind(c.state)
         .bind(c.expires_at)
+        .bind(c.client)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(CeremonyOpened::Opened)
     }
 
     /// Takes (deletes and returns) a ceremony: each can be finished once.
@@ -172,15 +202,6 @@ impl Store {
 }
 
 impl Store {
-    pub async fn insert_withdrawal_binding(&self, withdrawal_id: &str, binding: &str) -> sqlx::Result<()> {
-        sqlx::query("INSERT INTO withdrawal_bindings (withdrawal_id, binding) VALUES (?, ?)")
-            .bind(withdrawal_id)
-            .bind(binding)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
-    }
-
     /// `(binding, passkey_at)` of a withdrawal confirmed (or to be confirmed) with a passkey.
     pub async fn withdrawal_binding(&self, withdrawal_id: &str) -> sqlx::Result<Option<(String, Option<i64>)>> {
         sqlx::query_as("SELECT binding, passkey_at FROM withdrawal_bindings WHERE withdrawal_id = ?")

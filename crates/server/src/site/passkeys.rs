@@ -1,6 +1,6 @@
 //! Passkeys: the site as a WebAuthn relying party (`webauthn-rs`).
 //!
-//! - Register from security settings, only within [`crate::Limits::passkey_fresh_login_secs`] of
+//! - Register from security settings, only within [`crate::Limits::fresh_login_secs`] of
 //!   a login (whose second factor is then fresh); user verification required; resident
 //!   (discoverable) keys, so that login needs no account number.
 //! - Log in with a passkey alone: one step, no password, no code. The browser (or the core's
@@ -26,7 +26,7 @@ use webauthn_rs::prelude::{
 use webauthn_rs_proto::{AuthenticatorSelectionCriteria, ResidentKeyRequirement, UserVerificationPolicy};
 
 use super::i18n::T;
-use super::passkey_db::{NewCeremony, PasskeyRow};
+use super::passkey_db::{CeremonyOpened, NewCeremony, PasskeyRow};
 use super::{Customer, Form, SharedSite, SiteResult, Visitor, mask_tail, see_other};
 
 /// The relying party's name, as authenticators show it.
@@ -60,6 +60,8 @@ pub enum PasskeyRefusal {
     LoginNotFresh,
     TooMany,
     Busy,
+    /// This client has opened its share of ceremonies (a flood from one place).
+    TooManyFromClient,
     CeremonyExpired,
     Malformed,
     Rejected,
@@ -77,6 +79,7 @@ impl PasskeyRefusal {
             Self::LoginNotFresh => "login_not_fresh",
             Self::TooMany => "too_many_passkeys",
             Self::Busy => "busy",
+            Self::TooManyFromClient => "too_many_ceremonies",
             Self::CeremonyExpired => "ceremony_expired",
             Self::Malformed => "malformed_response",
             Self::Rejected => "passkey_rejected",
@@ -94,6 +97,7 @@ impl PasskeyRefusal {
             Self::LoginNotFresh => T::PasskeyNotFresh,
             Self::TooMany => T::PasskeyTooMany,
             Self::Busy => T::PasskeyBusy,
+            Self::TooManyFromClient => T::PasskeyTooManyFromClient,
             Self::CeremonyExpired => T::PasskeyCeremonyExpired,
             Self::Malformed | Self::Rejected => T::PasskeyRejected,
             Self::Unknown => T::PasskeyUnknown,
@@ -107,6 +111,7 @@ impl PasskeyRefusal {
     fn status(self) -> StatusCode {
         match self {
             Self::Unavailable | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyFromClient => StatusCode::TOO_MANY_REQUESTS,
             Self::Malformed => StatusCode::BAD_REQUEST,
             Self::LoginNotFresh | Self::Suspended | Self::AccountLocked => StatusCode::FORBIDDEN,
             Self::WithdrawalChanged => StatusCode::CONFLICT,
@@ -120,17 +125,21 @@ impl PasskeyRefusal {
     }
 }
 
-/// Opens a ceremony holding `state`; its token for the page.
+/// Opens a ceremony holding `state` for the visitor; its token for the page, or the refusal
+/// (this client has its share open, or the server is full).
 pub(super) async fn open_ceremony(
     site: &SharedSite,
+    v: &Visitor,
     kind: &str,
     account_id: Option<&str>,
     state: &impl serde::Serialize,
-) -> SiteResult<Option<String>> {
+) -> SiteResult<Result<String, PasskeyRefusal>> {
     let token = crate::random_token(CEREMONY_TOKEN_BYTES);
     let state = serde_json::to_string(state).map_err(anyhow::Error::from)?;
     let now = site.now();
     let limits = site.limits();
+    // Counted by the same client key as the rate limits (an IPv6 client by its /64).
+    let client = crate::ratelimit::client_key(v.ip).to_string();
     let opened = site
         .service
         .store
@@ -141,12 +150,18 @@ pub(super) async fn open_ceremony(
                 account_id,
                 state: &state,
                 expires_at: now + limits.passkey_ceremony_ttl_secs,
+                client: &client,
             },
             now,
             limits.max_open_passkey_ceremonies,
+            limits.max_passkey_ceremonies_per_client,
         )
         .await?;
-    Ok(opened.then_some(token))
+    Ok(match opened {
+        CeremonyOpened::Opened => Ok(token),
+        CeremonyOpened::ServerFull => Err(PasskeyRefusal::Busy),
+        CeremonyOpened::ClientFull => Err(PasskeyRefusal::TooManyFromClient),
+    })
 }
 
 /// Takes the ceremony the form names, if it is open and of this kind: `(account, state)`.
@@ -194,9 +209,7 @@ pub async fn register_start(
 ) -> SiteResult<Response> {
     let Some(wa) = site.webauthn.as_ref() else { return Ok(PasskeyRefusal::Unavailable.respond(&v)) };
     let store = &site.service.store;
-    let now = site.now();
-    let started = store.web_session_started(&c.session_hash).await?.unwrap_or(i64::MIN);
-    if now.saturating_sub(started) > site.limits().passkey_fresh_login_secs {
+    if !c.login_is_fresh(&site).await? {
         return Ok(PasskeyRefusal::LoginNotFresh.respond(&v));
     }
     let existing = store.passkeys(&c.row.account_id).await?;
@@ -222,8 +235,9 @@ pub async fn register_start(
         require_resident_key: true,
         user_verification: UserVerificationPolicy::Required,
     });
-    let Some(token) = open_ceremony(&site, "register", Some(&c.row.account_id), &state).await? else {
-        return Ok(PasskeyRefusal::Busy.respond(&v));
+    let token = match open_ceremony(&site, &v, "register", Some(&c.row.account_id), &state).await? {
+        Ok(token) => token,
+        Err(refusal) => return Ok(refusal.respond(&v)),
     };
     Ok(Json(json!({"ceremony": token, "options": options})).into_response())
 }
@@ -236,7 +250,7 @@ pub async fn register_finish(
 ) -> SiteResult<Response> {
     let Some(wa) = site.webauthn.as_ref() else { return Ok(PasskeyRefusal::Unavailable.respond(&v)) };
     let response = form.field("credential", site.limits().max_webauthn_response_chars)?;
-    let name = form.field("name", MAX_PASSKEY_NAME_CHARS)?.trim();
+    let name = form.text_field("name", MAX_PASSKEY_NAME_CHARS)?;
     let name = if name.is_empty() { T::PasskeyDefaultName.get(v.lang) } else { name };
     let Some((account, state)) = take_ceremony::<PasskeyRegistration>(&site, &form, "register").await? else {
         return Ok(PasskeyRefusal::CeremonyExpired.respond(&v));
@@ -292,11 +306,21 @@ pub fn short_id(cred_id: &str) -> String {
 
 pub async fn remove(
     State(site): State<SharedSite>,
+    v: Visitor,
     c: Customer,
     Path(cred_id): Path<String>,
-    _form: Form,
+    form: Form,
 ) -> SiteResult<Response> {
+    if !c.login_is_fresh(&site).await? {
+        return Ok(super::fresh_login_needed(&site, &v, &c));
+    }
     let store = &site.service.store;
+    if !store.passkeys(&c.row.account_id).await?.iter().any(|p| p.cred_id == cred_id) {
+        return Err(super::SiteError::NotFound);
+    }
+    if c.authenticator_count(&site).await? <= 1 && form.field("confirm", 1)? != "1" {
+        return Ok(super::confirm_last_authenticator(&v, &c, &format!("/settings/passkeys/{cred_id}/remove")));
+    }
     let Some(name) = store.delete_passkey(&c.row.account_id, &cred_id).await? else {
         return Err(super::SiteError::NotFound);
     };
@@ -319,12 +343,16 @@ pub async fn remove(
 
 pub async fn login_start(State(site): State<SharedSite>, v: Visitor, _form: Form) -> SiteResult<Response> {
     let Some(wa) = site.webauthn.as_ref() else { return Ok(PasskeyRefusal::Unavailable.respond(&v)) };
+    if !site.service.unauthenticated.allow(v.ip, site.now()) {
+        return Ok(PasskeyRefusal::TooManyFromClient.respond(&v));
+    }
     let (mut options, state) =
         wa.start_discoverable_authentication().map_err(|e| anyhow::anyhow!("starting passkey login: {e}"))?;
     // A button press, not the browser's autofill.
     options.mediation = None;
-    let Some(token) = open_ceremony(&site, "login", None, &state).await? else {
-        return Ok(PasskeyRefusal::Busy.respond(&v));
+    let token = match open_ceremony(&site, &v, "login", None, &state).await? {
+        Ok(token) => token,
+        Err(refusal) => return Ok(refusal.respond(&v)),
     };
     Ok(Json(json!({"ceremony": token, "options": options})).into_response())
 }
@@ -499,8 +527,9 @@ pub(super) async fn start_bound(
     let (options, auth) =
         wa.start_passkey_authentication(&keys).map_err(|e| anyhow::anyhow!("starting a {kind} passkey check: {e}"))?;
     let state = BoundCeremony { auth, subject: subject.to_owned(), binding };
-    let Some(token) = open_ceremony(site, kind, Some(&c.row.account_id), &state).await? else {
-        return Ok(PasskeyRefusal::Busy.respond(v));
+    let token = match open_ceremony(site, v, kind, Some(&c.row.account_id), &state).await? {
+        Ok(token) => token,
+        Err(refusal) => return Ok(refusal.respond(v)),
     };
     Ok(Json(json!({"ceremony": token, "options": options})).into_response())
 }
@@ -710,6 +739,7 @@ mod tests {
             LoginNotFresh,
             TooMany,
             Busy,
+            TooManyFromClient,
             CeremonyExpired,
             Malformed,
             Rejected,

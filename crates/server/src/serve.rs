@@ -1,0 +1,147 @@
+//! The accept loop: HTTP/1 connections with the limits a public service needs, which
+//! `axum::serve` does not let us set.
+//!
+//! - A connection must send a request's headers within [`Limits::header_read_timeout_secs`],
+//!   counted from the moment it is opened or becomes idle after a response (hyper's header
+//!   read timeout), so idle and slowloris connections are closed.
+//! - One client address may hold at most [`Limits::max_connections_per_client`] connections;
+//!   past that a new connection gets `429 rate_limited` and is closed at once (0: no cap, for
+//!   a deployment behind a proxy, where every connection comes from the proxy).
+//! - Graceful shutdown: on the signal the listener stops accepting, every connection finishes
+//!   the request in flight and closes; the caller bounds how long that may take.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+
+use crate::settings::Limits;
+
+/// Open connections per client address; a [`ConnectionSlot`] gives its place back on drop.
+#[derive(Default)]
+pub struct ConnectionCounts {
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+pub struct ConnectionSlot {
+    counts: Arc<ConnectionCounts>,
+    ip: IpAddr,
+}
+
+impl ConnectionCounts {
+    /// A slot for `ip`, unless it already holds `max` (0: no cap).
+    pub fn take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<ConnectionSlot> {
+        let mut open = self.open.lock().expect("connection counts");
+        let n = open.entry(ip).or_insert(0);
+        if max != 0 && *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(ConnectionSlot { counts: self.clone(), ip })
+    }
+
+    /// Connections open now (all clients).
+    pub fn total(&self) -> usize {
+        self.open.lock().expect("connection counts").values().sum()
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut open = self.counts.open.lock().expect("connection counts");
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// What a connection over its client's cap is told before it is closed.
+const OVER_CAP: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: 86\r\n\r\n{\"code\":\"rate_limited\",\"message\":\"too many open connections from this client address\"}";
+
+/// Serves `app` on `listener` until `shutdown` resolves, then lets open connections finish
+/// their request in flight and returns once all are closed.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: &Limits,
+    counts: Arc<ConnectionCounts>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let header_timeout = Duration::from_secs(limits.header_read_timeout_secs);
+    let max_per_client = limits.max_connections_per_client;
+    // Dropped on shutdown: every connection task sees it and shuts its connection down.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
+    // Each connection task holds a clone; `closed()` resolves when all have finished.
+    let (done_tx, done_rx) = tokio::sync::watch::channel(());
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off briefly, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let Some(slot) = counts.take(peer.ip(), max_per_client) else {
+            tokio::spawn(async move {
+                let mut stream = stream;
+                let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(OVER_CAP)).await;
+            });
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = app.clone().map_request(move |mut req: hyper::Request<Incoming>| {
+            req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+            req.map(Body::new)
+        });
+        let hyper_service = TowerToHyperService::new(service);
+        let mut stop_rx = stop_rx.clone();
+        let done_rx = done_rx.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let _done = done_rx;
+            let mut builder = Builder::new(TokioExecutor::new());
+            builder.http1().timer(TokioTimer::new()).header_read_timeout(header_timeout);
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_service);
+            tokio::pin!(conn);
+            let mut stopping = false;
+            loop {
+                tokio::select! {
+                    result = conn.as_mut() => {
+                        if let Err(e) = result {
+                            tracing::debug!(error = %e, %peer, "connection ended");
+                        }
+                        break;
+                    }
+                    _ = stop_rx.changed(), if !stopping => {
+                        stopping = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+        });
+    }
+    drop(listener);
+    drop(stop_tx);
+    drop(done_rx);
+    done_tx.closed().await;
+}
