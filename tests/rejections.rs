@@ -807,3 +807,228 @@ async fn a_device_notices_a_dead_path_by_missing_keepalives_and_reconnects() {
     .await;
     assert_eq!(got, created.challenge_id);
 }
+
+/// Silent and slow-header connections are closed after the header read timeout, and one
+/// client address cannot hold more than its share of connections: past the cap it gets a
+/// JSON 429, while another client (here 127.0.0.2) is still served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_slow_and_excess_connections_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let t = TestServer::start_with(|l| {
+        l.header_read_timeout_secs = 1;
+        l.max_connections_per_client = 4;
+    })
+    .await;
+    let closes = |mut s: tokio::net::TcpStream| async move {
+        let mut buf = [0u8; 512];
+        let n = tokio::time::timeout(EVENT_WAIT, s.read(&mut buf)).await.expect("closed in time").unwrap_or(0);
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    // Silent: opened, nothing sent.
+    let silent = tokio::net::TcpStream::connect(t.addr).await.unwrap();
+    // Slow: a request line, then one header byte now and then.
+    let mut slow = tokio::net::TcpStream::connect(t.addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.unwrap();
+    let drip = tokio::spawn(async move {
+        for _ in 0..40 {
+            if slow.write_all(b"a").await.is_err() {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        false
+    });
+    closes(silent).await;
+    assert!(drip.await.unwrap(), "the slow-header connection was closed");
+
+    // Four idle connections from 127.0.0.1 fill its share; a fifth is refused with a JSON 429.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(tokio::net::TcpStream::connect(t.addr).await.unwrap());
+    }
+    let deadline = tokio::time::Instant::now() + EVENT_WAIT;
+    while t.service().connections.total() < 4 {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::task::yield_now().await;
+    }
+    let refused = closes(tokio::net::TcpStream::connect(t.addr).await.unwrap()).await;
+    assert!(refused.starts_with("HTTP/1.1 429") && refused.contains("\"code\":\"rate_limited\""), "{refused}");
+    // Another client address is served meanwhile.
+    let other = tokio::net::TcpSocket::new_v4().unwrap();
+    other.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut other = other.connect(t.addr).await.unwrap();
+    other.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut answer = String::new();
+    other.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("ready"), "{answer}");
+    drop(held);
+}
+
+/// The paths anyone may call are limited per client (429 `rate_limited`, a new window later),
+/// and a client that sent too many wrong API keys is refused even with the right one until
+/// its window is over. Other clients are not affected.
+#[tokio::test]
+async fn unauthenticated_paths_and_wrong_api_keys_are_rate_limited_per_client() {
+    let t = TestServer::start_with(|l| {
+        l.unauthenticated_per_minute_per_client = 5;
+        l.wrong_api_keys_per_minute_per_client = 3;
+    })
+    .await;
+    let nonce = |from: &'static str| {
+        let req = t.http.post(format!("{}/v1/device/nonce", t.origin)).header("x-forwarded-for", from);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    for _ in 0..5 {
+        assert_eq!(nonce("198.51.100.9").await, 200);
+    }
+    let resp = t
+        .http
+        .post(format!("{}/v1/device/nonce", t.origin))
+        .header("x-forwarded-for", "198.51.100.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 429);
+    assert_eq!(resp.json::<inkan_protocol::ErrorBody>().await.unwrap().code, ErrorCode::RateLimited);
+    assert_eq!(nonce("198.51.100.10").await, 200, "another client is not affected");
+    t.clock.advance(61);
+    assert_eq!(nonce("198.51.100.9").await, 200, "a new window");
+
+    for _ in 0..3 {
+        let (status, _) = t.raw_post("/v1/rp/enrollment-tickets", Some("wrong-key-wrong-key"), b"{}".to_vec()).await;
+        assert_eq!(status, 401);
+    }
+    let body = br#"{"account_id":"50000001"}"#.to_vec();
+    let (status, err) = t.raw_post("/v1/rp/enrollment-tickets", Some(&t.api_key), body.clone()).await;
+    assert_eq!((status, err.map(|e| e.code)), (429, Some(ErrorCode::RateLimited)), "even the right key, this minute");
+    t.clock.advance(61);
+    assert_eq!(t.raw_post("/v1/rp/enrollment-tickets", Some(&t.api_key), body).await.0, 200);
+}
+
+/// The API's contract at its edges: the `Bearer` scheme in any case, and malformed query
+/// values or non-UTF-8 path segments answered with the documented JSON `{code, message}`.
+#[tokio::test]
+async fn auth_scheme_case_and_malformed_paths_get_the_json_contract() {
+    let t = TestServer::start().await;
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let resp = t
+            .http
+            .get(format!("{}/v1/rp/accounts/{ACCOUNT}", t.origin))
+            .header("authorization", format!("{scheme}  {}", t.api_key))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{scheme}");
+    }
+    for path in
+        ["/v1/rp/challenges/x/wait?timeout=-1", "/v1/rp/challenges/x/wait?timeout=ten", "/v1/rp/challenges/%FF%FE/wait"]
+    {
+        let resp = t.http.get(format!("{}{path}", t.origin)).bearer_auth(&t.api_key).send().await.unwrap();
+        let status = resp.status().as_u16();
+        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("application/json"), "{path}");
+        let body: inkan_protocol::ErrorBody = resp.json().await.unwrap();
+        assert_eq!((status, body.code), (400, ErrorCode::BadRequest), "{path}");
+    }
+}
+
+/// Offline-code secrets are sealed at rest: the database file holds no secret in the clear,
+/// rows written before sealing are sealed at start, and a key rotation (new key first, old
+/// key kept for one start) re-seals every row so the old key can go. A copy of the database
+/// alone gives no codes; a row moved to another device does not open.
+#[tokio::test]
+async fn offline_code_secrets_are_sealed_at_rest_and_rotate() {
+    let mut t = TestServer::start().await;
+    let keys = memory_keys();
+    let (device, account) = t.enrolled_device(keys.clone(), ACCOUNT).await;
+    let secret = keys.get(&account.totp_entry()).unwrap().expect("the device holds its secret");
+    let db = sqlx::SqlitePool::connect(&t.database_url).await.unwrap();
+    let row = || async {
+        sqlx::query_as::<_, (Vec<u8>, Option<String>)>("SELECT totp_secret, totp_key_id FROM devices WHERE id = ?")
+            .bind(&account.device_id)
+            .fetch_one(&db)
+            .await
+            .unwrap()
+    };
+    let (stored, key_id) = row().await;
+    assert!(!stored.windows(secret.len()).any(|w| w == &secret[..]), "not in the clear");
+    assert_eq!(key_id.as_deref(), Some("test"));
+    let code = device.offline_code(&account).await.unwrap().code;
+    assert!(t.verify_code(ACCOUNT, &code).await);
+
+    // A row from before sealing (in the clear, no key id) is sealed when the server starts.
+    t.kill();
+    sqlx::query("UPDATE devices SET totp_secret = ?, totp_key_id = NULL WHERE id = ?")
+        .bind(&secret[..])
+        .bind(&account.device_id)
+        .execute(&db)
+        .await
+        .unwrap();
+    let old = t.settings_mut().secret_keys.clone();
+    let new_spec = inkan_server::secrets::SecretKeys::generate_spec("k2");
+    t.restart().await;
+    assert_eq!(row().await.1.as_deref(), Some("test"), "sealed at start");
+
+    // Rotation: the new key first, the old one kept for this start.
+    t.kill();
+    t.settings_mut().secret_keys = inkan_server::secrets::SecretKeys::with_older(&new_spec, &old).unwrap();
+    t.restart().await;
+    let (stored, key_id) = row().await;
+    assert_eq!(key_id.as_deref(), Some("k2"), "re-sealed under the new key");
+    assert!(!stored.windows(secret.len()).any(|w| w == &secret[..]));
+    // The old key can go now.
+    t.kill();
+    t.settings_mut().secret_keys = inkan_server::secrets::SecretKeys::parse(&new_spec).unwrap();
+    t.restart().await;
+    t.clock.advance(31);
+    let code = device.offline_code(&account).await.unwrap().code;
+    assert!(t.verify_code(ACCOUNT, &code).await, "codes still work after the rotation");
+    // Moved onto another device's row, the sealed secret does not open.
+    let (other, other_account) = t.enrolled_device(memory_keys(), ACCOUNT).await;
+    t.revoke(ACCOUNT, &account.device_id).await;
+    sqlx::query("UPDATE devices SET totp_secret = ? WHERE id = ?")
+        .bind(&row().await.0)
+        .bind(&other_account.device_id)
+        .execute(&db)
+        .await
+        .unwrap();
+    let code = other.offline_code(&other_account).await.unwrap().code;
+    assert!(!t.verify_code(ACCOUNT, &code).await, "an altered row opens nothing");
+}
+
+/// `/metrics` speaks Prometheus text and follows what happens: challenges created and settled
+/// by outcome, the decision histogram, live channels, limits refusing requests.
+#[tokio::test]
+async fn metrics_follow_challenges_channels_and_refusals() {
+    let t = TestServer::start_with(|l| l.wrong_api_keys_per_minute_per_client = 1).await;
+    let metrics = || async {
+        let resp = t.http.get(format!("{}/metrics", t.origin)).send().await.unwrap();
+        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+        resp.text().await.unwrap()
+    };
+    let value = |text: &str, series: &str| -> u64 {
+        text.lines().find(|l| l.starts_with(series) && l[series.len()..].starts_with(' ')).map_or_else(
+            || panic!("no {series} in\n{text}"),
+            |l| l.rsplit(' ').next().unwrap().parse().unwrap(),
+        )
+    };
+    let keys = memory_keys();
+    let (device, account) = t.enrolled_device(keys.clone(), ACCOUNT).await;
+    let raw = RawDevice::from_account(&keys, &account, t.clock.now()).await.unwrap();
+    let _stream = raw.events().await.unwrap();
+    let created = t.challenge(ACCOUNT, withdrawal(1_000), false).await;
+    let challenge = device.pending(&account).await.unwrap().remove(0).challenge;
+    device.decide(&account, &challenge, Decision::Approve, None).await.unwrap();
+    t.challenge(ACCOUNT, login(), false).await;
+    t.clock.advance(inkan_server::Limits::default().challenge_ttl_secs + 2);
+    t.service().sweep_expired().await.unwrap();
+    t.raw_post("/v1/rp/enrollment-tickets", Some("wrong-key-wrong-key"), b"{}".to_vec()).await;
+    t.raw_post("/v1/rp/enrollment-tickets", Some("wrong-key-wrong-key"), b"{}".to_vec()).await;
+    let text = metrics().await;
+    assert_eq!(value(&text, "inkan_challenges_created_total"), 2);
+    assert_eq!(value(&text, "inkan_challenges_settled_total{outcome=\"approved\"}"), 1, "{}", created.challenge_id);
+    assert_eq!(value(&text, "inkan_challenges_settled_total{outcome=\"expired\"}"), 1);
+    assert_eq!(value(&text, "inkan_decision_seconds_count"), 1);
+    assert!(value(&text, "inkan_live_channels") >= 1);
+    assert!(value(&text, "inkan_open_connections") >= 1);
+    assert_eq!(value(&text, "inkan_rate_limited_total{limit=\"wrong_api_key\"}"), 1);
+}

@@ -713,3 +713,20 @@ async fn a_password_change_ends_the_other_sessions() {
     let rows = t.audit_rows(&account).await;
     assert_eq!(rows.iter().find(|r| r["event"] == "password_changed").unwrap()["detail"]["other_sessions_ended"], 1);
 }
+
+/// Revoking another customer's device through the site is refused (404) and changes nothing:
+/// that device's session still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_another_customers_device_through_the_site_changes_nothing() {
+    let t = TestServer::start().await;
+    let mine = t.customer("20000108").await;
+    let theirs = t.customer("20000109").await;
+    let (their_device, their_acct) = t.enrolled_device(platform_keys(), &theirs).await;
+    let mut v = Visitor::new(&t.origin, HOME_IP);
+    login_with_email_code(&t, &mut v, &mine).await;
+    let page = v.post_once(&format!("/settings/authenticators/{}/revoke", their_acct.device_id), &[("confirm", "1")]).await;
+    assert_eq!(page.status, 404);
+    their_device.pending(&their_acct).await.expect("their device's session still works");
+    assert!(t.devices(&theirs).await[0].revoked_at.is_none());
+    their_device.remove(&their_acct).await.unwrap();
+}

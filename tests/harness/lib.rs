@@ -160,6 +160,11 @@ impl TestServer {
         t
     }
 
+    /// The settings the next [`TestServer::restart`] uses.
+    pub fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+
     /// Kills the server as a crash would: connections drop, only committed state remains.
     pub fn kill(&mut self) {
         self.server.take().expect("server running").kill();

@@ -99,6 +99,10 @@ fn main() {
         .arg(dir.path())
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("INKAN_RP_API_KEY", &api_key)
+        // Every device of the benchmark comes from 127.0.0.1: lift the per-client caps that
+        // protect a public deployment from one client holding thousands of connections.
+        .env("INKAN_LIMIT_MAX_CONNECTIONS_PER_CLIENT", "0")
+        .env("INKAN_LIMIT_UNAUTHENTICATED_PER_MINUTE_PER_CLIENT", "4000000000")
         .env("RUST_LOG", "warn")
         .spawn()
         .unwrap();

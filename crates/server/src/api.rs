@@ -32,6 +32,7 @@ pub fn router(service: SharedService) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/server-key", get(server_key))
         .route("/v1/device/enroll", post(enroll))
@@ -155,6 +156,7 @@ impl FromRequestParts<SharedService> for RelyingParty {
         let ip = crate::client_ip(parts, service.settings.trust_x_forwarded_for);
         let now = service.now();
         if service.wrong_api_keys.blocked(ip, now) {
+            service.metrics.limited(crate::metrics::Limited::WrongApiKey);
             return Err(ApiError::RateLimited);
         }
         let given = bearer(parts).unwrap_or("");
@@ -178,7 +180,11 @@ impl FromRequestParts<SharedService> for Unauthenticated {
 
     async fn from_request_parts(parts: &mut Parts, service: &SharedService) -> Result<Self, ApiError> {
         let ip = crate::client_ip(parts, service.settings.trust_x_forwarded_for);
-        if service.unauthenticated.allow(ip, service.now()) { Ok(Unauthenticated) } else { Err(ApiError::RateLimited) }
+        if service.unauthenticated.allow(ip, service.now()) {
+            return Ok(Unauthenticated);
+        }
+        service.metrics.limited(crate::metrics::Limited::Unauthenticated);
+        Err(ApiError::RateLimited)
     }
 }
 
@@ -187,6 +193,11 @@ impl FromRequestParts<SharedService> for Unauthenticated {
 async fn ready(State(s): State<SharedService>) -> ApiResult<&'static str> {
     s.store.check_ready(s.now()).await?;
     Ok("ready")
+}
+
+/// Prometheus text format (see [`crate::metrics`]).
+async fn metrics(State(s): State<SharedService>) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], s.metrics.render(&s.connections))
 }
 
 /// The OpenAPI description of both APIs (`crates/server/openapi.json`).
@@ -257,6 +268,8 @@ async fn events(
         s.pending_for(&d).await?.into_iter().map(|c| sse_event(&PushEvent::Challenge(Box::new(c)))).collect();
     let me = d.device_id.clone();
     let clock = s.clock.clone();
+    // The gauge counts this channel until its stream is dropped.
+    let live_channel = s.metrics.live_channel();
     let live = BroadcastStream::new(rx)
         .take_while(move |_| std::future::ready(clock.now() <= session_expires_at))
         // The channel ends when this device is revoked, or when it fell so far behind that
@@ -276,8 +289,14 @@ async fn events(
         });
     let remaining = u64::try_from(session_expires_at.saturating_sub(s.now())).unwrap_or(0);
     let session_over = tokio::time::sleep(Duration::from_secs(remaining).saturating_add(Duration::from_secs(1)));
-    let stream =
-        futures_util::stream::iter(initial).chain(live).map(Ok).take_until(s.stopping()).take_until(session_over);
+    let stream = futures_util::stream::iter(initial)
+        .chain(live)
+        .map(move |event| {
+            let _counted = &live_channel;
+            Ok(event)
+        })
+        .take_until(s.stopping())
+        .take_until(session_over);
     let keepalive = Duration::from_secs(s.settings.limits.push_keepalive_secs);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(keepalive)))
 }

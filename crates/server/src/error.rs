@@ -81,7 +81,12 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        if is_unavailable(&e) { ApiError::DatabaseUnavailable(e) } else { ApiError::Internal(e.into()) }
+        if is_unavailable(&e) {
+            crate::metrics::DATABASE_UNAVAILABLE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            ApiError::DatabaseUnavailable(e)
+        } else {
+            ApiError::Internal(e.into())
+        }
     }
 }
 

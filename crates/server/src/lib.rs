@@ -15,8 +15,10 @@ pub mod error;
 pub mod hub;
 pub mod mail;
 pub mod mask;
+pub mod metrics;
 pub mod qr;
 pub mod ratelimit;
+pub mod secrets;
 pub mod serve;
 pub mod service;
 pub mod settings;
@@ -89,6 +91,30 @@ pub fn sha256(bytes: &[u8]) -> Vec<u8> {
     Sha256::digest(bytes).to_vec()
 }
 
+/// Gives every request an id (the caller's `X-Request-Id` when it is a short token, else a
+/// fresh one), runs it inside a `request` span carrying the id, method and path (never the
+/// query or body, where tickets and codes travel), logs its status, and answers the id in
+/// `X-Request-Id`.
+async fn request_span(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use tracing::Instrument;
+    let given = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(str::to_owned);
+    let id = given.unwrap_or_else(|| random_id(8));
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    let mut res = next.run(req).instrument(span.clone()).await;
+    tracing::info!(parent: &span, status = res.status().as_u16(), "answered");
+    if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
+        res.headers_mut().insert("x-request-id", value);
+    }
+    res
+}
+
 /// A server running in this process.
 pub struct RunningServer {
     pub addr: SocketAddr,
@@ -131,6 +157,14 @@ pub async fn start(
 ) -> anyhow::Result<RunningServer> {
     settings.check()?;
     let store = store::Store::open(&settings.database_url).await?;
+    let resealed = store.reseal_offline_secrets(&settings.secret_keys).await?;
+    if resealed > 0 {
+        tracing::info!(
+            resealed,
+            key = settings.secret_keys.current_id(),
+            "offline-code secrets sealed under the current key"
+        );
+    }
     let listener = match listener {
         Some(l) => l,
         None => TcpListener::bind(settings.listen).await?,
@@ -146,7 +180,7 @@ pub async fn start(
     let service = Arc::new(Service::new(settings, store, clock));
     let site = site::Site::new(service.clone(), mailer, outbox_page);
     let notice_mailer = site::spawn_notice_mailer(site.clone());
-    let app = api::router(service.clone()).merge(site::router(site));
+    let app = api::router(service.clone()).merge(site::router(site)).layer(axum::middleware::from_fn(request_span));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let sweeper = service.clone();
     let limits = service.settings.limits.clone();

@@ -71,6 +71,9 @@ enum Command {
     /// The effective configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Re-seal every offline-code secret under the current key of INKAN_SECRET_KEYS (the
+    /// first); after it, older keys can be dropped. The server also does this at start.
+    RotateSecrets,
     /// Customers of the demo site (QA and operators).
     #[command(subcommand)]
     Customer(CustomerCommand),
@@ -139,6 +142,13 @@ fn settings(cli: &Cli, listen: SocketAddr) -> anyhow::Result<Settings> {
         Err(_) if cli.dev => settings::load_or_create_dev_signing_key(&cli.data_dir)?,
         Err(_) => anyhow::bail!("INKAN_SERVER_SIGNING_KEY is required outside --dev (32-byte P-256 scalar, base64url)"),
     };
+    let secret_keys = match std::env::var("INKAN_SECRET_KEYS") {
+        Ok(spec) => inkan_server::secrets::SecretKeys::parse(&zeroize::Zeroizing::new(spec))?,
+        Err(_) if cli.dev => settings::load_or_create_dev_secret_keys(&cli.data_dir)?,
+        Err(_) => anyhow::bail!(
+            "INKAN_SECRET_KEYS is required outside --dev (id:base64url-32-bytes[,older id:key]; seals offline-code secrets)"
+        ),
+    };
     let rp_api_key = match std::env::var("INKAN_RP_API_KEY") {
         Ok(k) => SecretString::new(k),
         Err(_) if cli.dev => SecretString::new(INSECURE_DEV_RP_API_KEY.to_owned()),
@@ -173,6 +183,7 @@ fn settings(cli: &Cli, listen: SocketAddr) -> anyhow::Result<Settings> {
         database_url,
         rp_api_key,
         signing_key,
+        secret_keys,
         dev: cli.dev,
         limits,
         mail,
@@ -203,10 +214,26 @@ async fn shutdown_signal() -> anyhow::Result<()> {
 /// English, what could not be done and why (the path and the cause), and exit status 1. No
 /// backtrace: the cause chain is the message.
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
     let cli = Cli::parse();
+    // JSON lines (one object a line, with the request span's id) unless the operator asks for
+    // text; `--dev` defaults to text for people reading a terminal. RUST_LOG sets the level.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let json = match std::env::var("INKAN_LOG_FORMAT").as_deref() {
+        Ok("json") => true,
+        Ok("text") => false,
+        _ => !cli.dev,
+    };
+    if json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -267,6 +294,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             std::fs::write(png, inkan_server::qr::png(&ticket.uri)?)?;
             println!("登録リンク / Enrollment link (valid until {}):\n{}", ticket.expires_at, ticket.uri);
             println!("QR コード画像 / QR code image: {}", png.display());
+        }
+        Command::RotateSecrets => {
+            let settings = settings(&cli, "127.0.0.1:8400".parse().expect("address"))?;
+            let store = inkan_server::store::Store::open(&settings.database_url).await?;
+            let n = store.reseal_offline_secrets(&settings.secret_keys).await?;
+            println!(
+                "{n} 件のオフラインコード用シークレットを鍵 {0} で封印し直しました / {n} offline-code secrets re-sealed under key {0}",
+                settings.secret_keys.current_id()
+            );
         }
         Command::Config(ConfigCommand::Check { listen }) => {
             let settings = settings(&cli, *listen)?;

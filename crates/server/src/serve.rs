@@ -19,8 +19,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto::Builder;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
@@ -32,6 +31,8 @@ use crate::settings::Limits;
 #[derive(Default)]
 pub struct ConnectionCounts {
     open: Mutex<HashMap<IpAddr, usize>>,
+    /// Connections refused for being over their client's cap, since start.
+    pub refused: std::sync::atomic::AtomicU64,
 }
 
 pub struct ConnectionSlot {
@@ -45,6 +46,7 @@ impl ConnectionCounts {
         let mut open = self.open.lock().expect("connection counts");
         let n = open.entry(ip).or_insert(0);
         if max != 0 && *n >= max {
+            self.refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return None;
         }
         *n += 1;
@@ -119,9 +121,13 @@ pub async fn serve(
         tokio::spawn(async move {
             let _slot = slot;
             let _done = done_rx;
-            let mut builder = Builder::new(TokioExecutor::new());
-            builder.http1().timer(TokioTimer::new()).header_read_timeout(header_timeout);
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_service);
+            // HTTP/1 only (what the devices, relying parties and browsers here speak): no
+            // protocol sniffing before the header timer starts.
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(TokioIo::new(stream), hyper_service)
+                .with_upgrades();
             tokio::pin!(conn);
             let mut stopping = false;
             loop {

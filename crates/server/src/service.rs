@@ -78,6 +78,8 @@ pub struct Service {
     pub unauthenticated: crate::ratelimit::RateLimiter,
     /// Wrong API keys per client.
     pub wrong_api_keys: crate::ratelimit::RateLimiter,
+    /// Counters and gauges for `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// An authenticated device (from its session token).
@@ -138,6 +140,7 @@ impl Service {
             connections: Arc::default(),
             unauthenticated,
             wrong_api_keys,
+            metrics: Arc::default(),
         }
     }
 
@@ -250,13 +253,15 @@ impl Service {
         }
         let device_id = random_id(ID_BYTES);
         let totp_secret = zeroize::Zeroizing::new(random_bytes::<{ totp::SECRET_BYTES }>().to_vec());
+        let (totp_key_id, sealed_totp) = self.settings.secret_keys.seal(&device_id, &totp_secret);
         let device = NewDevice {
             id: &device_id,
             account_id: &ticket.account_id,
             name: &req.device_name,
             platform: &req.platform,
             public_key: &req.device_public_key.to_sec1(),
-            totp_secret: &totp_secret,
+            totp_secret: &sealed_totp,
+            totp_key_id: &totp_key_id,
             enrolled_at: now,
         };
         if !self.store.redeem_ticket(&ticket.id, device).await? {
@@ -419,6 +424,7 @@ impl Service {
                 |refused| (!matches!(refused, ApiError::NoDevices)).then(|| refused.code().as_str()),
             )
             .await??;
+        self.metrics.challenge_created();
         let created = ChallengeCreated {
             challenge_id: challenge.id.clone(),
             expires_at: challenge.expires_at,
@@ -613,6 +619,7 @@ impl Service {
         if !recorded {
             return Err(self.lost_race(&row.id).await);
         }
+        self.metrics.decided_after(now - row.created_at);
         if sub.decision == inkan_protocol::Decision::DenyFraud {
             tracing::warn!(account = %mask_tail(&row.account_id), challenge_id = %row.id, "\"not me\" reported: pushes blocked");
             let _ = self
@@ -641,6 +648,7 @@ impl Service {
 
     /// Tells the account's devices and waiting relying parties that a challenge is settled.
     fn publish_resolved(&self, account_id: &str, challenge_id: &str, state: ChallengeState) {
+        self.metrics.challenge_settled(state);
         let outcome = DecisionOutcome { challenge_id: challenge_id.to_owned(), state };
         self.hub.publish(account_id, HubEvent::Push(PushEvent::Resolved(outcome)));
     }
@@ -723,8 +731,20 @@ impl Service {
             if device.revoked_at.is_some() {
                 continue;
             }
-            let Some(secret) = self.store.totp_secret(&device.id).await? else { continue };
-            let secret = zeroize::Zeroizing::new(secret);
+            let Some((stored, key_id)) = self.store.totp_secret(&device.id).await? else { continue };
+            let secret = match key_id {
+                Some(key_id) => match self.settings.secret_keys.open(&key_id, &device.id, &stored) {
+                    Ok(secret) => secret,
+                    Err(e) => {
+                        // A row that does not open (altered, or its key not configured) gives
+                        // no code; the other devices still count.
+                        tracing::error!(device_id = %device.id, error = %e, "offline-code secret does not open");
+                        continue;
+                    }
+                },
+                // Written before sealing (the server seals such rows at start).
+                None => zeroize::Zeroizing::new(stored),
+            };
             let Some(step) =
                 totp::verify(&secret, code, now, totp::DEFAULT_PERIOD, totp::DEFAULT_DIGITS, TOTP_SKEW_STEPS)
             else {

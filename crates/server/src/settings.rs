@@ -180,6 +180,8 @@ impl Limits {
 /// The relying-party API key that `--dev` accepts when none is configured. Public knowledge:
 /// the production configuration refuses to start with it.
 pub const INSECURE_DEV_RP_API_KEY: &str = "insecure-dev-rp-api-key";
+/// File name of the secret-sealing key that `--dev` keeps in the data directory.
+pub const INSECURE_DEV_SECRET_KEY_FILE: &str = "insecure-dev-secret-key";
 /// File name of the challenge-signing key that `--dev` keeps in the data directory.
 pub const INSECURE_DEV_SIGNING_KEY_FILE: &str = "insecure-dev-server-signing-key";
 
@@ -222,6 +224,8 @@ pub struct Settings {
     pub rp_api_key: SecretString,
     /// The server's ES256 challenge-signing key; devices pin its public half at enrollment.
     pub signing_key: SigningKey,
+    /// The operator keys that seal offline-code secrets at rest (`INKAN_SECRET_KEYS`).
+    pub secret_keys: crate::secrets::SecretKeys,
     /// Development mode: plain http origin, the insecure default API key and signing key file.
     pub dev: bool,
     pub limits: Limits,
@@ -248,6 +252,8 @@ impl Settings {
             database_url: database_url.to_owned(),
             rp_api_key: SecretString::new(crate::random_token(32)),
             signing_key: crate::random_signing_key(),
+            secret_keys: crate::secrets::SecretKeys::parse(&crate::secrets::SecretKeys::generate_spec("test"))
+                .expect("a generated key parses"),
             dev: true,
             limits: Limits::default(),
             mail: MailTransport::InsecureDevOutbox,
@@ -303,6 +309,20 @@ pub fn load_or_create_dev_signing_key(data_dir: &Path) -> anyhow::Result<Signing
     let encoded = Zeroizing::new(inkan_protocol::keys::b64(&key.to_bytes()));
     write_private_file(&path, encoded.as_bytes())?;
     Ok(key)
+}
+
+/// The `--dev` secret-sealing key: read from the data directory, or made there (mode 0600).
+pub fn load_or_create_dev_secret_keys(data_dir: &Path) -> anyhow::Result<crate::secrets::SecretKeys> {
+    let path = data_dir.join(INSECURE_DEV_SECRET_KEY_FILE);
+    let spec = match std::fs::read_to_string(&path) {
+        Ok(text) => Zeroizing::new(text.trim().to_owned()),
+        Err(_) => {
+            let spec = crate::secrets::SecretKeys::generate_spec("dev");
+            write_private_file(&path, spec.as_bytes())?;
+            spec
+        }
+    };
+    Ok(crate::secrets::SecretKeys::parse(&spec)?)
 }
 
 fn write_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {

@@ -95,7 +95,9 @@ pub struct NewDevice<'a> {
     pub name: &'a str,
     pub platform: &'a str,
     pub public_key: &'a [u8],
+    /// The offline-code secret sealed under `totp_key_id` ([`crate::secrets`]).
     pub totp_secret: &'a [u8],
+    pub totp_key_id: &'a str,
     pub enrolled_at: i64,
 }
 
@@ -314,13 +316,14 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
-        sqlx::query("INSERT INTO devices (id, account_id, name, platform, public_key, totp_secret, enrolled_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO devices (id, account_id, name, platform, public_key, totp_secret, totp_key_id, enrolled_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
             .bind(device.id)
             .bind(device.account_id)
             .bind(device.name)
             .bind(device.platform)
             .bind(device.public_key)
             .bind(device.totp_secret)
+            .bind(device.totp_key_id)
             .bind(device.enrolled_at)
             .execute(&mut *tx)
             .await?;
@@ -344,11 +347,41 @@ impl Store {
             .await
     }
 
-    pub async fn totp_secret(&self, device_id: &str) -> sqlx::Result<Option<Vec<u8>>> {
-        sqlx::query_scalar("SELECT totp_secret FROM devices WHERE id = ? AND revoked_at IS NULL")
+    /// The device's sealed offline-code secret and the id of the key that sealed it (`None`:
+    /// a row from before sealing, in the clear until [`Store::reseal_offline_secrets`]).
+    pub async fn totp_secret(&self, device_id: &str) -> sqlx::Result<Option<(Vec<u8>, Option<String>)>> {
+        sqlx::query_as("SELECT totp_secret, totp_key_id FROM devices WHERE id = ? AND revoked_at IS NULL")
             .bind(device_id)
             .fetch_optional(&self.reader)
             .await
+    }
+
+    /// Seals every offline-code secret that is not sealed under `keys`' current key: rows
+    /// still in the clear (written before sealing) and rows under an older key (rotation).
+    /// One transaction; returns how many rows were re-sealed.
+    pub async fn reseal_offline_secrets(&self, keys: &crate::secrets::SecretKeys) -> anyhow::Result<usize> {
+        let mut tx = self.writer.begin().await?;
+        let rows: Vec<(String, Vec<u8>, Option<String>)> = sqlx::query_as(
+            "SELECT id, totp_secret, totp_key_id FROM devices WHERE totp_key_id IS NULL OR totp_key_id != ?",
+        )
+        .bind(keys.current_id())
+        .fetch_all(&mut *tx)
+        .await?;
+        for (id, stored, key_id) in &rows {
+            let plain = match key_id {
+                None => zeroize::Zeroizing::new(stored.clone()),
+                Some(key_id) => keys.open(key_id, id, stored)?,
+            };
+            let (key_id, sealed) = keys.seal(id, &plain);
+            sqlx::query("UPDATE devices SET totp_secret = ?, totp_key_id = ? WHERE id = ?")
+                .bind(sealed)
+                .bind(key_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len())
     }
 
     /// Records `step` as the device's last accepted offline-code step, unless that step (or a

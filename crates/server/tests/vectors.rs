@@ -29,6 +29,7 @@ async fn service_with_vectors(
         platform: "test",
         public_key: &file.device_public_key.to_sec1(),
         totp_secret: &[0u8; 20],
+        totp_key_id: "test",
         enrolled_at: 0,
     };
     assert!(store.redeem_ticket("t", device).await.unwrap());

@@ -429,6 +429,7 @@ pub enum SiteError {
 impl From<sqlx::Error> for SiteError {
     fn from(e: sqlx::Error) -> Self {
         if crate::error::is_unavailable(&e) {
+            crate::metrics::DATABASE_UNAVAILABLE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::warn!(error = %e, "database unavailable");
             return SiteError::Unavailable;
         }

@@ -160,7 +160,10 @@ pub(super) async fn open_ceremony(
     Ok(match opened {
         CeremonyOpened::Opened => Ok(token),
         CeremonyOpened::ServerFull => Err(PasskeyRefusal::Busy),
-        CeremonyOpened::ClientFull => Err(PasskeyRefusal::TooManyFromClient),
+        CeremonyOpened::ClientFull => {
+            site.service.metrics.limited(crate::metrics::Limited::PasskeyCeremonies);
+            Err(PasskeyRefusal::TooManyFromClient)
+        }
     })
 }
 
