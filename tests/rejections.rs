@@ -1006,10 +1006,9 @@ async fn metrics_follow_challenges_channels_and_refusals() {
         resp.text().await.unwrap()
     };
     let value = |text: &str, series: &str| -> u64 {
-        text.lines().find(|l| l.starts_with(series) && l[series.len()..].starts_with(' ')).map_or_else(
-            || panic!("no {series} in\n{text}"),
-            |l| l.rsplit(' ').next().unwrap().parse().unwrap(),
-        )
+        text.lines()
+            .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+            .map_or_else(|| panic!("no {series} in\n{text}"), |l| l.rsplit(' ').next().unwrap().parse().unwrap())
     };
     let keys = memory_keys();
     let (device, account) = t.enrolled_device(keys.clone(), ACCOUNT).await;

@@ -724,9 +724,41 @@ async fn revoking_another_customers_device_through_the_site_changes_nothing() {
     let (their_device, their_acct) = t.enrolled_device(platform_keys(), &theirs).await;
     let mut v = Visitor::new(&t.origin, HOME_IP);
     login_with_email_code(&t, &mut v, &mine).await;
-    let page = v.post_once(&format!("/settings/authenticators/{}/revoke", their_acct.device_id), &[("confirm", "1")]).await;
+    let page =
+        v.post_once(&format!("/settings/authenticators/{}/revoke", their_acct.device_id), &[("confirm", "1")]).await;
     assert_eq!(page.status, 404);
     their_device.pending(&their_acct).await.expect("their device's session still works");
     assert!(t.devices(&theirs).await[0].revoked_at.is_none());
     their_device.remove(&their_acct).await.unwrap();
+}
+
+/// A withdrawal request is recorded with its audit row before its push is made; when the push
+/// cannot be made (pushes blocked after "not me"), the recorded request is refused with the
+/// reason, no money moves, and no withdrawal exists without its record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawal_whose_push_cannot_be_made_is_recorded_and_refused() {
+    let t = TestServer::start().await;
+    let account = t.customer("20000110").await;
+    let mut v = Visitor::new(&t.origin, HOME_IP);
+    login_with_email_code(&t, &mut v, &account).await;
+    let (device, acct) = t.enrolled_device(platform_keys(), &account).await;
+    // "Not me" on some earlier push blocks further pushes.
+    t.challenge(&account, inkan_e2e::login(), false).await;
+    let c = device.pending(&acct).await.unwrap().remove(0).challenge;
+    device.decide(&acct, &c, Decision::DenyFraud, None).await.unwrap();
+    let destination = v.get("/withdraw").await.attr("option value").expect("a destination");
+    let page = v
+        .post(
+            "/withdraw",
+            &[("amount", "50000"), ("destination", &destination), ("withdrawal_password", WITHDRAWAL_PASSWORD)],
+        )
+        .await;
+    assert!(page.text().contains("push_blocked"), "{}", page.text());
+    assert!(v.get("/home").await.text().contains("3,000,000円"), "no money moved");
+    let rows = t.audit_rows(&account).await;
+    let requested = rows.iter().find(|r| r["event"] == "withdrawal_requested").expect("the request is recorded");
+    let refused = rows.iter().find(|r| r["event"] == "withdrawal_refused").expect("and refused");
+    assert_eq!(requested["detail"]["withdrawal_id"], refused["detail"]["withdrawal_id"]);
+    assert_eq!(refused["detail"]["reason"], "push_blocked");
+    device.remove(&acct).await.unwrap();
 }

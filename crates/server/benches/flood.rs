@@ -4,8 +4,8 @@
 //! Starts the release `inkan-server` as its own process with its default limits, measures
 //! round trips of one device (127.0.0.1) alone, then again while an attacker on 127.0.0.3
 //! keeps FLOOD_IDLE silent sockets and FLOOD_SLOW slow-header clients open (reopening each as
-//! the server closes it: the per-client connection cap answers 429 and closes, the header
-//! timeout closes the rest). Prints p50/p99 of both runs, how many flood connections the server
+//! the server closes it, a second later: the per-client connection cap answers 429 and
+//! closes, the header timeout closes the rest). Prints p50/p99 of both runs, how many flood connections the server
 //! refused or closed, and whether `/readyz` answered throughout. Every loop is bounded in
 //! count and time, and traffic stays on loopback.
 //!
@@ -82,7 +82,9 @@ async fn measure(rp: &Rp, device: &RawDevice, account: &str, rounds: usize) -> V
     times
 }
 
-/// One attacker connection, reopened whenever the server closes it, until `stop`.
+/// One attacker connection, reopened a second after the server closes it, until `stop`: the
+/// attacker holds as many sockets as it can (a reconnect storm as fast as the CPU allows would
+/// measure the two shared cores, not the server's limits).
 async fn attacker(target: std::net::SocketAddr, slow: bool, stop: Arc<AtomicBool>, closed: Arc<AtomicU64>) {
     while !stop.load(Ordering::Relaxed) {
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
@@ -113,6 +115,7 @@ async fn attacker(target: std::net::SocketAddr, slow: bool, stop: Arc<AtomicBool
             }
         }
         closed.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 

@@ -187,7 +187,11 @@ impl Service {
     pub async fn create_ticket(&self, account_id: &str, label: Option<&str>) -> ApiResult<TicketCreated> {
         check_account_id(account_id)?;
         let label = match label {
-            Some(l) => l.to_owned(),
+            // Shown on the device before the person confirms: the display-text rule applies.
+            Some(l) => {
+                check_text("label", l, inkan_protocol::uri::MAX_LABEL_CHARS).map_err(ApiError::BadRequest)?;
+                l.to_owned()
+            }
             None => format!("Inkan {}", mask_tail(account_id)),
         };
         let now = self.now();
