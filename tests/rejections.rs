@@ -438,8 +438,15 @@ async fn oversized_and_malformed_bodies_are_rejected() {
     let big = vec![b' '; inkan_server::Limits::default().max_body_bytes + 1];
     let (status, err) = t.raw_post("/v1/device/enroll", None, big).await;
     assert_eq!((status, err.map(|e| e.code)), (413, Some(ErrorCode::BodyTooLarge)));
+    // Well-formed JSON whose values do not fit: 422 invalid_request. Malformed JSON: 400.
     let (status, err) = t.raw_post("/v1/device/enroll", None, b"{\"ticket\": 5}".to_vec()).await;
-    assert_eq!((status, err.map(|e| e.code)), (400, Some(ErrorCode::BadRequest)));
+    assert_eq!((status, err.map(|e| e.code)), (422, Some(ErrorCode::InvalidRequest)));
+    let not_a_point = serde_json::json!({
+        "ticket": "x", "device_name": "n", "platform": "p",
+        "device_public_key": "A".repeat(87), "signature": "A".repeat(86),
+    });
+    let (status, err) = t.raw_post("/v1/device/enroll", None, not_a_point.to_string().into_bytes()).await;
+    assert_eq!((status, err.map(|e| e.code)), (422, Some(ErrorCode::InvalidRequest)), "a key that is not a point");
     let (status, err) = t.raw_post("/v1/rp/challenges", Some(&t.api_key), b"{".to_vec()).await;
     assert_eq!((status, err.map(|e| e.code)), (400, Some(ErrorCode::BadRequest)));
 }

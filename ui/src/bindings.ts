@@ -19,7 +19,8 @@ browser: string, };
 
 export type WithdrawalContext = { 
 /**
- * In the minor unit of `currency` (JPY: yen).
+ * In the minor unit of `currency` (JPY: yen). JSON has one number type: `1000.0` is the
+ * integer 1000 (as JSON Schema and RFC 8785 say), a fraction is refused.
  */
 amount: number, 
 /**

@@ -40,6 +40,9 @@ pub enum ErrorCode {
     DatabaseUnavailable,
     /// Too many requests from this client (or too many open connections): wait, then retry.
     RateLimited,
+    /// Well-formed JSON whose values cannot be used: a key or signature that does not decode,
+    /// a missing or unknown field (422).
+    InvalidRequest,
     /// A code this build does not know yet (sent by a newer server).
     #[serde(other)]
     Unknown,
@@ -77,6 +80,7 @@ impl ErrorCode {
             ErrorCode::Internal => "internal",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::InvalidRequest => "invalid_request",
             ErrorCode::Unknown => "unknown",
         }
     }

@@ -84,8 +84,10 @@ pub struct LoginContext {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct WithdrawalContext {
-    /// In the minor unit of `currency` (JPY: yen).
+    /// In the minor unit of `currency` (JPY: yen). JSON has one number type: `1000.0` is the
+    /// integer 1000 (as JSON Schema and RFC 8785 say), a fraction is refused.
     #[cfg_attr(feature = "ts", ts(type = "number"))]
+    #[serde(deserialize_with = "integral_u64")]
     pub amount: u64,
     /// ISO 4217 code, e.g. "JPY".
     pub currency: String,
@@ -374,4 +376,38 @@ pub struct AccountPushState {
     pub push_blocked: bool,
     pub cooldown_until: Option<i64>,
     pub open_challenges: u32,
+}
+
+/// A non-negative integer written as JSON: `7` or `7.0` (JSON does not tell the two apart;
+/// RFC 8785 writes both as `7`); fractions, negatives and values past 2^53 are refused.
+fn integral_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    if let Some(u) = n.as_u64() {
+        return Ok(u);
+    }
+    match n.as_f64() {
+        Some(f) if f >= 0.0 && f.fract() == 0.0 && f <= crate::jcs::MAX_SAFE_INTEGER as f64 => Ok(f as u64),
+        _ => Err(serde::de::Error::custom(format!("{n} is not a non-negative integer"))),
+    }
+}
+
+#[cfg(test)]
+mod integral_tests {
+    use super::*;
+
+    #[test]
+    fn amounts_are_integers_however_json_writes_them() {
+        let parse = |amount: &str| {
+            serde_json::from_str::<WithdrawalContext>(&format!(
+                r#"{{"amount":{amount},"currency":"JPY","bank":"b","branch":"b","account_masked":"****1234","requested_at":"t"}}"#
+            ))
+            .map(|w| w.amount)
+        };
+        assert_eq!(parse("1000").unwrap(), 1000);
+        assert_eq!(parse("1000.0").unwrap(), 1000);
+        assert_eq!(parse("1e3").unwrap(), 1000);
+        for bad in ["1000.5", "-1", "-0.5", "1e300", "\"1000\""] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
 }

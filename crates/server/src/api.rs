@@ -71,6 +71,9 @@ where
             Err(rejection) if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
                 Err(ApiError::BodyTooLarge(service.settings.limits.max_body_bytes))
             }
+            // Valid JSON whose values do not fit (a key that is not a curve point, a signature
+            // that does not decode, a missing or unknown field): 422, as HTTP has it.
+            Err(JsonRejection::JsonDataError(e)) => Err(ApiError::InvalidRequest(e.body_text())),
             Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
         }
     }

@@ -55,6 +55,8 @@ pub enum ApiError {
     NoDevices,
     #[error("invalid challenge details: {0}")]
     InvalidDetails(String),
+    #[error("the request's values cannot be used: {0}")]
+    InvalidRequest(String),
     #[error("too many requests from this client; wait a minute and try again")]
     RateLimited,
     #[error("the database is unavailable right now; try again shortly (nothing was changed)")]
@@ -121,6 +123,7 @@ impl ApiError {
             ApiError::Internal(_) => ErrorCode::Internal,
             ApiError::DatabaseUnavailable(_) => ErrorCode::DatabaseUnavailable,
             ApiError::RateLimited => ErrorCode::RateLimited,
+            ApiError::InvalidRequest(_) => ErrorCode::InvalidRequest,
         }
     }
 
@@ -137,7 +140,7 @@ impl ApiError {
             ApiError::TicketAlreadyUsed | ApiError::ChallengeNotPending(_) | ApiError::NoDevices => {
                 StatusCode::CONFLICT
             }
-            ApiError::ClockSkew => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::ClockSkew | ApiError::InvalidRequest(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyOpenChallenges
             | ApiError::TooManyPushes
             | ApiError::CooldownActive { .. }
