@@ -1038,3 +1038,82 @@ async fn metrics_follow_challenges_channels_and_refusals() {
     assert!(value(&text, "inkan_open_connections") >= 1);
     assert_eq!(value(&text, "inkan_rate_limited_total{limit=\"wrong_api_key\"}"), 1);
 }
+
+/// The expiry sweep stopped at any point (its task aborted mid-way, as a kill -9 stops it)
+/// leaves every challenge either still pending or settled *with* its audit row: the state
+/// change and its record are one transaction. Checked over many stop points, then after the
+/// server itself is killed and restarted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_stopped_at_any_point_leaves_no_settled_challenge_without_its_audit_row() {
+    let mut t = TestServer::start().await;
+    t.enrolled_device(memory_keys(), ACCOUNT).await;
+    let limits = inkan_server::Limits::default();
+    for round in 0..30 {
+        t.service().login_succeeded(ACCOUNT).await.unwrap();
+        for _ in 0..limits.max_open_challenges {
+            t.challenge(ACCOUNT, login(), false).await;
+        }
+        t.clock.advance(limits.challenge_ttl_secs + 1);
+        let service = t.service().clone();
+        let sweep = tokio::spawn(async move { service.sweep_expired().await });
+        for _ in 0..round {
+            tokio::task::yield_now().await;
+        }
+        sweep.abort();
+        let _ = sweep.await;
+        if round % 10 == 9 {
+            t.kill();
+            t.restart().await;
+        }
+    }
+    t.service().sweep_expired().await.unwrap();
+    let db = sqlx::SqlitePool::connect(&t.database_url).await.unwrap();
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT c.id, c.state, (SELECT COUNT(*) FROM audit_events a WHERE a.challenge_id = c.id AND a.event = 'challenge_' || c.state) FROM challenges c",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 30 * limits.max_open_challenges as usize);
+    for (id, state, audited) in rows {
+        assert_eq!(state, "expired", "{id}");
+        assert_eq!(audited, 1, "{id} is {state} with {audited} audit rows");
+    }
+}
+
+/// One device session holds at most `max_channels_per_session` live channels; past that a
+/// channel is refused with 429 `rate_limited`, and a closed channel gives its place back.
+#[tokio::test]
+async fn a_device_session_holds_a_bounded_number_of_live_channels() {
+    let t = TestServer::start().await;
+    let keys = memory_keys();
+    let (_device, account) = t.enrolled_device(keys.clone(), ACCOUNT).await;
+    let raw = RawDevice::from_account(&keys, &account, t.clock.now()).await.unwrap();
+    let max = inkan_server::Limits::default().max_channels_per_session;
+    let mut open = Vec::new();
+    for _ in 0..max {
+        open.push(raw.events().await.expect("within the cap"));
+    }
+    let err = raw.events().await.unwrap_err();
+    assert_eq!(err.code(), "rate_limited", "{err}");
+    drop(open.pop());
+    let deadline = tokio::time::Instant::now() + EVENT_WAIT;
+    loop {
+        match raw.events().await {
+            Ok(channel) => break open.push(channel),
+            Err(e) => assert!(tokio::time::Instant::now() < deadline, "the closed channel's place came back: {e}"),
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Commits are synced before the answer (`synchronous=FULL`): a decision or a withdrawal that
+/// was answered survives a power cut, not only a process crash.
+#[tokio::test]
+async fn the_database_syncs_every_commit() {
+    let t = TestServer::start().await;
+    let (level,): (i64,) = sqlx::query_as("PRAGMA synchronous").fetch_one(t.service().store.pool()).await.unwrap();
+    assert_eq!(level, 2, "FULL");
+    let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode").fetch_one(t.service().store.pool()).await.unwrap();
+    assert_eq!(mode, "wal");
+}

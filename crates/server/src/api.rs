@@ -136,15 +136,15 @@ impl FromRequestParts<SharedService> for Device {
 }
 
 /// A device authenticated by its session token, with the session's expiry.
-pub struct DeviceSession(pub AuthedDevice, pub i64);
+pub struct DeviceSession(pub AuthedDevice, pub i64, pub Vec<u8>);
 
 impl FromRequestParts<SharedService> for DeviceSession {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, service: &SharedService) -> Result<Self, ApiError> {
         let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
-        let (device, expires_at) = service.authenticate_session(token).await?;
-        Ok(DeviceSession(device, expires_at))
+        let (device, expires_at, hash) = service.authenticate_session(token).await?;
+        Ok(DeviceSession(device, expires_at, hash))
     }
 }
 
@@ -264,8 +264,12 @@ fn sse_event(event: &PushEvent) -> Event {
 /// on a session that is over; the device opens a new session and reconnects.
 async fn events(
     State(s): State<SharedService>,
-    DeviceSession(d, session_expires_at): DeviceSession,
+    DeviceSession(d, session_expires_at, session_hash): DeviceSession,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    // A device needs one channel per session; a few more cover a reconnect racing the old one.
+    let Some(channel_slot) = s.channels.take(session_hash, s.settings.limits.max_channels_per_session) else {
+        return Err(ApiError::RateLimited);
+    };
     let rx = s.hub.subscribe(&d.account_id);
     let initial: Vec<Event> =
         s.pending_for(&d).await?.into_iter().map(|c| sse_event(&PushEvent::Challenge(Box::new(c)))).collect();
@@ -295,7 +299,7 @@ async fn events(
     let stream = futures_util::stream::iter(initial)
         .chain(live)
         .map(move |event| {
-            let _counted = &live_channel;
+            let _counted = (&live_channel, &channel_slot);
             Ok(event)
         })
         .take_until(s.stopping())

@@ -27,45 +27,55 @@ use tower::ServiceExt;
 
 use crate::settings::Limits;
 
-/// Open connections per client address; a [`ConnectionSlot`] gives its place back on drop.
-#[derive(Default)]
-pub struct ConnectionCounts {
-    open: Mutex<HashMap<IpAddr, usize>>,
-    /// Connections refused for being over their client's cap, since start.
+/// Things held open per key (connections per client address, live channels per device
+/// session); a [`Slot`] gives its place back on drop. Taking a slot checks and counts in one
+/// step under the lock.
+pub struct SlotCounts<K> {
+    open: Mutex<HashMap<K, usize>>,
+    /// Takes refused for being over the cap, since start.
     pub refused: std::sync::atomic::AtomicU64,
 }
 
-pub struct ConnectionSlot {
-    counts: Arc<ConnectionCounts>,
-    ip: IpAddr,
+impl<K> Default for SlotCounts<K> {
+    fn default() -> Self {
+        SlotCounts { open: Mutex::new(HashMap::new()), refused: std::sync::atomic::AtomicU64::new(0) }
+    }
 }
 
-impl ConnectionCounts {
-    /// A slot for `ip`, unless it already holds `max` (0: no cap).
-    pub fn take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<ConnectionSlot> {
-        let mut open = self.open.lock().expect("connection counts");
-        let n = open.entry(ip).or_insert(0);
+/// Open connections per client address.
+pub type ConnectionCounts = SlotCounts<IpAddr>;
+
+pub struct Slot<K: std::hash::Hash + Eq + Clone> {
+    counts: Arc<SlotCounts<K>>,
+    key: K,
+}
+
+impl<K: std::hash::Hash + Eq + Clone> SlotCounts<K> {
+    /// A slot for `key`, unless it already holds `max` (0: no cap).
+    pub fn take(self: &Arc<Self>, key: K, max: usize) -> Option<Slot<K>> {
+        let mut open = self.open.lock().expect("slot counts");
+        let n = open.entry(key.clone()).or_insert(0);
         if max != 0 && *n >= max {
             self.refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return None;
         }
         *n += 1;
-        Some(ConnectionSlot { counts: self.clone(), ip })
+        Some(Slot { counts: self.clone(), key })
     }
 
-    /// Connections open now (all clients).
+    /// Slots held now (all keys).
     pub fn total(&self) -> usize {
-        self.open.lock().expect("connection counts").values().sum()
+        self.open.lock().expect("slot counts").values().sum()
     }
 }
 
-impl Drop for ConnectionSlot {
+impl<K: std::hash::Hash + Eq + Clone> Drop for Slot<K> {
     fn drop(&mut self) {
-        let mut open = self.counts.open.lock().expect("connection counts");
-        if let Some(n) = open.get_mut(&self.ip) {
+        let mut open = self.counts.open.lock().expect("slot counts");
+        if let Some(n) = open.get_mut(&self.key) {
             *n -= 1;
             if *n == 0 {
-                open.remove(&self.ip);
+                open.remove(&self.key);
             }
         }
     }

@@ -74,6 +74,8 @@ pub struct Service {
     shutdown: tokio::sync::watch::Sender<bool>,
     /// Open connections per client address (the accept loop's cap).
     pub connections: Arc<crate::serve::ConnectionCounts>,
+    /// Live channels per device session (token hash): [`crate::Limits::max_channels_per_session`].
+    pub channels: Arc<crate::serve::SlotCounts<Vec<u8>>>,
     /// Requests per client to the paths anyone can call (API and site).
     pub unauthenticated: crate::ratelimit::RateLimiter,
     /// Wrong API keys per client.
@@ -138,6 +140,7 @@ impl Service {
             server_public_key,
             shutdown: tokio::sync::watch::channel(false).0,
             connections: Arc::default(),
+            channels: Arc::default(),
             unauthenticated,
             wrong_api_keys,
             metrics: Arc::default(),
@@ -346,15 +349,15 @@ impl Service {
         Ok(self.authenticate_session(token).await?.0)
     }
 
-    /// Resolves a bearer token to its device and the session's expiry (the live channel ends
-    /// there).
-    pub async fn authenticate_session(&self, token: &str) -> ApiResult<(AuthedDevice, i64)> {
-        let (device_id, expires_at) =
-            self.store.session(&sha256(token.as_bytes())).await?.ok_or(ApiError::Unauthorized)?;
+    /// Resolves a bearer token to its device, the session's expiry (the live channel ends
+    /// there) and the token's hash (the key its live channels are counted under).
+    pub async fn authenticate_session(&self, token: &str) -> ApiResult<(AuthedDevice, i64, Vec<u8>)> {
+        let hash = sha256(token.as_bytes());
+        let (device_id, expires_at) = self.store.session(&hash).await?.ok_or(ApiError::Unauthorized)?;
         if self.now() > expires_at {
             return Err(ApiError::SessionExpired);
         }
-        Ok((self.active_device(&device_id).await?, expires_at))
+        Ok((self.active_device(&device_id).await?, expires_at, hash))
     }
 
     // ---- challenges ------------------------------------------------------------------

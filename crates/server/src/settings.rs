@@ -43,6 +43,9 @@ pub struct Limits {
     /// A connection must send a request's headers within this long after it opens or after
     /// its last response (closes idle and slowloris connections).
     pub header_read_timeout_secs: u64,
+    /// Live channels one device session may hold open at once (one is needed; the rest cover
+    /// a reconnect that races the old channel's end).
+    pub max_channels_per_session: usize,
     /// Connections one client address may hold open at once (0: no cap; behind a proxy every
     /// connection comes from the proxy's address).
     pub max_connections_per_client: usize,
@@ -123,6 +126,7 @@ impl Default for Limits {
             unauthenticated_per_minute_per_client: 300,
             wrong_api_keys_per_minute_per_client: 10,
             max_connections_per_client: 512,
+            max_channels_per_session: 4,
             max_failed_logins: 5,
             email_code_ttl_secs: 5 * 60,
             max_email_code_attempts: 5,

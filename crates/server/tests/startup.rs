@@ -52,3 +52,44 @@ fn a_data_directory_under_a_read_only_file_system_is_named_with_its_cause() {
     assert!(!ok);
     assert_one_clear_line(&stderr, dir);
 }
+
+fn config_check(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_inkan-server"));
+    cmd.args(args).arg("--data-dir").arg(dir.path()).args(["config", "check"]).env("RUST_LOG", "off");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn config_check_prints_the_effective_configuration_redacted_and_refuses_unsafe_values() {
+    let key = "production-api-key-0123456789";
+    let (ok, out, err) =
+        config_check(&["--dev"], &[("INKAN_RP_API_KEY", key), ("INKAN_LIMIT_CHALLENGE_TTL_SECS", "90")]);
+    assert!(ok, "{err}");
+    assert!(out.contains("challenge_ttl_secs: 90"), "the override is in effect: {out}");
+    assert!(!out.contains(key) && out.contains("[redacted]"), "secrets redacted: {out}");
+    // A misspelt limit, and production without its secrets or with plain http, are refused.
+    let (ok, _, err) = config_check(&["--dev"], &[("INKAN_LIMIT_CHALENGE_TTL_SECS", "90")]);
+    assert!(!ok && err.contains("INKAN_LIMIT_CHALENGE_TTL_SECS"), "{err}");
+    let (ok, _, err) = config_check(&[], &[]);
+    assert!(!ok && err.contains("INKAN_SERVER_SIGNING_KEY"), "{err}");
+    let signing = inkan_protocol::keys::b64(&[7u8; 32]);
+    let sealing = format!("k1:{}", inkan_protocol::keys::b64(&[9u8; 32]));
+    let prod = [
+        ("INKAN_SERVER_SIGNING_KEY", signing.as_str()),
+        ("INKAN_SECRET_KEYS", sealing.as_str()),
+        ("INKAN_RP_API_KEY", key),
+        ("INKAN_PUBLIC_ORIGIN", "http://auth.broker.example"),
+        ("INKAN_SMTP_URL", "smtp://127.0.0.1:2525"),
+    ];
+    let (ok, _, err) = config_check(&[], &prod);
+    assert!(!ok && err.contains("plain http"), "plain http refused in production: {err}");
+}
