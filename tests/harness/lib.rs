@@ -90,17 +90,24 @@ impl TestServer {
     }
 
     async fn start_named(host: Option<&str>) -> TestServer {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("inkan.sqlite3").display());
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let addr = listener.local_addr().unwrap();
         let origin = match host {
             Some(host) => format!("http://{host}:{}", addr.port()),
             None => format!("http://{addr}"),
         };
-        let mut settings = Settings::for_tests(&origin, &database_url);
         // Site tests play visitors from other networks through X-Forwarded-For.
-        settings.trust_x_forwarded_for = true;
+        TestServer::boot(listener, origin, |s| s.trust_x_forwarded_for = true).await
+    }
+
+    /// Starts the real server on `listener` with a fresh SQLite file, public origin `origin`,
+    /// and the test settings as `change` leaves them.
+    async fn boot(listener: TcpListener, origin: String, change: impl FnOnce(&mut Settings)) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("inkan.sqlite3").display());
+        let addr = listener.local_addr().unwrap();
+        let mut settings = Settings::for_tests(&origin, &database_url);
+        change(&mut settings);
         // Start at the real time so that out-of-process devices (the CLI) agree with the server;
         // tests then move the clock by hand.
         let clock = ManualClock::new(inkan_core::Clock::now(&inkan_core::SystemClock));
@@ -124,30 +131,10 @@ impl TestServer {
     /// loopback port (its public origin is the path's), with changed limits.
     pub async fn start_behind_lossy_path(change: impl FnOnce(&mut inkan_server::Limits)) -> (TestServer, LossyPath) {
         let path_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
-        let path_addr = path_listener.local_addr().unwrap();
-        let dir = tempfile::tempdir().expect("temp dir");
-        let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("inkan.sqlite3").display());
+        let origin = format!("http://{}", path_listener.local_addr().unwrap());
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
-        let addr = listener.local_addr().unwrap();
-        let origin = format!("http://{path_addr}");
-        let mut settings = Settings::for_tests(&origin, &database_url);
-        change(&mut settings.limits);
-        let clock = ManualClock::new(inkan_core::Clock::now(&inkan_core::SystemClock));
-        let server = inkan_server::start(settings.clone(), Arc::new(clock.clone()), Some(listener))
-            .await
-            .expect("server starts");
-        let path = LossyPath::start(path_listener, addr);
-        let t = TestServer {
-            server: Some(server),
-            origin,
-            clock,
-            api_key: settings.rp_api_key.expose().to_owned(),
-            http: reqwest::Client::new(),
-            database_url,
-            settings,
-            dir,
-            addr,
-        };
+        let t = TestServer::boot(listener, origin, |s| change(&mut s.limits)).await;
+        let path = LossyPath::start(path_listener, t.addr);
         (t, path)
     }
 
