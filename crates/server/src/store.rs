@@ -115,7 +115,7 @@ pub struct NewChallenge<'a> {
 pub type AuditRow = (i64, String, Option<String>, Option<String>, String);
 
 /// One audit row: at, event, account, device, challenge, detail (JSON text).
-pub(crate) const INSERT_AUDIT: &str =
+const INSERT_AUDIT: &str =
     "INSERT INTO audit_events (at, event, account_id, device_id, challenge_id, detail) VALUES (?, ?, ?, ?, ?, ?)";
 /// Moves a challenge to a final state only if it is still pending: state, decided_at,
 /// device, decision signature, id.
@@ -133,8 +133,8 @@ pub struct AuditEntry<'a> {
 }
 
 impl AuditEntry<'_> {
-    /// Writes the row on `conn` (a transaction's connection).
-    pub async fn write(&self, conn: &mut sqlx::SqliteConnection) -> sqlx::Result<()> {
+    /// Writes the row on `conn`: a transaction's connection (`&mut *tx`), or the write pool.
+    pub async fn write<'c>(&self, conn: impl sqlx::Executor<'c, Database = sqlx::Sqlite>) -> sqlx::Result<()> {
         sqlx::query(INSERT_AUDIT)
             .bind(self.at)
             .bind(self.event)
@@ -247,16 +247,7 @@ impl Store {
         challenge_id: Option<&str>,
         detail: serde_json::Value,
     ) -> sqlx::Result<()> {
-        sqlx::query(INSERT_AUDIT)
-            .bind(at)
-            .bind(event)
-            .bind(account_id)
-            .bind(device_id)
-            .bind(challenge_id)
-            .bind(detail.to_string())
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        AuditEntry { at, event, account_id, device_id, challenge_id, detail }.write(&self.writer).await
     }
 
     /// The account's audit events, newest first.
@@ -415,15 +406,16 @@ impl Store {
             return Ok(false);
         }
         sqlx::query("DELETE FROM device_sessions WHERE device_id = ?").bind(device_id).execute(&mut *tx).await?;
-        sqlx::query(INSERT_AUDIT)
-            .bind(now)
-            .bind("device_revoked")
-            .bind(account_id)
-            .bind(device_id)
-            .bind(None::<&str>)
-            .bind("{}")
-            .execute(&mut *tx)
-            .await?;
+        AuditEntry {
+            at: now,
+            event: "device_revoked",
+            account_id: Some(account_id),
+            device_id: Some(device_id),
+            challenge_id: None,
+            detail: serde_json::json!({}),
+        }
+        .write(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -483,15 +475,16 @@ impl Store {
             sqlx::query_as(PUSH_GATE).bind(c.account_id).bind(c.created_at).fetch_one(&mut *tx).await?;
         if let Err(refused) = check(&gate) {
             if let Some(reason) = refusal_reason(&refused) {
-                sqlx::query(INSERT_AUDIT)
-                    .bind(c.created_at)
-                    .bind("challenge_refused")
-                    .bind(c.account_id)
-                    .bind(None::<&str>)
-                    .bind(None::<&str>)
-                    .bind(serde_json::json!({"reason": reason}).to_string())
-                    .execute(&mut *tx)
-                    .await?;
+                AuditEntry {
+                    at: c.created_at,
+                    event: "challenge_refused",
+                    account_id: Some(c.account_id),
+                    device_id: None,
+                    challenge_id: None,
+                    detail: serde_json::json!({"reason": reason}),
+                }
+                .write(&mut *tx)
+                .await?;
             }
             tx.commit().await?;
             return Ok(Err(refused));
@@ -506,15 +499,16 @@ impl Store {
             .bind(c.expires_at)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(INSERT_AUDIT)
-            .bind(c.created_at)
-            .bind("challenge_created")
-            .bind(c.account_id)
-            .bind(None::<&str>)
-            .bind(c.id)
-            .bind(audit_detail.to_string())
-            .execute(&mut *tx)
-            .await?;
+        AuditEntry {
+            at: c.created_at,
+            event: "challenge_created",
+            account_id: Some(c.account_id),
+            device_id: None,
+            challenge_id: Some(c.id),
+            detail: audit_detail,
+        }
+        .write(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(Ok(()))
     }
@@ -537,15 +531,16 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
-        sqlx::query(INSERT_AUDIT)
-            .bind(d.now)
-            .bind(format!("challenge_{}", d.state.as_str()))
-            .bind(d.account_id)
-            .bind(d.device_id)
-            .bind(d.challenge_id)
-            .bind("{}")
-            .execute(&mut *tx)
-            .await?;
+        AuditEntry {
+            at: d.now,
+            event: &format!("challenge_{}", d.state.as_str()),
+            account_id: Some(d.account_id),
+            device_id: Some(d.device_id),
+            challenge_id: Some(d.challenge_id),
+            detail: serde_json::json!({}),
+        }
+        .write(&mut *tx)
+        .await?;
         if let Some(change) = d.push_state {
             sqlx::query(change.upsert_sql()).bind(d.account_id).bind(change.value()).execute(&mut *tx).await?;
         }
@@ -597,15 +592,16 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
-        sqlx::query(INSERT_AUDIT)
-            .bind(now)
-            .bind(format!("challenge_{}", state.as_str()))
-            .bind(&row.account_id)
-            .bind(device_id)
-            .bind(&row.id)
-            .bind("{}")
-            .execute(&mut *tx)
-            .await?;
+        AuditEntry {
+            at: now,
+            event: &format!("challenge_{}", state.as_str()),
+            account_id: Some(&row.account_id),
+            device_id,
+            challenge_id: Some(&row.id),
+            detail: serde_json::json!({}),
+        }
+        .write(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -631,18 +627,15 @@ impl Store {
             tx.rollback().await?;
             return Ok(None);
         };
-        let audit = |event: String, detail: String| {
-            sqlx::query(INSERT_AUDIT)
-                .bind(now)
-                .bind(event)
-                .bind(row.account_id.clone())
-                .bind(device_id.to_owned())
-                .bind(row.id.clone())
-                .bind(detail)
+        let audit = |event, detail| AuditEntry {
+            at: now,
+            event,
+            account_id: Some(&row.account_id),
+            device_id: Some(device_id),
+            challenge_id: Some(&row.id),
+            detail,
         };
-        audit("number_mismatch".into(), serde_json::json!({"attempts": attempts}).to_string())
-            .execute(&mut *tx)
-            .await?;
+        audit("number_mismatch", serde_json::json!({"attempts": attempts})).write(&mut *tx).await?;
         if attempts >= max_attempts {
             sqlx::query(FINISH_PENDING_CHALLENGE)
                 .bind(ChallengeState::Failed.as_str())
@@ -652,7 +645,7 @@ impl Store {
                 .bind(&row.id)
                 .execute(&mut *tx)
                 .await?;
-            audit(format!("challenge_{}", ChallengeState::Failed.as_str()), "{}".into()).execute(&mut *tx).await?;
+            audit("challenge_failed", serde_json::json!({})).write(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(Some(attempts))
@@ -683,15 +676,16 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
         for (id, account) in &expired {
-            sqlx::query(INSERT_AUDIT)
-                .bind(now)
-                .bind("challenge_expired")
-                .bind(account)
-                .bind(None::<&str>)
-                .bind(id)
-                .bind("{}")
-                .execute(&mut *tx)
-                .await?;
+            AuditEntry {
+                at: now,
+                event: "challenge_expired",
+                account_id: Some(account),
+                device_id: None,
+                challenge_id: Some(id),
+                detail: serde_json::json!({}),
+            }
+            .write(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(expired)

@@ -219,15 +219,16 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        sqlx::query(crate::store::INSERT_AUDIT)
-            .bind(now)
-            .bind("password_changed")
-            .bind(account_id)
-            .bind(None::<&str>)
-            .bind(None::<&str>)
-            .bind(serde_json::json!({"other_sessions_ended": ended}).to_string())
-            .execute(&mut *tx)
-            .await?;
+        AuditEntry {
+            at: now,
+            event: "password_changed",
+            account_id: Some(account_id),
+            device_id: None,
+            challenge_id: None,
+            detail: serde_json::json!({"other_sessions_ended": ended}),
+        }
+        .write(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(ended)
     }
@@ -501,7 +502,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        audit.write(&mut tx).await?;
+        audit.write(&mut *tx).await?;
         tx.commit().await
     }
 
@@ -547,7 +548,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        audit.write(&mut tx).await?;
+        audit.write(&mut *tx).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -567,7 +568,7 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
-        audit.write(&mut tx).await?;
+        audit.write(&mut *tx).await?;
         tx.commit().await?;
         Ok(true)
     }
