@@ -2,6 +2,8 @@
 //! automation (`--json` everywhere, `--profile DIR` for many virtual devices side by side).
 //! Every command is a thin call into `inkan-core`.
 
+mod fleet;
+
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -89,6 +91,10 @@ enum Command {
         #[arg(long)]
         approve: bool,
     },
+    /// Many virtual devices in this one process: enroll a folder or list of QR codes in
+    /// parallel, keep every device watching, and take decisions by script (JSON commands on
+    /// stdin, JSON events on stdout; see the README's QA guide).
+    Fleet(fleet::FleetArgs),
     /// Passkeys of this device at the brokerage's site (QA automation without a browser).
     Passkey {
         #[command(subcommand)]
@@ -139,7 +145,7 @@ impl Out {
 }
 
 fn account_json(a: &Account) -> serde_json::Value {
-    json!({"id": a.id, "name": a.name, "origin": a.origin, "account_id": a.account_id, "device_id": a.device_id, "enrolled_at": a.enrolled_at})
+    fleet::device_json(a)
 }
 
 fn challenge_json(p: &PendingChallenge) -> serde_json::Value {
@@ -175,12 +181,19 @@ fn challenge_human(p: &PendingChallenge, now: i64) -> String {
 }
 
 fn open(cli: &Cli) -> Result<(Authenticator, Arc<dyn KeyStore>), CoreError> {
+    open_with(cli, fleet::KeyStoreChoice::Platform)
+}
+
+fn open_with(cli: &Cli, choice: fleet::KeyStoreChoice) -> Result<(Authenticator, Arc<dyn KeyStore>), CoreError> {
     let dir = match &cli.profile {
         Some(d) => d.clone(),
         None => Profile::default_dir()?,
     };
     let profile = Profile::open(dir)?;
-    let keys: Arc<dyn KeyStore> = Arc::new(PlatformKeyStore::open()?);
+    let keys: Arc<dyn KeyStore> = match choice {
+        fleet::KeyStoreChoice::Platform => Arc::new(PlatformKeyStore::open()?),
+        fleet::KeyStoreChoice::InsecureMemory => Arc::new(inkan_core::MemoryKeyStore::new()),
+    };
     Ok((Authenticator::new(profile, keys.clone(), Arc::new(SystemClock))?, keys))
 }
 
@@ -315,6 +328,11 @@ fn prompt_number(digits: u8) -> Option<String> {
 }
 
 async fn run(cli: &Cli, out: &Out) -> Result<(), CoreError> {
+    if let Command::Fleet(args) = &cli.command {
+        let (auth, keys) = open_with(cli, args.keystore())?;
+        let code = fleet::run(auth, args.keystore(), keys.describe(), args).await;
+        std::process::exit(code);
+    }
     let (auth, keys) = open(cli)?;
     match &cli.command {
         Command::Enroll { link, qr, name } => {
@@ -454,6 +472,7 @@ async fn run(cli: &Cli, out: &Out) -> Result<(), CoreError> {
             });
             inkan_core::loopback::serve(listener, Arc::new(auth), handler).await;
         }
+        Command::Fleet(_) => unreachable!("the fleet ran above"),
         Command::Passkey { action } => {
             let passkeys = Passkeys::new(PasskeyStore::new(auth.profile().dir(), keys.clone()));
             match action {

@@ -85,16 +85,18 @@ impl KeyStore for PlatformKeyStore {
     }
 }
 
-/// An in-memory key store for tests and benchmarks. It can be told to fail, to test the
-/// paths where the keychain is missing or locked.
-#[cfg(any(test, feature = "testing"))]
+/// An in-memory key store for tests and load benchmarks: keys die with the process and sit in
+/// plain memory, so nothing but tests and the CLI's fleet asked for it by name
+/// (`--keystore insecure-memory`) may use it. It can be told to fail, to test the paths where
+/// the keychain is missing or locked.
+#[cfg(any(test, feature = "insecure-memory-keystore"))]
 #[derive(Debug, Default)]
 pub struct MemoryKeyStore {
     entries: std::sync::Mutex<std::collections::HashMap<String, Zeroizing<Vec<u8>>>>,
     failing: std::sync::atomic::AtomicBool,
 }
 
-#[cfg(any(test, feature = "testing"))]
+#[cfg(any(test, feature = "insecure-memory-keystore"))]
 impl MemoryKeyStore {
     pub fn new() -> Self {
         Self::default()
@@ -117,7 +119,7 @@ impl MemoryKeyStore {
     }
 }
 
-#[cfg(any(test, feature = "testing"))]
+#[cfg(any(test, feature = "insecure-memory-keystore"))]
 impl KeyStore for MemoryKeyStore {
     fn put(&self, entry: &str, secret: &[u8]) -> CoreResult<()> {
         self.check()?;

@@ -29,7 +29,7 @@ pub use authenticator::{Authenticator, OfflineCode, WatchEvent};
 pub use error::{CoreError, CoreResult};
 pub use inbox::{Inbox, PendingChallenge};
 pub use inkan_protocol::clock::{Clock, ManualClock, SharedClock, SystemClock};
-#[cfg(any(test, feature = "testing"))]
+#[cfg(any(test, feature = "insecure-memory-keystore"))]
 pub use keystore::MemoryKeyStore;
 pub use keystore::{KeyStore, PlatformKeyStore};
 pub use passkeys::{PasskeyStore, Passkeys, StoredPasskey};

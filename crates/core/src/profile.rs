@@ -63,6 +63,10 @@ pub struct HistoryEntry {
 #[derive(Debug, Clone)]
 pub struct Profile {
     dir: PathBuf,
+    /// Held across every read-modify-write of a file here, so that many enrollments or
+    /// decisions in one process (the CLI's fleet) never lose each other's changes. Clones
+    /// share it.
+    write_lock: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 fn io_err(path: &Path, e: impl std::fmt::Display) -> CoreError {
@@ -74,7 +78,7 @@ impl Profile {
     pub fn open(dir: impl Into<PathBuf>) -> CoreResult<Self> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
-        Ok(Profile { dir })
+        Ok(Profile { dir, write_lock: Default::default() })
     }
 
     /// The platform's app-data directory for Inkan.
@@ -116,19 +120,26 @@ impl Profile {
         Self::read_json_file(&self.accounts_path())
     }
 
+    fn locked(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.write_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     pub fn add_account(&self, account: Account) -> CoreResult<()> {
+        let _held = self.locked();
         let mut all = self.accounts()?;
         all.push(account);
         Self::write_json_file(&self.accounts_path(), &all)
     }
 
     pub fn remove_account(&self, local_id: &str) -> CoreResult<()> {
+        let _held = self.locked();
         let mut all = self.accounts()?;
         all.retain(|a| a.id != local_id);
         Self::write_json_file(&self.accounts_path(), &all)
     }
 
     pub fn rename_account(&self, local_id: &str, name: &str) -> CoreResult<()> {
+        let _held = self.locked();
         let mut all = self.accounts()?;
         let account =
             all.iter_mut().find(|a| a.id == local_id).ok_or_else(|| CoreError::AccountNotFound(local_id.to_owned()))?;
@@ -155,6 +166,7 @@ impl Profile {
     /// the kept length.
     pub fn record(&self, entry: HistoryEntry) -> CoreResult<()> {
         use std::io::Write;
+        let _held = self.locked();
         let path = self.history_path();
         let mut line = serde_json::to_string(&entry).map_err(|e| io_err(&path, e))?;
         line.push('\n');
@@ -209,6 +221,36 @@ mod tests {
             .and_then(|mut f| std::io::Write::write_all(&mut f, b"{\"at\": 1, \"acc"))
             .unwrap();
         assert_eq!(p.history().unwrap()[0].at, 2 * MAX_HISTORY_ENTRIES as i64 + 49);
+    }
+
+    #[test]
+    fn accounts_added_from_many_threads_are_all_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Profile::open(dir.path()).unwrap();
+        let key = inkan_protocol::vectors::server_key().public_key();
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let (p, key) = (p.clone(), key.clone());
+                s.spawn(move || {
+                    for i in 0..25 {
+                        p.add_account(Account {
+                            id: format!("l{t}-{i}"),
+                            name: "n".into(),
+                            origin: "https://a.example".into(),
+                            account_id: "1".into(),
+                            device_id: format!("d{t}-{i}"),
+                            device_name: "x".into(),
+                            server_public_key: key.clone(),
+                            totp_digits: 6,
+                            totp_period: 30,
+                            enrolled_at: 0,
+                        })
+                        .unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(p.accounts().unwrap().len(), 200);
     }
 
     #[test]
