@@ -359,6 +359,32 @@ async fn locked_keychain_fails_enrollment_before_the_ticket_is_spent() {
     device.enroll(&ticket.uri, "x").await.expect("the ticket was not spent");
 }
 
+/// Without the key cache (the app) every signature reads the keychain, so a locked keychain
+/// stops approvals; with it (the CLI's fleet) the key read once stays in memory, and a removed
+/// account's key leaves the cache with the keychain entry.
+#[tokio::test]
+async fn the_key_cache_is_opt_in_and_forgets_a_removed_account() {
+    let t = TestServer::start().await;
+    for cached in [false, true] {
+        let account_id = if cached { "30000002" } else { "30000001" };
+        let keys = memory_keys();
+        let device = t.device(keys.clone());
+        let device = if cached { device.with_key_cache() } else { device };
+        let account = device.enroll(&t.ticket(account_id).await.uri, "x").await.unwrap();
+        let c = t.challenge(account_id, login(), false).await;
+        keys.set_failing(true);
+        let result = device.decide_by_id(&account, &c.challenge_id, Decision::Approve, None).await;
+        if cached {
+            assert_eq!(result.unwrap().state, inkan_protocol::ChallengeState::Approved);
+        } else {
+            assert_eq!(result.unwrap_err().code(), "keychain_locked");
+        }
+        keys.set_failing(false);
+        device.remove(&account).await.unwrap();
+        assert!(keys.is_empty());
+    }
+}
+
 #[tokio::test]
 async fn malformed_links_and_unreadable_images_are_rejected() {
     let t = TestServer::start().await;

@@ -506,3 +506,78 @@ test("where the deployment forbids push-only withdrawals, a customer without a p
   await page.context().close();
   strict.kill("SIGTERM");
 });
+
+/**
+ * `inkan fleet` as a QA pipeline runs it: one process for many devices, JSON commands on
+ * stdin, JSON events on stdout. `call` sends a command and resolves with its reply.
+ */
+function startFleet(profile) {
+  const child = spawn(CLI, ["--profile", join(work, profile), "fleet"], { stdio: ["pipe", "pipe", "inherit"] });
+  children.push(child);
+  const seen = [];
+  const waiting = [];
+  let buffer = "";
+  child.stdout.on("data", (d) => {
+    buffer += d;
+    let nl;
+    while ((nl = buffer.indexOf("\n")) >= 0) {
+      const event = JSON.parse(buffer.slice(0, nl));
+      buffer = buffer.slice(nl + 1);
+      seen.push(event);
+      for (const w of waiting.splice(0)) if (!w(event)) waiting.push(w);
+    }
+  });
+  const next = (pick) => new Promise((ok, fail) => {
+    const found = seen.find(pick);
+    if (found) return ok(found);
+    const timer = setTimeout(() => fail(new Error(`fleet: nothing matched; last: ${JSON.stringify(seen.slice(-5))}`)), STEP_MS * 2);
+    waiting.push((e) => (pick(e) ? (clearTimeout(timer), ok(e), true) : false));
+  });
+  let id = 0;
+  const call = (command) => {
+    const mine = ++id;
+    child.stdin.write(JSON.stringify({ ...command, id: mine }) + "\n");
+    return next((e) => e.reply_to === mine);
+  };
+  return { child, seen, next, call };
+}
+
+test("QA pipeline: a fleet enrolls from the site's QR codes as the screen shows them, and approves the logins the browser drives", async () => {
+  const fleet = startFleet("qa-fleet");
+  await fleet.next((e) => e.event === "ready");
+  const customers = ["10000101", "10000102"].map((account) => ({ account, password: "QaFleet-2026-Passw0rd!" }));
+  for (const c of customers) {
+    execFileSync(SERVER, ["--dev", "--data-dir", join(work, "data"), "customer", "create", "--account", c.account,
+      "--email", `qa-${c.account}@example.com`, "--passwords-stdin"], { input: `${c.password}\nQaWithdraw-2026-Passw0rd!\n` });
+  }
+  for (const c of customers) {
+    const page = await newPage();
+    const codes = mails().filter((m) => m.subject.includes("One-time code")).length;
+    await submitPassword(page, c.account, c.password);
+    await enterCode(page, codeIn(await mailWith("One-time code", codes)));
+    await page.waitForURL("**/home");
+    // The QR code as the customer's screen shows it, photographed: no link copied out.
+    await page.goto(`${origin}/settings/authenticators/new`);
+    const qr = join(work, `qr-${c.account}.png`);
+    await page.locator(".qr svg").screenshot({ path: qr });
+    const enrolled = await fleet.call({ op: "enroll", qr, name: `QA fleet ${c.account}` });
+    assert.equal(enrolled.event, "enroll_ok", JSON.stringify(enrolled));
+    assert.equal(enrolled.device.account_id, c.account);
+    assert.equal(enrolled.device.name, `QA fleet ${c.account}`);
+    await page.waitForURL("**/settings?m=enrolled", { timeout: STEP_MS });
+    await fleet.next((e) => e.event === "connected" && e.account === enrolled.device.id);
+
+    await page.click("form[action='/logout'] button");
+    await page.waitForURL("**/login?out=1");
+    await submitPassword(page, c.account, c.password);
+    const number = (await page.locator("[data-number]").textContent()).trim();
+    const decided = await fleet.call({ op: "approve", account: c.account, number });
+    assert.equal(decided.state, "approved", JSON.stringify(decided));
+    await page.waitForURL("**/home", { timeout: STEP_MS });
+    await page.context().close();
+  }
+  const { devices } = await fleet.call({ op: "devices" });
+  assert.deepEqual(devices.map((d) => [d.account_id, d.channel]).sort(), customers.map((c) => [c.account, "connected"]));
+  fleet.child.stdin.end();
+  await fleet.next((e) => e.event === "finished");
+});

@@ -701,11 +701,13 @@ async fn run_fleet(
 
     let started = Instant::now();
     let total = batch.len();
+    // Each enrollment is a task of its own, so that the batch runs on every core.
     let mut results = futures_util::stream::iter(batch.into_iter().map(|s| {
         let fleet = fleet.clone();
-        async move { fleet.enroll_one(s).await }
+        tokio::spawn(async move { fleet.enroll_one(s).await })
     }))
-    .buffer_unordered(args.parallel as usize);
+    .buffer_unordered(args.parallel as usize)
+    .map(|joined| joined.unwrap_or_else(|e| Err(("(task)".to_owned(), refuse("storage", e.to_string())))));
     let (mut enrolled, mut failed) = (0usize, 0usize);
     while let Some(result) = results.next().await {
         match result {

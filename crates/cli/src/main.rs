@@ -330,7 +330,7 @@ fn prompt_number(digits: u8) -> Option<String> {
 async fn run(cli: &Cli, out: &Out) -> Result<(), CoreError> {
     if let Command::Fleet(args) = &cli.command {
         let (auth, keys) = open_with(cli, args.keystore())?;
-        let code = fleet::run(auth, args.keystore(), keys.describe(), args).await;
+        let code = fleet::run(auth.with_key_cache(), args.keystore(), keys.describe(), args).await;
         std::process::exit(code);
     }
     let (auth, keys) = open(cli)?;

@@ -79,6 +79,9 @@ pub struct Authenticator {
     http: reqwest::Client,
     sessions: Mutex<HashMap<String, (String, i64)>>,
     push_silence_limit: Duration,
+    /// Device keys held in memory after their first use, by keychain entry; `None` (the
+    /// default, and the app's choice) reads the keychain for every signature.
+    key_cache: Option<Mutex<HashMap<String, Zeroizing<Vec<u8>>>>>,
 }
 
 fn random_id(bytes: usize) -> String {
@@ -112,7 +115,29 @@ impl Authenticator {
             http: http_client()?,
             sessions: Mutex::new(HashMap::new()),
             push_silence_limit: DEFAULT_PUSH_SILENCE_LIMIT,
+            key_cache: None,
         })
+    }
+
+    /// Keeps each device key in this process's memory after it is first written or read, as
+    /// an agent does, so that a process holding hundreds of devices (the CLI's fleet) does
+    /// not go to the keychain, whose calls are serialized, for every session and signature.
+    /// The keys stay in the keychain as well; the copies are zeroed when dropped.
+    pub fn with_key_cache(mut self) -> Self {
+        self.key_cache = Some(Mutex::new(HashMap::new()));
+        self
+    }
+
+    fn cache_key(&self, entry: &str, bytes: &[u8]) {
+        if let Some(cache) = &self.key_cache {
+            cache.lock().expect("key cache").insert(entry.to_owned(), Zeroizing::new(bytes.to_vec()));
+        }
+    }
+
+    fn forget_key(&self, entry: &str) {
+        if let Some(cache) = &self.key_cache {
+            cache.lock().expect("key cache").remove(entry);
+        }
     }
 
     /// Changes how long the live channel may stay silent before it is taken as dead (for a
@@ -150,8 +175,16 @@ impl Authenticator {
     }
 
     async fn device_key(&self, account: &Account) -> CoreResult<SigningKey> {
-        let bytes = self.key_get(account.device_key_entry()).await?.ok_or(CoreError::KeyMissing)?;
-        Ok(SigningKey::from_bytes(&bytes)?)
+        let entry = account.device_key_entry();
+        if let Some(cache) = &self.key_cache
+            && let Some(bytes) = cache.lock().expect("key cache").get(&entry)
+        {
+            return Ok(SigningKey::from_bytes(bytes)?);
+        }
+        let bytes = self.key_get(entry.clone()).await?.ok_or(CoreError::KeyMissing)?;
+        let key = SigningKey::from_bytes(&bytes)?;
+        self.cache_key(&entry, &bytes);
+        Ok(key)
     }
 
     // ---- accounts --------------------------------------------------------------------
@@ -180,6 +213,7 @@ impl Authenticator {
 
     /// Forgets the account on this device: keychain entries and local record.
     pub async fn remove(&self, account: &Account) -> CoreResult<()> {
+        self.forget_key(&account.device_key_entry());
         self.key_delete(account.device_key_entry()).await?;
         self.key_delete(account.totp_entry()).await?;
         self.sessions.lock().expect("sessions").remove(&account.id);
@@ -193,8 +227,14 @@ impl Authenticator {
     // ---- enrollment ------------------------------------------------------------------
 
     /// Reads the QR code in an image and enrolls with the link it holds.
+    /// Decoding is CPU work (about 20 ms for the server's QR image), so it runs on the
+    /// blocking pool: many enrollments at once use every core and never stall the live
+    /// channels.
     pub async fn enroll_from_qr_image(&self, image: &[u8], device_name: &str) -> CoreResult<Account> {
-        let link = crate::qr::decode_qr(image)?;
+        let image = image.to_vec();
+        let link = tokio::task::spawn_blocking(move || crate::qr::decode_qr(&image))
+            .await
+            .map_err(|e| CoreError::Storage(e.to_string()))??;
         self.enroll(&link, device_name).await
     }
 
@@ -217,7 +257,10 @@ impl Authenticator {
         // Into the keychain first: with no keychain, fail before the ticket is used.
         self.key_put(device_key_entry(&local_id), Zeroizing::new(key.to_bytes().to_vec())).await?;
         match self.redeem(&api, &uri, &key, device_name, &local_id).await {
-            Ok(account) => Ok(account),
+            Ok(account) => {
+                self.cache_key(&account.device_key_entry(), &*Zeroizing::new(key.to_bytes()));
+                Ok(account)
+            }
             Err(e) => {
                 let _ = self.key_delete(device_key_entry(&local_id)).await;
                 let _ = self.key_delete(totp_entry(&local_id)).await;

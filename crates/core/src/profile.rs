@@ -67,6 +67,19 @@ pub struct Profile {
     /// decisions in one process (the CLI's fleet) never lose each other's changes. Clones
     /// share it.
     write_lock: std::sync::Arc<std::sync::Mutex<()>>,
+    /// The accounts as last read or written by this process, so that a thousand enrollments
+    /// do not parse the file a thousand times. Another process writing the same profile is
+    /// noticed by the file's modification time and length.
+    accounts_cache: std::sync::Arc<std::sync::Mutex<AccountsCache>>,
+}
+
+/// What tells a file changed under us: modification time and length.
+type FileStamp = Option<(std::time::SystemTime, u64)>;
+/// The accounts file's stamp and contents, when read or written by this process.
+type AccountsCache = Option<(FileStamp, Vec<Account>)>;
+
+fn stamp(path: &Path) -> FileStamp {
+    std::fs::metadata(path).ok().and_then(|m| Some((m.modified().ok()?, m.len())))
 }
 
 fn io_err(path: &Path, e: impl std::fmt::Display) -> CoreError {
@@ -78,7 +91,7 @@ impl Profile {
     pub fn open(dir: impl Into<PathBuf>) -> CoreResult<Self> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
-        Ok(Profile { dir, write_lock: Default::default() })
+        Ok(Profile { dir, write_lock: Default::default(), accounts_cache: Default::default() })
     }
 
     /// The platform's app-data directory for Inkan.
@@ -117,7 +130,29 @@ impl Profile {
     }
 
     pub fn accounts(&self) -> CoreResult<Vec<Account>> {
-        Self::read_json_file(&self.accounts_path())
+        let path = self.accounts_path();
+        let mut cache = self.accounts_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = stamp(&path);
+        if let Some((seen, accounts)) = cache.as_ref()
+            && *seen == now
+            && now.is_some()
+        {
+            return Ok(accounts.clone());
+        }
+        let accounts: Vec<Account> = Self::read_json_file(&path)?;
+        *cache = Some((now, accounts.clone()));
+        Ok(accounts)
+    }
+
+    /// Writes the accounts file (compact: it is rewritten on every change) and remembers it.
+    fn write_accounts(&self, all: Vec<Account>) -> CoreResult<()> {
+        let path = self.accounts_path();
+        let tmp = path.with_extension("json.tmp");
+        let bytes = serde_json::to_vec(&all).map_err(|e| io_err(&path, e))?;
+        std::fs::write(&tmp, bytes).map_err(|e| io_err(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;
+        *self.accounts_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((stamp(&path), all));
+        Ok(())
     }
 
     fn locked(&self) -> std::sync::MutexGuard<'_, ()> {
@@ -128,14 +163,14 @@ impl Profile {
         let _held = self.locked();
         let mut all = self.accounts()?;
         all.push(account);
-        Self::write_json_file(&self.accounts_path(), &all)
+        self.write_accounts(all)
     }
 
     pub fn remove_account(&self, local_id: &str) -> CoreResult<()> {
         let _held = self.locked();
         let mut all = self.accounts()?;
         all.retain(|a| a.id != local_id);
-        Self::write_json_file(&self.accounts_path(), &all)
+        self.write_accounts(all)
     }
 
     pub fn rename_account(&self, local_id: &str, name: &str) -> CoreResult<()> {
@@ -144,7 +179,7 @@ impl Profile {
         let account =
             all.iter_mut().find(|a| a.id == local_id).ok_or_else(|| CoreError::AccountNotFound(local_id.to_owned()))?;
         account.name = name.to_owned();
-        Self::write_json_file(&self.accounts_path(), &all)
+        self.write_accounts(all)
     }
 
     /// Newest first, at most [`MAX_HISTORY_ENTRIES`].
@@ -251,6 +286,11 @@ mod tests {
             }
         });
         assert_eq!(p.accounts().unwrap().len(), 200);
+        // Another process's writes to the same profile are seen (a second Profile has its own copy).
+        let other = Profile::open(dir.path()).unwrap();
+        other.remove_account("l0-0").unwrap();
+        assert_eq!(p.accounts().unwrap().len(), 199);
+        assert!(p.accounts().unwrap().iter().all(|a| a.id != "l0-0"));
     }
 
     #[test]
