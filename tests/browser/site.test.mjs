@@ -545,10 +545,10 @@ function startFleet(profile) {
 test("QA pipeline: a fleet enrolls from the site's QR codes as the screen shows them, and approves the logins the browser drives", async () => {
   const fleet = startFleet("qa-fleet");
   await fleet.next((e) => e.event === "ready");
-  const customers = ["10000101", "10000102"].map((account) => ({ account, password: "QaFleet-2026-Passw0rd!" }));
+  const customers = ["10000101", "10000102"].map((account) => ({ account, password: "QaFleet2026Pw7" }));
   for (const c of customers) {
     execFileSync(SERVER, ["--dev", "--data-dir", join(work, "data"), "customer", "create", "--account", c.account,
-      "--email", `qa-${c.account}@example.com`, "--passwords-stdin"], { input: `${c.password}\nQaWithdraw-2026-Passw0rd!\n` });
+      "--email", `qa-${c.account}@example.com`, "--passwords-stdin"], { input: `${c.password}\nQaWd2026Pw99x\n` });
   }
   for (const c of customers) {
     const page = await newPage();
