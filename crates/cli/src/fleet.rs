@@ -302,10 +302,12 @@ impl Fleet {
                 self.out.emit(json!({"event": "connected", "account": account}));
             }
             WatchEvent::Challenge(p) => {
-                let a = self.account_of(&p.account);
-                self.out.emit(json!({"event": "challenge", "challenge": challenge_json(&p, a.as_ref())}));
+                // Into the inbox before the line goes out: a script that reacts to the line
+                // finds the challenge there.
+                let line = json!({"event": "challenge", "challenge": challenge_json(&p, self.account_of(&p.account).as_ref())});
                 self.inbox.lock().expect("inbox").insert((p.challenge.id.clone(), p.account.clone()), p);
                 self.arrived.notify_waiters();
+                self.out.emit(line);
             }
             WatchEvent::Resolved { account, outcome } => {
                 self.inbox.lock().expect("inbox").retain(|(id, _), _| *id != outcome.challenge_id);
