@@ -144,10 +144,6 @@ impl Out {
     }
 }
 
-fn account_json(a: &Account) -> serde_json::Value {
-    fleet::device_json(a)
-}
-
 fn challenge_json(p: &PendingChallenge) -> serde_json::Value {
     json!({"account": p.account, "challenge_id": p.challenge.id, "kind": p.challenge.details.kind(), "details": p.challenge.details, "number_digits": p.challenge.number_match.map(|n| n.digits), "expires_at": p.challenge.expires_at, "summary": summary(&p.challenge.details)})
 }
@@ -344,7 +340,7 @@ async fn run(cli: &Cli, out: &Out) -> Result<(), CoreError> {
                 }
                 _ => return Err(CoreError::BadLink(inkan_protocol::uri::UriError::Empty)),
             };
-            out.emit(json!({"enrolled": account_json(&account)}), || {
+            out.emit(json!({"enrolled": fleet::device_json(&account)}), || {
                 format!(
                     "登録しました / Enrolled: {} ({}) on {}\n  device {}",
                     account.name, account.id, account.origin, account.device_id
@@ -353,7 +349,7 @@ async fn run(cli: &Cli, out: &Out) -> Result<(), CoreError> {
         }
         Command::Accounts => {
             let accounts = auth.accounts()?;
-            out.emit(json!(accounts.iter().map(account_json).collect::<Vec<_>>()), || {
+            out.emit(json!(accounts.iter().map(fleet::device_json).collect::<Vec<_>>()), || {
                 if accounts.is_empty() {
                     return "登録済みのアカウントはありません / No accounts enrolled".into();
                 }

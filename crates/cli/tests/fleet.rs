@@ -112,10 +112,9 @@ fn account(i: usize) -> String {
     format!("6{:07}", i + 1)
 }
 
-fn write_png(t: &TestServer, dir: &std::path::Path, name: &str, ticket: &inkan_protocol::TicketCreated) {
+fn write_png(dir: &std::path::Path, name: &str, ticket: &inkan_protocol::TicketCreated) {
     let png = base64::engine::general_purpose::STANDARD.decode(&ticket.qr_png_base64).unwrap();
     std::fs::write(dir.join(name), png).unwrap();
-    let _ = t;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -127,12 +126,12 @@ async fn a_hundred_devices_from_qr_images_in_one_process_approve_deny_and_see_re
     let qr = t.dir.path().join("qr");
     std::fs::create_dir_all(&qr).unwrap();
     for i in 0..DEVICES {
-        write_png(&t, &qr, &format!("dev-{i:03}.png"), &t.ticket(&account(i)).await);
+        write_png(&qr, &format!("dev-{i:03}.png"), &t.ticket(&account(i)).await);
     }
     // Two bad ones in the batch: a ticket already spent, and a file that is no image.
     let spent = t.ticket("69999999").await;
     t.device(keys.clone()).enroll(&spent.uri, "first").await.unwrap();
-    write_png(&t, &qr, "spent.png", &spent);
+    write_png(&qr, "spent.png", &spent);
     std::fs::write(qr.join("broken.png"), b"this is not a PNG").unwrap();
 
     let profile = t.dir.path().join("fleet");

@@ -78,6 +78,15 @@ type FileStamp = Option<(std::time::SystemTime, u64)>;
 /// The accounts file's stamp and contents, when read or written by this process.
 type AccountsCache = Option<(FileStamp, Vec<Account>)>;
 
+/// Replaces `path`'s contents through a temporary file beside it (`NAME.EXT.tmp`) and a
+/// rename, so a crash never leaves half a file.
+fn replace_file(path: &Path, bytes: &[u8]) -> CoreResult<()> {
+    let ext = path.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_extension(format!("{ext}.tmp"));
+    std::fs::write(&tmp, bytes).map_err(|e| io_err(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))
+}
+
 fn stamp(path: &Path) -> FileStamp {
     std::fs::metadata(path).ok().and_then(|m| Some((m.modified().ok()?, m.len())))
 }
@@ -123,10 +132,8 @@ impl Profile {
 
     /// Writes through a temporary file and a rename, so a crash never leaves half a file.
     pub(crate) fn write_json_file<T: Serialize>(path: &Path, value: &T) -> CoreResult<()> {
-        let tmp = path.with_extension("json.tmp");
         let bytes = serde_json::to_vec_pretty(value).map_err(|e| io_err(path, e))?;
-        std::fs::write(&tmp, bytes).map_err(|e| io_err(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))
+        replace_file(path, &bytes)
     }
 
     pub fn accounts(&self) -> CoreResult<Vec<Account>> {
@@ -147,10 +154,8 @@ impl Profile {
     /// Writes the accounts file (compact: it is rewritten on every change) and remembers it.
     fn write_accounts(&self, all: Vec<Account>) -> CoreResult<()> {
         let path = self.accounts_path();
-        let tmp = path.with_extension("json.tmp");
         let bytes = serde_json::to_vec(&all).map_err(|e| io_err(&path, e))?;
-        std::fs::write(&tmp, bytes).map_err(|e| io_err(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;
+        replace_file(&path, &bytes)?;
         *self.accounts_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((stamp(&path), all));
         Ok(())
     }
@@ -213,9 +218,7 @@ impl Profile {
             let mut kept = self.history()?;
             kept.reverse();
             let text: String = kept.iter().filter_map(|e| serde_json::to_string(e).ok()).map(|l| l + "\n").collect();
-            let tmp = path.with_extension("jsonl.tmp");
-            std::fs::write(&tmp, text).map_err(|e| io_err(&tmp, e))?;
-            std::fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;
+            replace_file(&path, text.as_bytes())?;
         }
         Ok(())
     }
