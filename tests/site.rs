@@ -9,8 +9,14 @@ use inkan_e2e::site::{PASSWORD, Page, Visitor, WITHDRAWAL_PASSWORD};
 use inkan_e2e::{TestServer, platform_keys};
 use inkan_protocol::{ChallengeDetails, ChallengeState, Decision};
 
-const HOME_IP: &str = "203.0.113.10";
+/// In Japan (Tokyo's coordinates) in the MaxMind test City database.
+const HOME_IP: &str = "2001:218::10";
+/// London in the test City database (not in the test ASN database).
+const LONDON_IP: &str = "81.2.69.142";
+/// AS15169 (Google) in the test ASN database: a hosting network by default.
+const HOSTING_IP: &str = "1.0.0.1";
 const MINUTE: i64 = 60;
+const HOUR: i64 = 3600;
 
 /// Password, then the e-mailed code from the outbox: the visitor lands on the home page.
 async fn login_with_email_code(t: &TestServer, v: &mut Visitor, account: &str) -> Page {
@@ -54,7 +60,7 @@ async fn login_with_an_enrolled_device_approving_the_push() {
     assert!(page.attr("data-wait-url").is_some(), "the page waits by itself");
     let ChallengeDetails::Login(ctx) = approve_on_device(&device, &acct, &number).await else { panic!("a login") };
     assert_eq!(ctx.ip, HOME_IP);
-    assert_eq!(ctx.place, "東京都 (デモ) / Tokyo (demo)");
+    assert_eq!(ctx.place, "日本 / Japan");
     assert_eq!(ctx.browser, "Chrome 131 / Windows");
     // The waiting page's status answers settled, and the page proceeds.
     let status = v.get_once("/login/verify/status").await;
@@ -761,4 +767,102 @@ async fn a_withdrawal_whose_push_cannot_be_made_is_recorded_and_refused() {
     assert_eq!(requested["detail"]["withdrawal_id"], refused["detail"]["withdrawal_id"]);
     assert_eq!(refused["detail"]["reason"], "push_blocked");
     device.remove(&acct).await.unwrap();
+}
+
+/// The risk codes of each password step, oldest first.
+async fn risk_codes(t: &TestServer, account: &str) -> Vec<serde_json::Value> {
+    let rows = t.audit_rows(account).await;
+    // The audit log lists the newest first.
+    rows.iter().rev().filter(|r| r["event"] == "login_password_ok").map(|r| r["detail"]["risk"].clone()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_from_a_new_country_or_a_hosting_network_steps_up_and_names_the_place() {
+    let t = TestServer::start().await;
+    let account = t.customer("20000040").await;
+    let mut v = Visitor::new(&t.origin, HOME_IP);
+    login_with_email_code(&t, &mut v, &account).await;
+    let (device, acct) = t.enrolled_device(platform_keys(), &account).await;
+    v.post("/logout", &[]).await;
+    t.clock.advance(48 * HOUR); // long enough to have flown anywhere
+
+    // The same browser from London: a new country (and network): the e-mailed code as well.
+    v.from_ip = LONDON_IP.into();
+    let page = v.login_password(&account, PASSWORD).await;
+    assert!(page.text().contains("いつもと異なる環境"), "{}", page.text());
+    let code = t.latest_email_code().await;
+    let page = v.post("/login/verify/code", &[("code", &code)]).await;
+    let number = page.attr("data-number").expect("then the push");
+    let ChallengeDetails::Login(ctx) = approve_on_device(&device, &acct, &number).await else { panic!("a login") };
+    assert_eq!(ctx.place, "イギリス / United Kingdom", "the device names the country abroad in both languages");
+    assert!(v.get("/login/verify").await.text().contains("出金可能額"));
+    // The login notice names it in each language's section.
+    let (_, _, body) = t.mail_matching(|m| m.1.contains("Login notice") && m.2.contains("イギリス")).await;
+    assert!(body.contains("場所(目安): イギリス\n"), "{body}");
+    assert!(body.contains("Place (approximate): United Kingdom\n"), "{body}");
+    // So does the customer's history, in the page's language.
+    let activity = v.get("/activity").await.text();
+    assert!(activity.contains("place: イギリス"), "{activity}");
+    assert!(!activity.contains("United Kingdom"), "one language per page: {activity}");
+    v.get("/lang/en").await;
+    let activity = v.get("/activity").await.text();
+    assert!(activity.contains("place: United Kingdom"), "{activity}");
+    v.get("/lang/ja").await;
+    v.post("/logout", &[]).await;
+
+    // Once logged in from there, the country is the customer's: the push alone.
+    t.clock.advance(HOUR);
+    let page = v.login_password(&account, PASSWORD).await;
+    let number = page.attr("data-number").expect("the push alone");
+    assert!(!page.text().contains("いつもと異なる環境"), "{}", page.text());
+    approve_on_device(&device, &acct, &number).await;
+    v.post("/logout", &[]).await;
+
+    // A data centre's network (a relay on a rented server): stepped up.
+    v.from_ip = HOSTING_IP.into();
+    let page = v.login_password(&account, PASSWORD).await;
+    assert!(page.text().contains("いつもと異なる環境"), "{}", page.text());
+
+    let risk = risk_codes(&t, &account).await;
+    let json = |codes: &[&str]| serde_json::json!(codes);
+    assert_eq!(risk[0], json(&["unknown_browser", "new_network"]), "Japan is a home country");
+    assert_eq!(risk[1], json(&["new_network", "new_country"]));
+    assert_eq!(risk[2], json(&[]));
+    assert_eq!(risk[3], json(&["new_network", "hosting_network"]));
+    let rows = t.audit_rows(&account).await;
+    let london = rows.iter().rev().filter(|r| r["event"] == "login_password_ok").nth(1).unwrap();
+    assert_eq!(london["detail"]["country"], "GB");
+    assert_eq!(london["detail"]["asn"], serde_json::Value::Null);
+    let hosting = rows.iter().find(|r| r["event"] == "login_password_ok").unwrap(); // the newest
+    assert_eq!(hosting["detail"]["asn"], 15169);
+    assert_eq!(hosting["detail"]["place"], serde_json::json!({"ja": "不明", "en": "Unknown"}));
+    assert_eq!(london["detail"]["place"], serde_json::json!({"ja": "イギリス", "en": "United Kingdom"}));
+    device.remove(&acct).await.unwrap();
+}
+
+/// Impossible travel through the site, with the clock in hand: Tokyo, then London (about
+/// 9,450 km once both accuracy radii are off) after each interval; at 1,000 km/h the line is
+/// at about 9.45 hours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn impossible_travel_is_caught_at_its_threshold() {
+    let t = TestServer::start().await;
+    let cases: &[(&str, i64, bool)] = &[
+        ("20000041", HOUR, true),
+        ("20000042", 9 * HOUR, true),
+        ("20000043", 10 * HOUR, false),
+        ("20000044", 48 * HOUR, false),
+    ];
+    for (account, after, impossible) in cases {
+        let account = t.customer(account).await;
+        let mut v = Visitor::new(&t.origin, HOME_IP);
+        login_with_email_code(&t, &mut v, &account).await;
+        v.post("/logout", &[]).await;
+        t.clock.advance(*after);
+        v.from_ip = LONDON_IP.into();
+        login_with_email_code(&t, &mut v, &account).await;
+        let risk = risk_codes(&t, &account).await;
+        let flagged = risk[1].as_array().unwrap().iter().any(|c| c == "impossible_travel");
+        assert_eq!(flagged, *impossible, "London {after} s after Tokyo: {risk:?}");
+        assert!(risk[1].as_array().unwrap().iter().any(|c| c == "new_country"));
+    }
 }

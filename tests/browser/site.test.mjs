@@ -8,7 +8,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -24,11 +25,26 @@ const CHROMIUM = process.env.INKAN_CHROMIUM ?? "/usr/bin/chromium";
 const ARTIFACTS = join(root, "test-artifacts", "browser");
 /** Longest a step waits for something that should take milliseconds. */
 const STEP_MS = 15_000;
-const HOME_IP = "203.0.113.10";
+// Addresses the MaxMind test databases (scripts/fetch-test-mmdb) know: Japan (Tokyo's
+// coordinates); London; AS15169 (Google), a hosting network.
+const HOME_IP = "2001:218::10";
+const LONDON_IP = "81.2.69.142";
+const HOSTING_IP = "1.0.0.1";
 
 const work = mkdtempSync(join(tmpdir(), "inkan-browser-"));
 const children = [];
-let origin, port, loopbackPort, smtpPort, smtpDir, demo, browser;
+let origin, port, loopbackPort, smtpPort, smtpDir, demo, browser, serverArgs;
+const dkimKeyFile = join(work, "dkim-key.pem");
+/** The DKIM records of the servers the suite started, as the operator command prints them. */
+const dkimRecords = [];
+
+/** `inkan-server … dns-records`: the DKIM key's "NAME<tab>RECORD", the TXT strings joined. */
+function dkimRecord(args) {
+  const out = execFileSync(SERVER, [...args, "dns-records"], { encoding: "utf8" });
+  const line = out.split("\n").find((l) => l.includes("._domainkey."));
+  const [, name, strings] = /^(\S+)\. IN TXT (.*)$/.exec(line);
+  return `${name}\t${[...strings.matchAll(/"([^"]*)"/g)].map((m) => m[1]).join("")}`;
+}
 
 function freePort() {
   return new Promise((ok, fail) => {
@@ -180,16 +196,25 @@ before(async () => {
   loopbackPort = await freePort();
   // A host name, not 127.0.0.1: WebAuthn needs one for the relying party id.
   origin = `http://localhost:${port}`;
-  const server = start(SERVER, [
+  // The mail is signed with an RSA key of the operator's (here made by Node's crypto, as
+  // `openssl genrsa` would), given as a file only its owner reads.
+  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  writeFileSync(dkimKeyFile, privateKey.export({ type: "pkcs1", format: "pem" }), { mode: 0o600 });
+  const mmdb = execFileSync(join(here, "..", "..", "scripts", "fetch-test-mmdb"), { encoding: "utf8" }).trim();
+  serverArgs = [
     "--dev", "--data-dir", join(work, "data"), "--smtp-url", `smtp://127.0.0.1:${smtpPort}`,
-    "--trust-x-forwarded-for", "--app-loopback-port", String(loopbackPort), "serve", "--listen", `127.0.0.1:${port}`,
-  ]);
+    "--dkim-selector", "s2026", "--dkim-key-file", dkimKeyFile,
+    "--geoip-city-db", join(mmdb, "GeoIP2-City-Test.mmdb"), "--geoip-asn-db", join(mmdb, "GeoLite2-ASN-Test.mmdb"),
+    "--trust-x-forwarded-for", "--app-loopback-port", String(loopbackPort),
+  ];
+  const server = start(SERVER, [...serverArgs, "serve", "--listen", `127.0.0.1:${port}`]);
   const deadline = Date.now() + STEP_MS;
   while (!server.output().includes("listening on") && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 50));
   }
   const out = server.output();
   assert.match(out, /listening on/, out);
+  dkimRecords.push(dkimRecord(serverArgs));
   demo = {
     account: /account number:\s+(\S+)/.exec(out)[1],
     password: /\/ password:\s+(\S+)/.exec(out)[1],
@@ -224,7 +249,9 @@ test("first login takes the e-mailed code from the real SMTP server; pages show 
   assert.match(text, /\*{3,}\d{4}/, "masked bank account");
   assert.doesNotMatch(await main.content(), /taro\.yamada@example\.com|1234-5678/);
   const notice = await mailWith("Login notice");
-  assert.match(notice.body, /203\.0\.113\.10/);
+  assert.ok(notice.body.includes(HOME_IP), notice.body);
+  assert.match(notice.body, /場所\(目安\): 日本\r?\n/);
+  assert.match(notice.body, /Place \(approximate\): Japan\r?\n/);
   assert.doesNotMatch(notice.body, /taro\.yamada@example\.com/);
 });
 
@@ -324,6 +351,61 @@ test("a login from a new browser and network is risky: e-mail code and push", as
   await page.context().close();
 });
 
+/** Logs `page` out and in again with the password, the e-mailed code and the push. */
+async function steppedUpLogin(page, shotName) {
+  await page.click("form[action='/logout'] button");
+  await page.waitForURL("**/login?out=1");
+  const codes = mails().filter((m) => m.subject.includes("One-time code")).length;
+  await submitPassword(page, demo.account, demo.password);
+  await page.getByText("いつもと異なる環境").waitFor();
+  if (shotName) await shot(page, shotName);
+  await enterCode(page, codeIn(await mailWith("One-time code", codes)));
+  const number = (await page.locator("[data-number]").textContent()).trim();
+  const [pending] = cli("qa-device", "pending");
+  cli("qa-device", "approve", pending.challenge_id, "--number", number);
+  await page.waitForURL("**/home", { timeout: STEP_MS });
+}
+
+test("a login from a data centre, from abroad (a new country, impossible travel) and back home steps up; the device and the mail name the place", async () => {
+  // A rented server's network, from the browser the site knows: stepped up all the same.
+  await main.setExtraHTTPHeaders({ "X-Forwarded-For": HOSTING_IP });
+  try {
+    await steppedUpLogin(main, "hosting-step-up-ja");
+  } finally {
+    await main.setExtraHTTPHeaders({ "X-Forwarded-For": HOME_IP });
+  }
+  await main.goto(`${origin}/activity`);
+  assert.match(await main.textContent("#activity"), /hosting_network/);
+
+  // London, minutes after Tokyo: a new country, and nobody flies that fast.
+  const page = await newPage(LONDON_IP);
+  const before = mails().filter((m) => m.subject.includes("One-time code")).length;
+  await submitPassword(page, demo.account, demo.password);
+  await page.getByText("いつもと異なる環境").waitFor();
+  await enterCode(page, codeIn(await mailWith("One-time code", before)));
+  const number = (await page.locator("[data-number]").textContent()).trim();
+  const [pending] = cli("qa-device", "pending");
+  assert.equal(pending.details.place, "イギリス / United Kingdom", "the device's signed text names the country");
+  const notices = mails().filter((m) => m.subject.includes("Login notice")).length;
+  cli("qa-device", "approve", pending.challenge_id, "--number", number);
+  await page.waitForURL("**/home", { timeout: STEP_MS });
+  const notice = await mailWith("Login notice", notices);
+  assert.match(notice.body, /場所\(目安\): イギリス\r?\n/);
+  assert.match(notice.body, /Place \(approximate\): United Kingdom\r?\n/);
+  // The history names the place in the page's language, with the reasons for the step-up.
+  await page.goto(`${origin}/activity`);
+  const ja = await page.textContent("#activity");
+  assert.match(ja, /place: イギリス/);
+  assert.doesNotMatch(ja, /United Kingdom/);
+  assert.match(ja, /new_country/);
+  assert.match(ja, /impossible_travel/);
+  await shotBoth(page, "activity-abroad");
+  await page.context().close();
+
+  // Back home minutes later, on the usual browser and network: the travel alone steps it up.
+  await steppedUpLogin(main, null);
+});
+
 test("a revoked device's next approval fails", async () => {
   await main.goto(`${origin}/withdraw`);
   await main.fill("#amount", "1000");
@@ -391,7 +473,7 @@ test("passkeys: register, log in alone, confirm a withdrawal and a destination c
   const notices = mails().filter((m) => m.subject.includes("Login notice")).length;
   await passkeyStep(main, "form[data-passkey-login]", "**/home");
   const notice = await mailWith("Login notice", notices);
-  assert.match(notice.body, new RegExp(HOME_IP.replace(/\./g, "\\.")));
+  assert.ok(notice.body.includes(HOME_IP), notice.body);
   await main.goto(`${origin}/activity`);
   assert.match(await main.textContent("main"), /passkey/);
 
@@ -485,6 +567,8 @@ test("where the deployment forbids push-only withdrawals, a customer without a p
     await new Promise((r) => setTimeout(r, 50));
   }
   const out = strict.output();
+  // No key given: --dev signs with the development key it made in its data directory.
+  dkimRecords.push(dkimRecord(["--dev", "--data-dir", join(work, "strict")]));
   const account = /account number:\s+(\S+)/.exec(out)[1];
   const password = /\/ password:\s+(\S+)/.exec(out)[1];
   const withdrawal = /withdrawal password:\s+(\S+)/.exec(out)[1];
@@ -580,4 +664,18 @@ test("QA pipeline: a fleet enrolls from the site's QR codes as the screen shows 
   assert.deepEqual(devices.map((d) => [d.account_id, d.channel]).sort(), customers.map((c) => [c.account, "connected"]));
   fleet.child.stdin.end();
   await fleet.next((e) => e.event === "finished");
+});
+
+test("every mail the suite sent verifies under DKIM, and a tampered copy does not", () => {
+  const records = join(work, "dkim-records.txt");
+  writeFileSync(records, dkimRecords.join("\n") + "\n");
+  const r = spawnSync("python3", [join(here, "..", "mail", "dkim_check.py"), smtpDir, records, "--tamper"], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  const checked = JSON.parse(r.stdout);
+  assert.ok(checked.length >= 10, `${checked.length} mails`);
+  for (const m of checked) {
+    assert.equal(m.dkim, true, `DKIM fails: ${JSON.stringify(m)}`);
+    assert.equal(m.d, "inkan.example", "d= is the From domain");
+    for (const [change, verdict] of Object.entries(m.tampered)) assert.equal(verdict, false, `${change} changed, still verifies: ${m.subject}`);
+  }
 });

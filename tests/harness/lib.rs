@@ -78,6 +78,21 @@ pub fn login() -> ChallengeDetails {
     })
 }
 
+/// The MaxMind DB test databases that the PyPI package `maxminddb` ships
+/// (`scripts/fetch-test-mmdb` fetches them once and prints where they are): real `.mmdb`
+/// files with known addresses, e.g. 2001:218::/32 in Japan, 81.2.69.142 in London, and
+/// 1.0.0.0/24 in AS15169 (Google).
+pub fn test_mmdb_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/fetch-test-mmdb");
+        let out = std::process::Command::new("bash").arg(&script).output().expect("run scripts/fetch-test-mmdb");
+        assert!(out.status.success(), "scripts/fetch-test-mmdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        PathBuf::from(String::from_utf8(out.stdout).expect("a path").trim())
+    })
+    .clone()
+}
+
 impl TestServer {
     pub async fn start() -> TestServer {
         TestServer::start_named(None).await
@@ -107,6 +122,9 @@ impl TestServer {
         let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("inkan.sqlite3").display());
         let addr = listener.local_addr().unwrap();
         let mut settings = Settings::for_tests(&origin, &database_url);
+        let mmdb = test_mmdb_dir();
+        settings.geo.city_db = Some(mmdb.join("GeoIP2-City-Test.mmdb"));
+        settings.geo.asn_db = Some(mmdb.join("GeoLite2-ASN-Test.mmdb"));
         change(&mut settings);
         // Start at the real time so that out-of-process devices (the CLI) agree with the server;
         // tests then move the clock by hand.

@@ -29,3 +29,13 @@ export function dateTime(value: string | number, lang: Language): string {
 export function spacedCode(code: string): string {
   return code.length === 6 ? `${code.slice(0, 3)} ${code.slice(3)}` : code;
 }
+
+/**
+ * The half of a "日本語 / English" pair (the signed place of a login, e.g. "イギリス / United
+ * Kingdom") for the chosen language; text that is not such a pair is shown as it is.
+ */
+export function inLanguage(pair: string, lang: Language): string {
+  const parts = pair.split(" / ");
+  if (parts.length !== 2 || !parts[0] || !parts[1]) return pair;
+  return lang === "ja" ? parts[0] : parts[1];
+}

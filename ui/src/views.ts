@@ -1,7 +1,7 @@
 // Every screen as a pure function of the state. No strings here: all text comes from i18n.
 import type { AccountView, AppSettings, ChallengeState, ChallengeView, CommandError, Decision } from "./bindings";
 import { h } from "./dom";
-import { countdown, dateTime, groupThousands, spacedCode } from "./format";
+import { countdown, dateTime, groupThousands, inLanguage, spacedCode } from "./format";
 import { errorText, type MessageKey, type T } from "./i18n";
 import { isExpired, secondsLeft, type Load, type Screen, type State } from "./model";
 
@@ -147,7 +147,7 @@ function challengeCard(ctx: Ctx, c: ChallengeView): HTMLElement {
     h("h2", {}, kindLabel(ctx, c)),
     d.kind === "withdrawal"
       ? h("p", { class: "amount" }, yen(ctx, d.amount))
-      : h("p", { class: "where" }, `${d.place} · ${d.ip}`),
+      : h("p", { class: "where" }, `${inLanguage(d.place, ctx.s.settings.language)} · ${d.ip}`),
     d.kind === "withdrawal" ? h("p", { class: "dest" }, destination(c)) : h("p", { class: "muted" }, d.browser),
     h("p", { class: "muted small" }, `${c.account_name} · ${host(c.origin)}`),
     expiry(ctx, c),
@@ -194,7 +194,7 @@ export function detailView(ctx: Ctx): HTMLElement {
       : [
           h("dl", {}, [
             row(t("detailWhen"), dateTime(c.details.time, lang)),
-            row(t("detailWhere"), c.details.place),
+            row(t("detailWhere"), inLanguage(c.details.place, lang)),
             row(t("detailIp"), c.details.ip),
             row(t("detailBrowser"), c.details.browser),
           ]),

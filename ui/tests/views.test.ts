@@ -84,6 +84,18 @@ describe("approval detail", () => {
     const el = render(detail(fx.loginChallenge()), "en");
     for (const s of ["Tokyo", "203.0.113.7", "Chrome 131 / Windows 11", "2026"]) expect(text(el)).toContain(s);
   });
+  it("the signed place's two halves: each language shows its own", () => {
+    const c = fx.loginChallenge();
+    const abroad = { ...c, details: { ...c.details, place: "イギリス / United Kingdom" } };
+    const ja = text(render(detail(abroad)));
+    expect(ja).toContain("イギリス");
+    expect(ja).not.toContain("United Kingdom");
+    const en = text(render(detail(abroad), "en"));
+    expect(en).toContain("United Kingdom");
+    expect(en).not.toContain("イギリス");
+    const card = text(render({ pending: ready([abroad]) }, "en"));
+    expect(card).toContain("United Kingdom · 203.0.113.7");
+  });
   it("confirm step names the amount and destination", () => {
     const el = render(detail(undefined, { step: "confirm", number: "123" }), "en");
     expect(el.querySelector("[role=dialog]")?.textContent).toContain("sends ¥1,250,000 to みずほ銀行 渋谷支店 ****5678");

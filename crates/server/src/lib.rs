@@ -174,11 +174,14 @@ pub async fn start(
         settings::MailTransport::InsecureDevOutbox => {
             Arc::new(mail::InsecureDevOutbox { store: store.clone(), clock: clock.clone() })
         }
-        settings::MailTransport::Smtp { url } => Arc::new(mail::SmtpMailer::new(url.expose(), &settings.mail_from)?),
+        settings::MailTransport::Smtp { url } => {
+            Arc::new(mail::SmtpMailer::new(url.expose(), &settings.mail_from, settings.dkim.as_ref())?)
+        }
     };
     let outbox_page = matches!(settings.mail, settings::MailTransport::InsecureDevOutbox);
+    let geo = site::geo::Geo::open(&settings.geo)?;
     let service = Arc::new(Service::new(settings, store, clock));
-    let site = site::Site::new(service.clone(), mailer, outbox_page);
+    let site = site::Site::new(service.clone(), mailer, outbox_page, geo);
     let notice_mailer = site::spawn_notice_mailer(site.clone());
     let app = api::router(service.clone()).merge(site::router(site)).layer(axum::middleware::from_fn(request_span));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -34,6 +34,32 @@ struct Cli {
     /// The sender of every mail.
     #[arg(long, env = "INKAN_MAIL_FROM", global = true)]
     mail_from: Option<String>,
+    /// DKIM selector of the mail signing key (its DNS name is <selector>._domainkey.<domain>).
+    #[arg(long, env = "INKAN_DKIM_SELECTOR", global = true)]
+    dkim_selector: Option<String>,
+    /// DKIM signing domain (d=); the From address's domain when not given.
+    #[arg(long, env = "INKAN_DKIM_DOMAIN", global = true)]
+    dkim_domain: Option<String>,
+    /// File holding the DKIM private key: RSA (PKCS#1 or PKCS#8 PEM, 2048 bits or more) or
+    /// Ed25519 (base64 of the 32-byte seed). Readable by its owner only. The key can instead be
+    /// given in INKAN_DKIM_PRIVATE_KEY. Without either, --dev signs with a development key it
+    /// keeps in the data directory; production refuses to start.
+    #[arg(long, env = "INKAN_DKIM_KEY_FILE", global = true)]
+    dkim_key_file: Option<PathBuf>,
+    /// A GeoIP2 / GeoLite2 City database (.mmdb; DB-IP's City files work too): place names,
+    /// country, coordinates. Without it every place is unknown.
+    #[arg(long, env = "INKAN_GEOIP_CITY_DB", global = true)]
+    geoip_city_db: Option<PathBuf>,
+    /// A GeoLite2 / GeoIP2 ASN database (.mmdb): the network of an address.
+    #[arg(long, env = "INKAN_GEOIP_ASN_DB", global = true)]
+    geoip_asn_db: Option<PathBuf>,
+    /// Hosting and data-centre networks, as comma-separated AS numbers (replaces the built-in
+    /// list of the large clouds and hosting companies).
+    #[arg(long, env = "INKAN_HOSTING_ASNS", global = true)]
+    hosting_asns: Option<String>,
+    /// Countries (ISO 3166 alpha-2, comma-separated) no customer's login counts as "new" from.
+    #[arg(long, env = "INKAN_HOME_COUNTRIES", global = true, default_value = "JP")]
+    home_countries: String,
     /// Take the client address from X-Forwarded-For (only behind a proxy that sets it).
     #[arg(long, env = "INKAN_TRUST_X_FORWARDED_FOR", global = true)]
     trust_x_forwarded_for: bool,
@@ -77,6 +103,8 @@ enum Command {
     /// Customers of the demo site (QA and operators).
     #[command(subcommand)]
     Customer(CustomerCommand),
+    /// The DNS records an operator publishes for the mail: the DKIM key, DMARC and BIMI.
+    DnsRecords,
 }
 
 #[derive(Subcommand)]
@@ -166,6 +194,17 @@ fn settings(cli: &Cli, listen: SocketAddr) -> anyhow::Result<Settings> {
         None if cli.dev => MailTransport::InsecureDevOutbox,
         None => anyhow::bail!("INKAN_SMTP_URL is required outside --dev"),
     };
+    let mail_from = cli.mail_from.clone().unwrap_or_else(|| settings::DEV_MAIL_FROM.to_owned());
+    let dkim = dkim_settings(cli, &mail_from)?;
+    let mut geo = inkan_server::site::geo::GeoSettings {
+        city_db: cli.geoip_city_db.clone(),
+        asn_db: cli.geoip_asn_db.clone(),
+        home_countries: inkan_server::site::geo::GeoSettings::parse_countries(&cli.home_countries)?,
+        ..Default::default()
+    };
+    if let Some(list) = &cli.hosting_asns {
+        geo.hosting_asns = inkan_server::site::geo::GeoSettings::parse_asns(list)?;
+    }
     let file = match &cli.config {
         Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
             let p = path.display();
@@ -187,12 +226,46 @@ fn settings(cli: &Cli, listen: SocketAddr) -> anyhow::Result<Settings> {
         dev: cli.dev,
         limits,
         mail,
-        mail_from: cli.mail_from.clone().unwrap_or_else(|| settings::DEV_MAIL_FROM.to_owned()),
+        mail_from,
+        dkim,
+        geo,
         trust_x_forwarded_for: cli.trust_x_forwarded_for,
         app_loopback_port: (cli.app_loopback_port != 0).then_some(cli.app_loopback_port),
     };
     settings.check()?;
     Ok(settings)
+}
+
+/// The DKIM key from INKAN_DKIM_PRIVATE_KEY or the key file; `--dev` without either makes
+/// (once) and uses a development Ed25519 key in the data directory. `None` outside `--dev`
+/// leaves the refusal to [`Settings::check`].
+fn dkim_settings(cli: &Cli, mail_from: &str) -> anyhow::Result<Option<settings::DkimSettings>> {
+    let key = match (std::env::var("INKAN_DKIM_PRIVATE_KEY"), &cli.dkim_key_file) {
+        (Ok(key), _) => Some(SecretString::new(key)),
+        (Err(_), Some(path)) => Some(settings::read_private_key_file(path)?),
+        (Err(_), None) if cli.dev => Some(settings::load_or_create_dev_dkim_key(&cli.data_dir)?),
+        (Err(_), None) => None,
+    };
+    let Some(private_key) = key else { return Ok(None) };
+    let domain = match &cli.dkim_domain {
+        Some(d) => d.clone(),
+        None => {
+            let from: lettre::message::Mailbox =
+                mail_from.parse().map_err(|e| anyhow::anyhow!("mail sender {mail_from:?}: {e}"))?;
+            from.email.domain().to_owned()
+        }
+    };
+    let selector = match &cli.dkim_selector {
+        Some(s) => s.clone(),
+        None if cli.dev => settings::DEV_DKIM_SELECTOR.to_owned(),
+        None => anyhow::bail!("INKAN_DKIM_SELECTOR is required with a DKIM key"),
+    };
+    Ok(Some(settings::DkimSettings { selector, domain, private_key }))
+}
+
+/// A TXT record's value as DNS zone-file strings of at most 255 bytes each.
+fn txt_strings(value: &str) -> String {
+    value.as_bytes().chunks(255).map(|c| format!("\"{}\"", String::from_utf8_lossy(c))).collect::<Vec<_>>().join(" ")
 }
 
 /// Ctrl-C, or SIGTERM from a service manager.
@@ -310,6 +383,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("設定に問題はありません / the configuration is valid");
         }
         Command::Customer(command) => customer(&cli, command).await?,
+        Command::DnsRecords => {
+            let settings = settings(&cli, "127.0.0.1:8400".parse().expect("address"))?;
+            let Some(dkim) = &settings.dkim else {
+                anyhow::bail!("DKIM の鍵が設定されていません / no DKIM key is configured (INKAN_DKIM_KEY_FILE)")
+            };
+            let signer = inkan_server::mail::DkimSigner::new(dkim, &settings.mail_from)?;
+            let domain = signer.domain();
+            println!("; DKIM: the public half of the signing key");
+            println!("{}. IN TXT {}", signer.dns_name(), txt_strings(signer.dns_record()));
+            println!(
+                "; DMARC: mail from {domain} that fails aligned DKIM goes to spam (BIMI needs quarantine or reject)"
+            );
+            println!(
+                "_dmarc.{domain}. IN TXT {}",
+                txt_strings(&format!(
+                    "v=DMARC1; p=quarantine; pct=100; adkim=s; aspf=r; rua=mailto:dmarc-reports@{domain}"
+                ))
+            );
+            println!(
+                "; BIMI: the logo (SVG Tiny PS) and its Verified Mark Certificate (VMC) from a mark verifying authority"
+            );
+            println!(
+                "default._bimi.{domain}. IN TXT {}",
+                txt_strings(&format!("v=BIMI1; l=https://{domain}/bimi/logo.svg; a=https://{domain}/bimi/vmc.pem"))
+            );
+        }
     }
     Ok(())
 }

@@ -101,6 +101,12 @@ pub struct Limits {
     pub withdrawal_push_only_allowed: bool,
     /// After a change of withdrawal destination, how long before money can go to it.
     pub destination_wait_secs: i64,
+    /// Impossible travel: the fastest a customer is believed to move between two logins, in
+    /// km/h (an airliner and the way to the airport).
+    pub impossible_travel_kmh: u32,
+    /// Impossible travel: distances under this many kilometres (after both places' accuracy
+    /// radii are taken off) never count.
+    pub impossible_travel_min_km: u32,
 }
 
 impl Default for Limits {
@@ -143,6 +149,8 @@ impl Default for Limits {
             max_webauthn_response_chars: 12 * 1024,
             withdrawal_push_only_allowed: true,
             destination_wait_secs: 24 * 3600,
+            impossible_travel_kmh: 1_000,
+            impossible_travel_min_km: 500,
         }
     }
 }
@@ -218,6 +226,19 @@ pub enum MailTransport {
     Smtp { url: SecretString },
 }
 
+/// How mail is signed (DKIM, RFC 6376): `d=` is the domain, aligned with the From address so
+/// that DMARC, and BIMI on top of it, can pass.
+#[derive(Debug, Clone)]
+pub struct DkimSettings {
+    /// The selector: the key's DNS name is `<selector>._domainkey.<domain>`.
+    pub selector: String,
+    /// The signing domain (`d=`): the From address's domain or a parent of it.
+    pub domain: String,
+    /// An RSA key as PKCS#1 PEM (`-----BEGIN RSA PRIVATE KEY-----`), or an Ed25519 key as the
+    /// base64 of its 32-byte seed (RFC 8463).
+    pub private_key: SecretString,
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// The origin devices and relying parties reach this server at; part of every signed message.
@@ -236,6 +257,10 @@ pub struct Settings {
     pub mail: MailTransport,
     /// The sender of every mail, e.g. `いんかん証券 <no-reply@broker.example>`.
     pub mail_from: String,
+    /// The DKIM signing key of every mail; production settings refuse to start without it.
+    pub dkim: Option<DkimSettings>,
+    /// The GeoIP databases and what counts as a hosting network or a home country.
+    pub geo: crate::site::geo::GeoSettings,
     /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
     pub trust_x_forwarded_for: bool,
     /// The loopback port the customers' desktop app listens on; the site's page calls it for
@@ -262,6 +287,8 @@ impl Settings {
             limits: Limits::default(),
             mail: MailTransport::InsecureDevOutbox,
             mail_from: DEV_MAIL_FROM.to_owned(),
+            dkim: None,
+            geo: crate::site::geo::GeoSettings::default(),
             trust_x_forwarded_for: false,
         }
     }
@@ -290,6 +317,13 @@ impl Settings {
                 matches!(self.mail, MailTransport::Smtp { .. }),
                 "production settings need an SMTP server (the mail outbox is for --dev)"
             );
+            anyhow::ensure!(
+                self.dkim.is_some(),
+                "production settings need a DKIM key for outgoing mail (INKAN_DKIM_SELECTOR, INKAN_DKIM_DOMAIN, INKAN_DKIM_KEY_FILE): unsigned mail fails DMARC"
+            );
+        }
+        if let Some(dkim) = &self.dkim {
+            crate::mail::DkimSigner::new(dkim, &self.mail_from)?;
         }
         anyhow::ensure!(self.limits.max_failed_logins >= 1, "max_failed_logins must be at least 1");
         anyhow::ensure!(
@@ -299,6 +333,45 @@ impl Settings {
         anyhow::ensure!((2..=6).contains(&self.limits.number_match_digits), "number_match_digits must be 2 to 6");
         Ok(())
     }
+}
+
+/// File name of the DKIM key that `--dev` keeps in the data directory.
+pub const INSECURE_DEV_DKIM_KEY_FILE: &str = "insecure-dev-dkim-key";
+/// The DKIM selector `--dev` signs with when none is configured.
+pub const DEV_DKIM_SELECTOR: &str = "inkan-dev";
+
+/// Reads a private key file, refusing one that its group or others can read (unix).
+pub fn read_private_key_file(path: &Path) -> anyhow::Result<SecretString> {
+    let shown = path.display();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map_err(|e| anyhow::anyhow!("鍵ファイル {shown} を読めません / cannot read the key file {shown}: {e}"))?
+            .permissions()
+            .mode();
+        anyhow::ensure!(
+            mode & 0o077 == 0,
+            "鍵ファイル {shown} を所有者以外も読めます / the key file {shown} is readable by others (mode {:o}; chmod 600 it)",
+            mode & 0o777
+        );
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("鍵ファイル {shown} を読めません / cannot read the key file {shown}: {e}"))?;
+    Ok(SecretString::new(text))
+}
+
+/// The `--dev` DKIM key (Ed25519): read from the data directory, or made there (mode 0600).
+pub fn load_or_create_dev_dkim_key(data_dir: &Path) -> anyhow::Result<SecretString> {
+    let path = data_dir.join(INSECURE_DEV_DKIM_KEY_FILE);
+    if path.exists() {
+        return read_private_key_file(&path);
+    }
+    let mut seed = Zeroizing::new([0u8; 32]);
+    getrandom::fill(&mut *seed).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let text = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, *seed);
+    write_private_file(&path, text.as_bytes())?;
+    Ok(SecretString::new(text))
 }
 
 /// Loads the development signing key from the data directory, creating it (mode 0600) on

@@ -696,7 +696,7 @@ fn audit_table(v: &Visitor, rows: &[crate::store::AuditRow], with_account: bool)
                     td { (jst_minutes(*at)) }
                     td { (super::pages::event_label(v.lang, event)) }
                     td.mono {
-                        @if with_account { (detail) } @else { (super::pages::customer_detail(detail)) }
+                        @if with_account { (detail) } @else { (super::pages::customer_detail(v.lang, detail)) }
                         @if let Some(d) = device { " · " (d) }
                     }
                 }

@@ -453,15 +453,57 @@ impl Store {
             .await
     }
 
-    /// Remembers the browser and network of a successful login.
+    /// Whether this customer has logged in from `country` before.
+    pub async fn is_known_country(&self, account_id: &str, country: &str) -> sqlx::Result<bool> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM known_countries WHERE account_id = ? AND country = ?)")
+            .bind(account_id)
+            .bind(country)
+            .fetch_one(&self.reader)
+            .await
+    }
+
+    /// Where and when this customer last logged in from a place with coordinates.
+    pub async fn last_login_place(&self, account_id: &str) -> sqlx::Result<Option<super::risk::LastLogin>> {
+        let row: Option<(i64, f64, f64, f64)> =
+            sqlx::query_as("SELECT at, latitude, longitude, accuracy_km FROM last_login_places WHERE account_id = ?")
+                .bind(account_id)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(row.map(|(at, latitude, longitude, accuracy_km)| super::risk::LastLogin {
+            at,
+            coords: super::geo::Coords { latitude, longitude, accuracy_km },
+        }))
+    }
+
+    /// Remembers the browser, network, country and place of a successful login.
     pub async fn remember_login_environment(
         &self,
         account_id: &str,
         browser_hash: &[u8],
         network: &str,
+        located: &super::geo::Located,
         now: i64,
     ) -> sqlx::Result<()> {
         let mut tx = self.writer.begin().await?;
+        if let Some(country) = &located.country {
+            sqlx::query("INSERT INTO known_countries (account_id, country, first_seen, last_seen) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET last_seen = excluded.last_seen")
+                .bind(account_id)
+                .bind(country)
+                .bind(now)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(c) = &located.coords {
+            sqlx::query("INSERT INTO last_login_places (account_id, at, latitude, longitude, accuracy_km) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET at = excluded.at, latitude = excluded.latitude, longitude = excluded.longitude, accuracy_km = excluded.accuracy_km")
+                .bind(account_id)
+                .bind(now)
+                .bind(c.latitude)
+                .bind(c.longitude)
+                .bind(c.accuracy_km)
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query("INSERT INTO known_browsers (token_hash, account_id, first_seen, last_seen) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET last_seen = excluded.last_seen")
             .bind(browser_hash)
             .bind(account_id)

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::codes::{self, CodeCheck};
 use super::db::{AttemptFactor, AttemptRow, CustomerRow, NewAttempt};
+use super::geo;
 use super::i18n::T;
 use super::pages::{self, csrf, layout};
 use super::password::{dummy_hash, verify_password};
@@ -203,10 +204,14 @@ async fn start_second_factor(site: &SharedSite, v: &Visitor, customer: &Customer
         Some(token) => store.is_known_browser(&crate::sha256(token.as_bytes()), &customer.account_id).await?,
         None => false,
     };
+    let located = site.geo.locate(v.ip);
     let signals = RiskSignals {
         known_browser,
         known_network: store.is_known_network(&customer.account_id, &network).await?,
         recent_failures: u32::try_from(customer.failed_logins).unwrap_or(u32::MAX),
+        new_country: is_new_country(site, &customer.account_id, &located).await?,
+        hosting_network: located.hosting,
+        impossible_travel: is_impossible_travel(site, &customer.account_id, &located, now).await?,
     };
     let reasons = risk::assess(signals);
     let has_device = site.service.list_devices(&customer.account_id).await?.iter().any(|d| d.revoked_at.is_none());
@@ -236,7 +241,7 @@ async fn start_second_factor(site: &SharedSite, v: &Visitor, customer: &Customer
             Some(&customer.account_id),
             None,
             None,
-            json!({"ip": v.ip.to_string(), "network": network, "browser": browser, "risky": !reasons.is_empty(), "risk": risk_codes, "push": needs_push, "email_code": needs_email}),
+            json!({"ip": v.ip.to_string(), "network": network, "place": located.place, "country": located.country, "asn": located.asn, "browser": browser, "risky": !reasons.is_empty(), "risk": risk_codes, "push": needs_push, "email_code": needs_email}),
         )
         .await?;
     if needs_email {
@@ -245,6 +250,30 @@ async fn start_second_factor(site: &SharedSite, v: &Visitor, customer: &Customer
     let mut res = see_other("/login/verify");
     res.headers_mut().append(header::SET_COOKIE, site.cookie(LOGIN_COOKIE, &token, None));
     Ok(res)
+}
+
+/// A login from a country the customer has not logged in from, nor one of the deployment's
+/// home countries. An address whose country the database does not know is not "new".
+async fn is_new_country(site: &SharedSite, account_id: &str, located: &geo::Located) -> SiteResult<bool> {
+    let Some(country) = &located.country else { return Ok(false) };
+    if site.geo.settings().home_countries.contains(country) {
+        return Ok(false);
+    }
+    Ok(!site.service.store.is_known_country(account_id, country).await?)
+}
+
+/// Whether this login's place is too far from the last login's for the time between
+/// ([`crate::Limits::impossible_travel_kmh`], [`crate::Limits::impossible_travel_min_km`]).
+async fn is_impossible_travel(
+    site: &SharedSite,
+    account_id: &str,
+    located: &geo::Located,
+    now: i64,
+) -> SiteResult<bool> {
+    let Some(here) = &located.coords else { return Ok(false) };
+    let Some(last) = site.service.store.last_login_place(account_id).await? else { return Ok(false) };
+    let limits = site.limits();
+    Ok(risk::impossible_travel(&last, here, now, limits.impossible_travel_kmh, limits.impossible_travel_min_km))
 }
 
 /// The id e-mail codes of an attempt are filed under.
@@ -397,7 +426,7 @@ async fn push_step(
             let details = ChallengeDetails::Login(LoginContext {
                 time: inkan_protocol::display::jst_rfc3339(site.now()),
                 ip: attempt.ip.clone(),
-                place: risk::place_of(attempt.ip.parse().unwrap_or(v.ip)).to_owned(),
+                place: site.geo.locate(attempt.ip.parse().unwrap_or(v.ip)).place.both(),
                 browser: attempt.browser.clone(),
             });
             let req = CreateChallengeRequest { account_id: attempt.account_id.clone(), details, number_match: true };
@@ -544,8 +573,15 @@ pub async fn open_session(
         v.cookie(BROWSER_COOKIE).map(str::to_owned).unwrap_or_else(|| crate::random_token(COOKIE_TOKEN_BYTES));
     let addr = ip.parse().unwrap_or(v.ip);
     let network = risk::network_of(addr);
+    let located = site.geo.locate(addr);
     store
-        .remember_login_environment(&customer.account_id, &crate::sha256(browser_token.as_bytes()), &network, now)
+        .remember_login_environment(
+            &customer.account_id,
+            &crate::sha256(browser_token.as_bytes()),
+            &network,
+            &located,
+            now,
+        )
         .await?;
     // The push cap counts pushes since the last successful login.
     site.service.login_succeeded(&customer.account_id).await?;
@@ -556,10 +592,10 @@ pub async fn open_session(
             Some(&customer.account_id),
             None,
             challenge_id,
-            json!({"ip": ip, "browser": browser, "factors": factors}),
+            json!({"ip": ip, "place": located.place, "country": located.country, "browser": browser, "factors": factors}),
         )
         .await?;
-    super::mail_later(site, super::notify::login_notice(customer, now, ip, risk::place_of(addr), browser));
+    super::mail_later(site, super::notify::login_notice(customer, now, ip, &located.place, browser));
     Ok(vec![
         site.cookie(SESSION_COOKIE, &session, None),
         site.cookie(BROWSER_COOKIE, &browser_token, Some(site.limits().known_browser_cookie_days * 86_400)),

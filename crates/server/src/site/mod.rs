@@ -12,6 +12,7 @@ pub mod codes;
 pub mod customers;
 pub mod db;
 pub mod destinations;
+pub mod geo;
 pub mod i18n;
 pub mod login;
 pub mod notify;
@@ -81,12 +82,14 @@ pub struct Site {
     pub loopback_url: Option<String>,
     /// The Content-Security-Policy of every page (connect-src names the loopback app).
     csp: HeaderValue,
+    /// Place, country and network of an address, for the risk check, the device and mail.
+    pub geo: geo::Geo,
 }
 
 pub type SharedSite = Arc<Site>;
 
 impl Site {
-    pub fn new(service: SharedService, mailer: Arc<dyn Mailer>, outbox_page: bool) -> SharedSite {
+    pub fn new(service: SharedService, mailer: Arc<dyn Mailer>, outbox_page: bool, geo: geo::Geo) -> SharedSite {
         let limits = &service.settings.limits;
         let rule = SessionRule {
             lifetime_secs: limits.web_session_secs,
@@ -105,7 +108,7 @@ impl Site {
         let connect = loopback_url.as_deref().map(|u| u.trim_end_matches(LOOPBACK_APPROVE_PATH)).unwrap_or("");
         let csp = HeaderValue::from_str(&format!("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' {connect}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"))
             .expect("CSP is ASCII");
-        Arc::new(Site { service, mailer, rule, outbox_page, webauthn, loopback_url, csp })
+        Arc::new(Site { service, mailer, rule, outbox_page, webauthn, loopback_url, csp, geo })
     }
 
     pub fn now(&self) -> i64 {

@@ -42,18 +42,20 @@ pub fn email_code(customer: &CustomerRow, code: &str, purpose: &str, ttl_secs: i
     )
 }
 
-pub fn login_notice(customer: &CustomerRow, at: i64, ip: &str, place: &str, browser: &str) -> Mail {
+pub fn login_notice(customer: &CustomerRow, at: i64, ip: &str, place: &super::geo::Place, browser: &str) -> Mail {
     let when = jst_minutes(at);
     mail(
         customer,
         "ログインのお知らせ / Login notice",
         &format!(
-            "口座 {} にログインがありました。\n日時: {when}\nIP アドレス: {ip}\n場所(目安): {place}\nブラウザ: {browser}",
-            mask_tail(&customer.account_id)
+            "口座 {} にログインがありました。\n日時: {when}\nIP アドレス: {ip}\n場所(目安): {}\nブラウザ: {browser}",
+            mask_tail(&customer.account_id),
+            place.ja
         ),
         &format!(
-            "Someone logged in to account {}.\nWhen: {when}\nIP address: {ip}\nPlace (approximate): {place}\nBrowser: {browser}",
-            mask_tail(&customer.account_id)
+            "Someone logged in to account {}.\nWhen: {when}\nIP address: {ip}\nPlace (approximate): {}\nBrowser: {browser}",
+            mask_tail(&customer.account_id),
+            place.en
         ),
     )
 }

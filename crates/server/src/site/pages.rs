@@ -177,8 +177,8 @@ pub fn event_label(lang: Lang, event: &str) -> String {
 }
 
 /// The parts of an audit event's detail a customer is shown (all masked at the source).
-pub fn customer_detail(detail: &str) -> String {
-    const SHOWN: [&str; 7] = ["ip", "browser", "amount", "to", "risk", "factors", "reason"];
+pub fn customer_detail(lang: Lang, detail: &str) -> String {
+    const SHOWN: [&str; 8] = ["ip", "place", "browser", "amount", "to", "risk", "factors", "reason"];
     let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(detail) else {
         return String::new();
     };
@@ -186,6 +186,10 @@ pub fn customer_detail(detail: &str) -> String {
         .iter()
         .filter_map(|k| {
             map.get(*k).map(|v| match v {
+                // A place is kept in both languages; the page shows its own.
+                serde_json::Value::Object(names) if *k == "place" => {
+                    format!("{k}: {}", names.get(lang.code()).and_then(|n| n.as_str()).unwrap_or_default())
+                }
                 serde_json::Value::String(s) => format!("{k}: {s}"),
                 other => format!("{k}: {other}"),
             })

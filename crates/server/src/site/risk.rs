@@ -3,6 +3,8 @@
 
 use std::net::IpAddr;
 
+use super::geo::Coords;
+
 /// What the site knows about a login attempt when the password has been checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RiskSignals {
@@ -12,6 +14,13 @@ pub struct RiskSignals {
     pub known_network: bool,
     /// Wrong passwords since the last successful login.
     pub recent_failures: u32,
+    /// The address is in a country this customer has not logged in from (nor one of the
+    /// deployment's home countries). Unknown countries do not count.
+    pub new_country: bool,
+    /// The address belongs to a hosting or data-centre network (a relay, a rented server).
+    pub hosting_network: bool,
+    /// Nobody could have travelled from the last login's place to this one in the time between.
+    pub impossible_travel: bool,
 }
 
 /// Why a login was judged risky. Stable codes, written into the audit log.
@@ -20,6 +29,9 @@ pub enum RiskReason {
     UnknownBrowser,
     NewNetwork,
     RecentFailures,
+    NewCountry,
+    HostingNetwork,
+    ImpossibleTravel,
 }
 
 impl RiskReason {
@@ -28,6 +40,9 @@ impl RiskReason {
             RiskReason::UnknownBrowser => "unknown_browser",
             RiskReason::NewNetwork => "new_network",
             RiskReason::RecentFailures => "recent_failures",
+            RiskReason::NewCountry => "new_country",
+            RiskReason::HostingNetwork => "hosting_network",
+            RiskReason::ImpossibleTravel => "impossible_travel",
         }
     }
 }
@@ -44,7 +59,38 @@ pub fn assess(signals: RiskSignals) -> Vec<RiskReason> {
     if signals.recent_failures > 0 {
         reasons.push(RiskReason::RecentFailures);
     }
+    if signals.new_country {
+        reasons.push(RiskReason::NewCountry);
+    }
+    if signals.hosting_network {
+        reasons.push(RiskReason::HostingNetwork);
+    }
+    if signals.impossible_travel {
+        reasons.push(RiskReason::ImpossibleTravel);
+    }
     reasons
+}
+
+/// Where and when a customer last logged in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LastLogin {
+    pub at: i64,
+    pub coords: Coords,
+}
+
+/// Whether going from `last` to `here` by `now` needs a speed over `max_kmh`
+/// ([`crate::Limits::impossible_travel_kmh`]). Both places' accuracy radii are taken off the
+/// distance first, and a distance left under `min_km`
+/// ([`crate::Limits::impossible_travel_min_km`]) never counts: a GeoIP database is not
+/// precise enough to tell a train ride from a jump between neighbouring cities.
+pub fn impossible_travel(last: &LastLogin, here: &Coords, now: i64, max_kmh: u32, min_km: u32) -> bool {
+    let distance = (last.coords.distance_km(here) - last.coords.accuracy_km - here.accuracy_km).max(0.0);
+    if distance < f64::from(min_km) {
+        return false;
+    }
+    #[allow(clippy::cast_precision_loss)] // seconds since the last login: far below 2^52
+    let hours = (now - last.at).max(0) as f64 / 3600.0;
+    distance > f64::from(max_kmh) * hours
 }
 
 /// The network an address belongs to, as the risk check remembers it: IPv4 /24, IPv6 /48.
@@ -61,20 +107,6 @@ pub fn network_of(ip: IpAddr) -> String {
                 format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
             }
         },
-    }
-}
-
-/// An approximate place for an address, in Japanese and English. The demo carries no GeoIP
-/// database: it names loopback, private and documentation ranges, and says "unknown" otherwise.
-pub fn place_of(ip: IpAddr) -> &'static str {
-    match ip {
-        IpAddr::V4(v4) if v4.is_loopback() => "このコンピューター / This computer",
-        IpAddr::V4(v4) if v4.is_private() => "社内ネットワーク / Private network",
-        IpAddr::V4(v4) if v4.octets()[..3] == [203, 0, 113] => "東京都 (デモ) / Tokyo (demo)",
-        IpAddr::V4(v4) if v4.octets()[..3] == [198, 51, 100] => "大阪府 (デモ) / Osaka (demo)",
-        IpAddr::V4(v4) if v4.octets()[..3] == [192, 0, 2] => "海外 (デモ) / Abroad (demo)",
-        IpAddr::V6(v6) if v6.is_loopback() => "このコンピューター / This computer",
-        _ => "不明 / Unknown",
     }
 }
 
@@ -120,12 +152,30 @@ mod tests {
 
     #[test]
     fn every_signal_alone_makes_a_login_risky() {
-        let safe = RiskSignals { known_browser: true, known_network: true, recent_failures: 0 };
+        let safe = RiskSignals {
+            known_browser: true,
+            known_network: true,
+            recent_failures: 0,
+            new_country: false,
+            hosting_network: false,
+            impossible_travel: false,
+        };
         assert!(assess(safe).is_empty());
         assert_eq!(assess(RiskSignals { known_browser: false, ..safe }), vec![RiskReason::UnknownBrowser]);
         assert_eq!(assess(RiskSignals { known_network: false, ..safe }), vec![RiskReason::NewNetwork]);
         assert_eq!(assess(RiskSignals { recent_failures: 1, ..safe }), vec![RiskReason::RecentFailures]);
-        assert_eq!(assess(RiskSignals { known_browser: false, known_network: false, recent_failures: 3 }).len(), 3);
+        assert_eq!(assess(RiskSignals { new_country: true, ..safe }), vec![RiskReason::NewCountry]);
+        assert_eq!(assess(RiskSignals { hosting_network: true, ..safe }), vec![RiskReason::HostingNetwork]);
+        assert_eq!(assess(RiskSignals { impossible_travel: true, ..safe }), vec![RiskReason::ImpossibleTravel]);
+        let all = RiskSignals {
+            known_browser: false,
+            known_network: false,
+            recent_failures: 3,
+            new_country: true,
+            hosting_network: true,
+            impossible_travel: true,
+        };
+        assert_eq!(assess(all).len(), 6);
     }
 
     #[test]
@@ -151,10 +201,39 @@ mod tests {
         assert_eq!(browser_of("<script>Chrome/</script>"), "不明なブラウザ / Unknown browser / 不明な OS / Unknown OS");
     }
 
+    /// Impossible travel at its threshold, with the clock in hand: each case is a last login,
+    /// a new login some seconds later, and whether the check fires at 1,000 km/h with 500 km
+    /// of slack. Coordinates are the ones the MaxMind test databases give these cities.
     #[test]
-    fn places() {
-        assert_eq!(place_of("127.0.0.1".parse().unwrap()), "このコンピューター / This computer");
-        assert_eq!(place_of("203.0.113.5".parse().unwrap()), "東京都 (デモ) / Tokyo (demo)");
-        assert_eq!(place_of("8.8.8.8".parse().unwrap()), "不明 / Unknown");
+    fn impossible_travel_at_its_threshold() {
+        const TOKYO: Coords = Coords { latitude: 35.68536, longitude: 139.75309, accuracy_km: 0.0 };
+        const LONDON: Coords = Coords { latitude: 51.5142, longitude: -0.0931, accuracy_km: 0.0 };
+        const CHANGCHUN: Coords = Coords { latitude: 43.88, longitude: 125.3228, accuracy_km: 0.0 };
+        const HOUR: i64 = 3600;
+        let tokyo_london = TOKYO.distance_km(&LONDON); // about 9,560 km
+        #[allow(clippy::cast_possible_truncation)]
+        let exact = (tokyo_london / 1000.0 * 3600.0) as i64; // seconds at exactly 1,000 km/h
+        let vague = |c: Coords, km: f64| Coords { accuracy_km: km, ..c };
+        let cases: &[(&str, Coords, Coords, i64, bool)] = &[
+            ("Tokyo, then London an hour later", TOKYO, LONDON, HOUR, true),
+            ("Tokyo, then London a second under the flight", TOKYO, LONDON, exact - 1, true),
+            ("Tokyo, then London a second over the flight", TOKYO, LONDON, exact + 2, false),
+            ("Tokyo, then London the next day", TOKYO, LONDON, 24 * HOUR, false),
+            ("the same place at once", TOKYO, TOKYO, 0, false),
+            ("Tokyo, then London in the same second", TOKYO, LONDON, 0, true),
+            ("a clock that went backwards", TOKYO, LONDON, -HOUR, true),
+            ("Tokyo, then Changchun (about 1,600 km) in an hour", TOKYO, CHANGCHUN, HOUR, true),
+            ("Tokyo, then Changchun in two hours", TOKYO, CHANGCHUN, 2 * HOUR, false),
+            ("under the slack once the radii are taken off", TOKYO, vague(CHANGCHUN, 1_200.0), 0, false),
+            ("radii that still leave a long way", vague(TOKYO, 100.0), vague(LONDON, 100.0), HOUR, true),
+        ];
+        for (name, from, to, after, expected) in cases {
+            let last = LastLogin { at: 1_000_000, coords: *from };
+            assert_eq!(impossible_travel(&last, to, 1_000_000 + after, 1_000, 500), *expected, "{name}");
+        }
+        // The thresholds are the settings': a faster allowance or a wider slack turns it off.
+        let last = LastLogin { at: 0, coords: TOKYO };
+        assert!(!impossible_travel(&last, &LONDON, HOUR, 10_000, 500));
+        assert!(!impossible_travel(&last, &LONDON, HOUR, 1_000, 10_000));
     }
 }
