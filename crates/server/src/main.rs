@@ -390,6 +390,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let signer = inkan_server::mail::DkimSigner::new(dkim, &settings.mail_from)?;
             let domain = signer.domain();
+            let from: lettre::message::Mailbox = settings.mail_from.parse()?;
+            // Strict alignment where From is the signing domain itself; relaxed for a subdomain.
+            let adkim = if from.email.domain().eq_ignore_ascii_case(domain) { "s" } else { "r" };
             println!("; DKIM: the public half of the signing key");
             println!("{}. IN TXT {}", signer.dns_name(), txt_strings(signer.dns_record()));
             println!(
@@ -398,7 +401,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!(
                 "_dmarc.{domain}. IN TXT {}",
                 txt_strings(&format!(
-                    "v=DMARC1; p=quarantine; pct=100; adkim=s; aspf=r; rua=mailto:dmarc-reports@{domain}"
+                    "v=DMARC1; p=quarantine; pct=100; adkim={adkim}; aspf=r; rua=mailto:dmarc-reports@{domain}"
                 ))
             );
             println!(
