@@ -45,7 +45,9 @@ const SIGNED_HEADERS: &[&str] =
 pub struct DkimSigner {
     selector: String,
     domain: String,
-    key: DkimKey,
+    /// The parsed key and signing options, made once: parsing and checking an RSA key costs
+    /// more than the signature itself.
+    config: DkimConfig,
     /// The DNS TXT record that publishes the public half.
     dns_record: String,
 }
@@ -119,9 +121,8 @@ impl DkimSigner {
                 format!("v=DKIM1; k=ed25519; p={}", b64.encode(public.as_bytes())),
             )
         };
-        let signer = DkimSigner { selector, domain, key, dns_record: record };
-        signer.config()?;
-        Ok(signer)
+        let config = Self::config(&selector, &domain, &key)?;
+        Ok(DkimSigner { selector, domain, config, dns_record: record })
     }
 
     /// The TXT record to publish at [`Self::dns_name`].
@@ -138,8 +139,8 @@ impl DkimSigner {
         &self.domain
     }
 
-    fn config(&self) -> anyhow::Result<DkimConfig> {
-        let (text, algorithm) = match &self.key {
+    fn config(selector: &str, domain: &str, key: &DkimKey) -> anyhow::Result<DkimConfig> {
+        let (text, algorithm) = match key {
             DkimKey::Rsa(pem) => (pem, DkimSigningAlgorithm::Rsa),
             DkimKey::Ed25519(seed) => (seed, DkimSigningAlgorithm::Ed25519),
         };
@@ -147,12 +148,12 @@ impl DkimSigner {
         let headers = SIGNED_HEADERS.iter().map(|h| HeaderName::new_from_ascii_str(h)).collect();
         let canonicalization =
             DkimCanonicalization { header: DkimCanonicalizationType::Relaxed, body: DkimCanonicalizationType::Relaxed };
-        Ok(DkimConfig::new(self.selector.clone(), self.domain.clone(), key, headers, canonicalization))
+        Ok(DkimConfig::new(selector.to_owned(), domain.to_owned(), key, headers, canonicalization))
     }
 
     /// Adds the `DKIM-Signature` header.
     pub fn sign(&self, message: &mut Message) -> anyhow::Result<()> {
-        lettre::message::dkim::dkim_sign(message, &self.config()?);
+        lettre::message::dkim::dkim_sign(message, &self.config);
         Ok(())
     }
 }
