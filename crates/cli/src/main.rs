@@ -57,6 +57,8 @@ enum Command {
     },
     /// Approve a challenge.
     Approve {
+        /// Ids are base64url and may start with '-'.
+        #[arg(allow_hyphen_values = true)]
         id: String,
         /// The number shown on the login or withdrawal page.
         #[arg(long)]
@@ -66,6 +68,7 @@ enum Command {
     },
     /// Deny a challenge.
     Deny {
+        #[arg(allow_hyphen_values = true)]
         id: String,
         /// "This was not me": also blocks further pushes and alerts the brokerage.
         #[arg(long)]
@@ -81,7 +84,10 @@ enum Command {
     /// Show decisions taken on this device.
     History,
     /// Forget an account on this device (its keys leave the keychain).
-    Remove { account: String },
+    Remove {
+        #[arg(allow_hyphen_values = true)]
+        account: String,
+    },
     /// Same-device approval: listen on the loopback port for the site's page in a browser on
     /// this computer (only pages from an enrolled server's origin are taken).
     Loopback {
@@ -126,7 +132,11 @@ enum PasskeyCommand {
     /// List this device's passkeys.
     List,
     /// Delete a passkey from this device (remove it in the site's settings too).
-    Remove { id: String },
+    Remove {
+        /// Credential ids are base64url and may start with '-'.
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
 }
 
 struct Out {
@@ -529,5 +539,31 @@ async fn main() {
             eprintln!("エラー / Error: {e} ({})", e.code());
         }
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command, PasskeyCommand};
+
+    /// Challenge and credential ids are base64url: one in 64 starts with '-', and must still be
+    /// taken as the id, not as an unknown option.
+    #[test]
+    fn ids_that_start_with_a_hyphen_are_ids() {
+        let id = "-9Xk_aB";
+        let parse = |args: &[&str]| Cli::try_parse_from([&["inkan"], args].concat()).map(|c| c.command);
+        assert!(matches!(parse(&["approve", id, "--number", "123"]), Ok(Command::Approve { id: i, .. }) if i == id));
+        assert!(matches!(parse(&["deny", id, "--not-me"]), Ok(Command::Deny { id: i, not_me: true, .. }) if i == id));
+        assert!(matches!(
+            parse(&["passkey", "remove", id]),
+            Ok(Command::Passkey { action: PasskeyCommand::Remove { id: i } }) if i == id
+        ));
+        // Options after the id still parse as options.
+        assert!(
+            matches!(parse(&["approve", id, "--account", "1"]), Ok(Command::Approve { account: Some(a), .. }) if a == "1")
+        );
+        assert!(parse(&["approve", id, "--bogus"]).is_err(), "an unknown option after the id is refused");
     }
 }
