@@ -45,18 +45,13 @@ const SIGNED_HEADERS: &[&str] =
 pub struct DkimSigner {
     selector: String,
     domain: String,
+    /// The From domain is `d=` itself (DMARC may then ask for strict alignment).
+    strict_alignment: bool,
     /// The parsed key and signing options, made once: parsing and checking an RSA key costs
     /// more than the signature itself.
     config: DkimConfig,
     /// The DNS TXT record that publishes the public half.
     dns_record: String,
-}
-
-enum DkimKey {
-    /// PKCS#1 PEM, as lettre takes it.
-    Rsa(zeroize::Zeroizing<String>),
-    /// The base64 of the 32-byte seed.
-    Ed25519(zeroize::Zeroizing<String>),
 }
 
 impl std::fmt::Debug for DkimSigner {
@@ -94,6 +89,8 @@ impl DkimSigner {
         );
         let text = settings.private_key.expose().trim();
         let b64 = base64::engine::general_purpose::STANDARD;
+        let lettre_key =
+            |text: &str, algorithm| DkimSigningKey::new(text, algorithm).map_err(|e| anyhow::anyhow!("DKIM key: {e}"));
         let (key, record) = if text.starts_with("-----BEGIN") {
             let private = rsa::RsaPrivateKey::from_pkcs1_pem(text)
                 .or_else(|_| rsa::RsaPrivateKey::from_pkcs8_pem(text))
@@ -103,9 +100,10 @@ impl DkimSigner {
                 "DKIM key: RSA keys must have at least 2048 bits"
             );
             let public = private.to_public_key().to_public_key_der().map_err(|e| anyhow::anyhow!("DKIM key: {e}"))?;
+            // lettre takes PKCS#1 PEM only.
             let pem = private.to_pkcs1_pem(rsa::pkcs1::LineEnding::LF).map_err(|e| anyhow::anyhow!("DKIM key: {e}"))?;
             (
-                DkimKey::Rsa(zeroize::Zeroizing::new(pem.to_string())),
+                lettre_key(&pem, DkimSigningAlgorithm::Rsa)?,
                 format!("v=DKIM1; k=rsa; p={}", b64.encode(public.as_bytes())),
             )
         } else {
@@ -117,12 +115,16 @@ impl DkimSigner {
                 seed.as_slice().try_into().map_err(|_| anyhow::anyhow!("DKIM key: an Ed25519 seed is 32 bytes"))?;
             let public = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key();
             (
-                DkimKey::Ed25519(zeroize::Zeroizing::new(text.to_owned())),
+                lettre_key(text, DkimSigningAlgorithm::Ed25519)?,
                 format!("v=DKIM1; k=ed25519; p={}", b64.encode(public.as_bytes())),
             )
         };
-        let config = Self::config(&selector, &domain, &key)?;
-        Ok(DkimSigner { selector, domain, config, dns_record: record })
+        let headers = SIGNED_HEADERS.iter().map(|h| HeaderName::new_from_ascii_str(h)).collect();
+        let canonicalization =
+            DkimCanonicalization { header: DkimCanonicalizationType::Relaxed, body: DkimCanonicalizationType::Relaxed };
+        let config = DkimConfig::new(selector.clone(), domain.clone(), key, headers, canonicalization);
+        let strict_alignment = from_domain == domain;
+        Ok(DkimSigner { selector, domain, strict_alignment, config, dns_record: record })
     }
 
     /// The TXT record to publish at [`Self::dns_name`].
@@ -139,16 +141,10 @@ impl DkimSigner {
         &self.domain
     }
 
-    fn config(selector: &str, domain: &str, key: &DkimKey) -> anyhow::Result<DkimConfig> {
-        let (text, algorithm) = match key {
-            DkimKey::Rsa(pem) => (pem, DkimSigningAlgorithm::Rsa),
-            DkimKey::Ed25519(seed) => (seed, DkimSigningAlgorithm::Ed25519),
-        };
-        let key = DkimSigningKey::new(text, algorithm).map_err(|e| anyhow::anyhow!("DKIM key: {e}"))?;
-        let headers = SIGNED_HEADERS.iter().map(|h| HeaderName::new_from_ascii_str(h)).collect();
-        let canonicalization =
-            DkimCanonicalization { header: DkimCanonicalizationType::Relaxed, body: DkimCanonicalizationType::Relaxed };
-        Ok(DkimConfig::new(selector.to_owned(), domain.to_owned(), key, headers, canonicalization))
+    /// DMARC's `adkim`: `s` (strict) where From is the signing domain itself, `r` (relaxed)
+    /// for a From in a subdomain of it.
+    pub fn dmarc_adkim(&self) -> &'static str {
+        if self.strict_alignment { "s" } else { "r" }
     }
 
     /// Adds the `DKIM-Signature` header.

@@ -390,9 +390,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let signer = inkan_server::mail::DkimSigner::new(dkim, &settings.mail_from)?;
             let domain = signer.domain();
-            let from: lettre::message::Mailbox = settings.mail_from.parse()?;
-            // Strict alignment where From is the signing domain itself; relaxed for a subdomain.
-            let adkim = if from.email.domain().eq_ignore_ascii_case(domain) { "s" } else { "r" };
+            let adkim = signer.dmarc_adkim();
             println!("; DKIM: the public half of the signing key");
             println!("{}. IN TXT {}", signer.dns_name(), txt_strings(signer.dns_record()));
             println!(

@@ -234,7 +234,7 @@ pub struct DkimSettings {
     pub selector: String,
     /// The signing domain (`d=`): the From address's domain or a parent of it.
     pub domain: String,
-    /// An RSA key as PKCS#1 PEM (`-----BEGIN RSA PRIVATE KEY-----`), or an Ed25519 key as the
+    /// An RSA key (2048 bits or more) as PKCS#1 or PKCS#8 PEM, or an Ed25519 key as the
     /// base64 of its 32-byte seed (RFC 8463).
     pub private_key: SecretString,
 }
