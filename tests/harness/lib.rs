@@ -156,6 +156,17 @@ impl TestServer {
         (t, path)
     }
 
+    /// Same as [`TestServer::start`], with the settings as `change` leaves them.
+    pub async fn start_configured(change: impl FnOnce(&mut Settings)) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        TestServer::boot(listener, origin, |s| {
+            s.trust_x_forwarded_for = true;
+            change(s)
+        })
+        .await
+    }
+
     /// Same as [`TestServer::start`], with changed limits.
     pub async fn start_with(change: impl FnOnce(&mut inkan_server::Limits)) -> TestServer {
         let mut t = TestServer::start().await;
@@ -396,6 +407,8 @@ pub async fn next_matching<T>(rx: &mut mpsc::Receiver<WatchEvent>, mut pick: imp
 }
 
 pub use inkan_core::testing::RawDevice;
+/// The server crate, for tests elsewhere that change its settings.
+pub use inkan_server;
 
 pub mod site;
 

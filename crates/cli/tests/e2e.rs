@@ -227,3 +227,45 @@ async fn qa_registers_a_passkey_and_logs_in_with_it_alone_and_a_relay_gets_nothi
     cli.ok(&["passkey", "remove", registered["registered"].as_str().unwrap()]);
     assert_eq!(cli.fails(&["passkey", "login", "--site", &t.origin]), "passkey_not_found");
 }
+
+/// A second relying party, written in Python with the standard library only
+/// (`tests/rp_python/minimal_rp.py`), enrolls a device, logs a customer in with a push and
+/// number matching, reports a login, and reads the events by cursor and by signed webhook:
+/// the public API is enough for a brokerage in another language.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relying_party_in_python_logs_a_customer_in_through_the_api_alone() {
+    let _keys = platform_keys();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let secret = "a webhook secret for the Python relying party, 32+";
+    let t = TestServer::start_configured(|s| {
+        s.webhook = Some(inkan_e2e::inkan_server::settings::WebhookSettings {
+            url: format!("http://127.0.0.1:{port}/inkan-events"),
+            secret: inkan_e2e::inkan_server::settings::SecretString::new(secret.into()),
+        });
+        s.limits.webhook_retry_min_ms = 50;
+        s.limits.webhook_retry_max_secs = 1;
+    })
+    .await;
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/rp_python/minimal_rp.py");
+    let cli = Cli::new(&t, "python-rp-device");
+    let mut python = Command::new("python3");
+    python
+        .arg(&script)
+        .env("INKAN_RP", &t.origin)
+        .env("INKAN_RP_KEY", &t.api_key)
+        .env("INKAN_BIN", &cli.bin)
+        .env("INKAN_PROFILE", &cli.profile)
+        .env("WEBHOOK_PORT", port.to_string())
+        .env("WEBHOOK_SECRET", secret)
+        .stdin(Stdio::null());
+    let out = tokio::task::spawn_blocking(move || python.output().expect("python3 runs")).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the Python relying party failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["ok"], true, "{summary}");
+    assert!(summary["deliveries"].as_u64().unwrap() >= 1, "{summary}");
+}

@@ -20,6 +20,7 @@ pub mod signed;
 pub mod totp;
 pub mod uri;
 pub mod vectors;
+pub mod webhook;
 pub mod wire;
 
 pub use error::{ErrorCode, ProtocolError};

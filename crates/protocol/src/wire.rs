@@ -378,6 +378,129 @@ pub struct AccountPushState {
     pub open_challenges: u32,
 }
 
+/// `GET /v1/rp/enrollment-tickets/{id}`: whether the QR code was used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketStatus {
+    pub ticket_id: String,
+    pub account_id: String,
+    pub state: TicketState,
+    pub expires_at: i64,
+    /// The device it enrolled, once used.
+    pub device_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketState {
+    /// Waiting for a device to scan it.
+    Open,
+    /// A device enrolled with it.
+    Used,
+    /// Past its lifetime, unused.
+    Expired,
+}
+
+/// `POST /v1/rp/accounts/{account}/logins`: the relying party reports a login that succeeded
+/// without a push (passkey, e-mailed code); the push cap counts from `at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRecorded {
+    pub account_id: String,
+    pub at: i64,
+}
+
+/// Something that happened on the device side that the relying party must act on, kept by
+/// the verifier until delivered (webhook) and readable by cursor (`GET /v1/rp/events`).
+/// `id` is unique for ever: a relying party processes each event once, however often it
+/// arrives. `seq` grows with every event (events of one account arrive in `seq` order).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RpEvent {
+    pub id: String,
+    pub seq: i64,
+    pub at: i64,
+    pub account_id: String,
+    #[serde(flatten)]
+    pub data: RpEventData,
+}
+
+/// The kinds of [`RpEvent`]: `{"type": "...", "data": {...}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum RpEventData {
+    /// A device enrolled with one of the account's tickets.
+    DeviceEnrolled { device_id: String, ticket_id: String, name: String, platform: String },
+    /// A device was revoked (by the relying party).
+    DeviceRevoked { device_id: String, name: String },
+    /// A device answered "this was not me": pushes to the account are blocked.
+    FraudReported { challenge_id: String, device_id: String },
+    /// A factor failed on the device (a wrong typed number): counts toward the account lock.
+    FactorFailed { challenge_id: String, device_id: String, factor: FailedFactor, attempts: u32 },
+    /// A challenge reached its final state.
+    ChallengeSettled { challenge_id: String, state: ChallengeState },
+}
+
+impl RpEventData {
+    /// The `type` tag as stored.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RpEventData::DeviceEnrolled { .. } => "device_enrolled",
+            RpEventData::DeviceRevoked { .. } => "device_revoked",
+            RpEventData::FraudReported { .. } => "fraud_reported",
+            RpEventData::FactorFailed { .. } => "factor_failed",
+            RpEventData::ChallengeSettled { .. } => "challenge_settled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailedFactor {
+    /// The number typed on the device was not the one shown.
+    NumberMismatch,
+}
+
+/// `GET /v1/rp/events`: events after the cursor, oldest first. Ask again with `after =
+/// next_cursor`; an empty page keeps the cursor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RpEventPage {
+    pub events: Vec<RpEvent>,
+    pub next_cursor: i64,
+}
+
+/// The body of a webhook delivery ([`crate::webhook`] signs it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookDelivery {
+    pub delivery_id: String,
+    pub events: Vec<RpEvent>,
+}
+
+#[cfg(test)]
+mod event_tests {
+    use super::*;
+
+    #[test]
+    fn events_read_back_as_written() {
+        let e = RpEvent {
+            id: "ev1".into(),
+            seq: 7,
+            at: 100,
+            account_id: "acct".into(),
+            data: RpEventData::FactorFailed {
+                challenge_id: "c".into(),
+                device_id: "d".into(),
+                factor: FailedFactor::NumberMismatch,
+                attempts: 2,
+            },
+        };
+        let text = serde_json::to_string(&e).unwrap();
+        assert!(text.contains(r#""type":"factor_failed""#), "{text}");
+        assert!(text.contains(r#""factor":"number_mismatch""#), "{text}");
+        assert_eq!(serde_json::from_str::<RpEvent>(&text).unwrap(), e);
+        assert_eq!(e.data.kind(), "factor_failed");
+        let unknown = r#"{"id":"x","seq":1,"at":1,"account_id":"a","type":"nope","data":{}}"#;
+        assert!(serde_json::from_str::<RpEvent>(unknown).is_err());
+    }
+}
+
 /// A non-negative integer written as JSON: `7` or `7.0` (JSON does not tell the two apart;
 /// RFC 8785 writes both as `7`); fractions, negatives and values past 2^53 are refused.
 fn integral_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {

@@ -42,6 +42,9 @@ pub fn router(service: SharedService) -> Router {
         .route("/v1/device/challenges/{id}/decision", post(decide))
         .route("/v1/device/events", get(events))
         .route("/v1/rp/enrollment-tickets", post(create_ticket))
+        .route("/v1/rp/enrollment-tickets/{id}", get(ticket_status))
+        .route("/v1/rp/events", get(rp_events))
+        .route("/v1/rp/accounts/{account}/logins", post(login_reported))
         .route("/v1/rp/challenges", post(create_challenge))
         .route("/v1/rp/challenges/{id}", get(challenge_status))
         .route("/v1/rp/challenges/{id}/wait", get(wait_challenge))
@@ -417,4 +420,37 @@ async fn audit(
             })
             .collect(),
     ))
+}
+
+async fn ticket_status(
+    State(s): State<SharedService>,
+    _: RelyingParty,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<inkan_protocol::TicketStatus>> {
+    Ok(Json(s.ticket_status(&id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsQuery {
+    #[serde(default)]
+    after: i64,
+    limit: Option<u32>,
+    account: Option<String>,
+}
+
+async fn rp_events(
+    State(s): State<SharedService>,
+    _: RelyingParty,
+    ApiQuery(q): ApiQuery<EventsQuery>,
+) -> ApiResult<Json<inkan_protocol::RpEventPage>> {
+    Ok(Json(s.events_after(q.after, q.account.as_deref(), q.limit).await?))
+}
+
+async fn login_reported(
+    State(s): State<SharedService>,
+    _: RelyingParty,
+    ApiPath(account): ApiPath<String>,
+) -> ApiResult<Json<inkan_protocol::LoginRecorded>> {
+    Ok(Json(s.login_succeeded(&account).await?))
 }

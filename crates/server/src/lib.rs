@@ -24,6 +24,7 @@ pub mod service;
 pub mod settings;
 pub mod site;
 pub mod store;
+pub mod webhook;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -180,9 +181,24 @@ pub async fn start(
     };
     let outbox_page = matches!(settings.mail, settings::MailTransport::InsecureDevOutbox);
     let geo = site::geo::Geo::open(&settings.geo)?;
+    // Events go to the configured relying party, or else to the embedded site under a secret
+    // that lives only in this process (the site checks every delivery like any RP would).
+    let (target, site_secret) = match &settings.webhook {
+        Some(hook) => (webhook::Target { url: hook.url.clone(), secret: hook.secret.clone() }, None),
+        None => {
+            let secret =
+                settings.site_webhook_secret.clone().unwrap_or_else(|| settings::SecretString::new(random_token(32)));
+            let loopback = std::net::SocketAddr::new(
+                if addr.ip().is_unspecified() { std::net::Ipv4Addr::LOCALHOST.into() } else { addr.ip() },
+                addr.port(),
+            );
+            let url = format!("http://{loopback}{}", site::webhook::PATH);
+            (webhook::Target { url, secret: secret.clone() }, Some(secret))
+        }
+    };
     let service = Arc::new(Service::new(settings, store, clock));
-    let site = site::Site::new(service.clone(), mailer, outbox_page, geo);
-    let notice_mailer = site::spawn_notice_mailer(site.clone());
+    let site = site::Site::new(service.clone(), mailer, outbox_page, geo, site_secret);
+    let sender = webhook::spawn(service.clone(), target);
     let app = api::router(service.clone()).merge(site::router(site)).layer(axum::middleware::from_fn(request_span));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let sweeper = service.clone();
@@ -204,6 +220,10 @@ pub async fn start(
                             Ok((nonces, sessions)) => tracing::debug!(nonces, sessions, "purged expired nonces and sessions"),
                             Err(e) => tracing::warn!(error = %e, "purge failed"),
                         }
+                        let before = sweeper.now() - sweeper.settings.limits.rp_event_retention_secs;
+                        if let Err(e) = sweeper.store.purge_events(before).await {
+                            tracing::warn!(error = %e, "relying-party event purge failed");
+                        }
                     }
                 }
             }
@@ -215,7 +235,7 @@ pub async fn start(
             () = serve => {}
             _ = sweep => {}
         }
-        notice_mailer.abort();
+        sender.abort();
     });
     Ok(RunningServer { addr, service, shutdown: Some(tx), task })
 }

@@ -231,9 +231,32 @@ fn settings(cli: &Cli, listen: SocketAddr) -> anyhow::Result<Settings> {
         geo,
         trust_x_forwarded_for: cli.trust_x_forwarded_for,
         app_loopback_port: (cli.app_loopback_port != 0).then_some(cli.app_loopback_port),
+        webhook: webhook_settings()?,
+        site_webhook_secret: std::env::var(settings::SITE_WEBHOOK_SECRET_ENV)
+            .ok()
+            .filter(|s| !s.is_empty())
+            .map(SecretString::new),
     };
     settings.check()?;
     Ok(settings)
+}
+
+/// The relying party's webhook from `INKAN_RP_WEBHOOK_URL` and `INKAN_RP_WEBHOOK_SECRET` (both
+/// or neither; neither: the embedded site receives the events).
+fn webhook_settings() -> anyhow::Result<Option<settings::WebhookSettings>> {
+    let url = std::env::var(settings::WEBHOOK_URL_ENV).ok().filter(|u| !u.is_empty());
+    let secret = std::env::var(settings::WEBHOOK_SECRET_ENV).ok().filter(|s| !s.is_empty());
+    match (url, secret) {
+        (None, None) => Ok(None),
+        (Some(url), Some(secret)) => Ok(Some(settings::WebhookSettings { url, secret: SecretString::new(secret) })),
+        _ => anyhow::bail!(
+            "{} と {} は両方設定してください / set both {} and {}",
+            settings::WEBHOOK_URL_ENV,
+            settings::WEBHOOK_SECRET_ENV,
+            settings::WEBHOOK_URL_ENV,
+            settings::WEBHOOK_SECRET_ENV
+        ),
+    }
 }
 
 /// The DKIM key from INKAN_DKIM_PRIVATE_KEY or the key file; `--dev` without either makes

@@ -44,6 +44,10 @@ pub struct Metrics {
     decision_sum_secs: AtomicU64,
     live_channels: AtomicU64,
     limited: [AtomicU64; 4],
+    /// Relying-party events the webhook delivered (answered 2xx).
+    pub webhook_delivered: AtomicU64,
+    /// Webhook deliveries that failed (no answer, or not 2xx) and will be retried.
+    pub webhook_failures: AtomicU64,
 }
 
 /// Holds one live channel in the gauge while it exists.
@@ -138,6 +142,16 @@ impl Metrics {
             "# HELP inkan_database_unavailable_total Requests answered 503 because the database could not be used.\n# TYPE inkan_database_unavailable_total counter\ninkan_database_unavailable_total {}",
             DATABASE_UNAVAILABLE.load(Relaxed)
         );
+        let _ = writeln!(
+            out,
+            "# HELP inkan_webhook_events_delivered_total Relying-party events the webhook delivered.\n# TYPE inkan_webhook_events_delivered_total counter\ninkan_webhook_events_delivered_total {}",
+            self.webhook_delivered.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP inkan_webhook_failures_total Webhook deliveries that failed and are retried.\n# TYPE inkan_webhook_failures_total counter\ninkan_webhook_failures_total {}",
+            self.webhook_failures.load(Relaxed)
+        );
         out
     }
 }
@@ -168,6 +182,8 @@ mod tests {
             "inkan_live_channels 1",
             "inkan_open_connections 7",
             "inkan_rate_limited_total{limit=\"wrong_api_key\"} 1",
+            "inkan_webhook_events_delivered_total 0",
+            "inkan_webhook_failures_total 0",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }

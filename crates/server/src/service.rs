@@ -20,7 +20,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::hub::{Hub, HubEvent};
 use crate::mask::mask_tail;
 use crate::settings::Settings;
-use crate::store::{ChallengeRow, NewChallenge, NewDevice, PushGate, PushStateChange, RecordedDecision, Store};
+use crate::store::{
+    AuditEntry, ChallengeRow, NewChallenge, NewDevice, PushGate, PushStateChange, RecordedDecision, Store,
+};
 use crate::{qr, random_bytes, random_id, random_token, sha256};
 use inkan_protocol::clock::SharedClock;
 
@@ -34,41 +36,14 @@ pub const TOKEN_BYTES: usize = 32;
 /// Offline-code steps accepted either side of now.
 pub const TOTP_SKEW_STEPS: u64 = 1;
 
-/// Something the customer must be told about through an independent channel (mail), raised by
-/// the device side of the service; the site sends the mails.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Notice {
-    DeviceEnrolled {
-        account_id: String,
-        device_name: String,
-        platform: String,
-    },
-    DeviceRevoked {
-        account_id: String,
-        device_id: String,
-    },
-    /// A device answered "this was not me".
-    FraudReported {
-        account_id: String,
-        challenge_id: String,
-    },
-    /// A factor failed (a wrong typed number): counts toward the account lock.
-    FactorFailed {
-        account_id: String,
-        event: &'static str,
-    },
-}
-
-/// Notices held for a slow listener before the oldest are dropped.
-pub const NOTICE_CAPACITY: usize = 256;
-
 pub struct Service {
     pub settings: Settings,
     pub store: Store,
     pub hub: Hub,
     pub clock: SharedClock,
-    /// Enrollments, revocations and "not me" reports, for the site's notification mails.
-    pub notices: tokio::sync::broadcast::Sender<Notice>,
+    /// Woken after a transaction that wrote relying-party events (the webhook sender waits
+    /// on it; it also polls, so a missed wake-up only delays).
+    pub events_written: tokio::sync::Notify,
     server_public_key: DevicePublicKey,
     /// Flips to `true` when the server stops: push channels and long polls end at once.
     shutdown: tokio::sync::watch::Sender<bool>,
@@ -136,7 +111,7 @@ impl Service {
             store,
             hub,
             clock,
-            notices: tokio::sync::broadcast::channel(NOTICE_CAPACITY).0,
+            events_written: tokio::sync::Notify::new(),
             server_public_key,
             shutdown: tokio::sync::watch::channel(false).0,
             connections: Arc::default(),
@@ -274,22 +249,8 @@ impl Service {
         if !self.store.redeem_ticket(&ticket.id, device).await? {
             return Err(ApiError::TicketAlreadyUsed);
         }
-        self.store
-            .audit(
-                now,
-                "device_enrolled",
-                Some(&ticket.account_id),
-                Some(&device_id),
-                None,
-                json!({"ticket_id": ticket.id, "name": req.device_name, "platform": req.platform}),
-            )
-            .await?;
+        self.events_written.notify_one();
         tracing::info!(account = %mask_tail(&ticket.account_id), device_id, "device enrolled");
-        let _ = self.notices.send(Notice::DeviceEnrolled {
-            account_id: ticket.account_id.clone(),
-            device_name: req.device_name.clone(),
-            platform: req.platform.clone(),
-        });
         Ok(EnrollResponse {
             device_id,
             account_id: ticket.account_id,
@@ -454,10 +415,62 @@ impl Service {
     }
 
     /// A login completed at the relying party without a push (passkey, e-mailed code): the
-    /// push cap counts from here.
-    pub async fn login_succeeded(&self, account_id: &str) -> ApiResult<()> {
-        self.store.set_push_state(account_id, PushStateChange::LastSuccess(self.now())).await?;
-        Ok(())
+    /// push cap counts from here. The change and its audit row commit together.
+    pub async fn login_succeeded(&self, account_id: &str) -> ApiResult<inkan_protocol::LoginRecorded> {
+        check_account_id(account_id)?;
+        let now = self.now();
+        let audit = AuditEntry {
+            at: now,
+            event: "login_reported",
+            account_id: Some(account_id),
+            device_id: None,
+            challenge_id: None,
+            detail: json!({}),
+        };
+        self.store.set_push_state_audited(account_id, PushStateChange::LastSuccess(now), audit).await?;
+        Ok(inkan_protocol::LoginRecorded { account_id: account_id.to_owned(), at: now })
+    }
+
+    /// Whether an enrollment ticket was used, is still open, or expired.
+    pub async fn ticket_status(&self, ticket_id: &str) -> ApiResult<inkan_protocol::TicketStatus> {
+        let row = self.store.ticket_status(ticket_id).await?.ok_or(ApiError::TicketUnknown)?;
+        let state = match row.used_at {
+            Some(_) => inkan_protocol::TicketState::Used,
+            None if self.now() > row.expires_at => inkan_protocol::TicketState::Expired,
+            None => inkan_protocol::TicketState::Open,
+        };
+        Ok(inkan_protocol::TicketStatus {
+            ticket_id: row.id,
+            account_id: row.account_id,
+            state,
+            expires_at: row.expires_at,
+            device_id: row.device_id,
+        })
+    }
+
+    /// Relying-party events after the cursor, of one account or all: at most
+    /// [`crate::Limits::rp_events_page_max`] (and at most `limit`).
+    pub async fn events_after(
+        &self,
+        after: i64,
+        account_id: Option<&str>,
+        limit: Option<u32>,
+    ) -> ApiResult<inkan_protocol::RpEventPage> {
+        if !(0..=inkan_protocol::jcs::MAX_SAFE_INTEGER as i64).contains(&after) {
+            return Err(ApiError::BadRequest("after must be 0 or a seq from an earlier page (at most 2^53-1)".into()));
+        }
+        if let Some(account) = account_id {
+            check_account_id(account)?;
+        }
+        let max = self.limits().rp_events_page_max;
+        let limit = match limit {
+            None => max,
+            Some(n) if (1..=max).contains(&n) => n,
+            Some(_) => return Err(ApiError::BadRequest(format!("limit must be between 1 and {max}"))),
+        };
+        let events = self.store.events_after(after, account_id, i64::from(limit)).await?;
+        let next_cursor = events.last().map_or(after, |e| e.seq);
+        Ok(inkan_protocol::RpEventPage { events, next_cursor })
     }
 
     /// The device's account's pending challenges, signed.
@@ -590,12 +603,10 @@ impl Service {
                 let Some(attempts) = self.store.record_wrong_number(&row, &device.device_id, now, max).await? else {
                     return Err(self.lost_race(&row.id).await);
                 };
+                self.events_written.notify_one();
                 if attempts >= max {
                     self.publish_resolved(&row.account_id, &row.id, ChallengeState::Failed);
                 }
-                let _ = self
-                    .notices
-                    .send(Notice::FactorFailed { account_id: row.account_id.clone(), event: "number_mismatch" });
                 return Err(ApiError::NumberMismatch { attempts_left: (max - attempts).max(0) as u32 });
             }
         }
@@ -626,12 +637,10 @@ impl Service {
         if !recorded {
             return Err(self.lost_race(&row.id).await);
         }
+        self.events_written.notify_one();
         self.metrics.decided_after(now - row.created_at);
         if sub.decision == inkan_protocol::Decision::DenyFraud {
             tracing::warn!(account = %mask_tail(&row.account_id), challenge_id = %row.id, "\"not me\" reported: pushes blocked");
-            let _ = self
-                .notices
-                .send(Notice::FraudReported { account_id: row.account_id.clone(), challenge_id: row.id.clone() });
         }
         self.publish_resolved(&row.account_id, &row.id, new_state);
         Ok(DecisionOutcome { challenge_id: row.id, state: new_state })
@@ -649,6 +658,7 @@ impl Service {
         if !self.store.finish_challenge(row, state, now, device_id).await? {
             return Ok(false);
         }
+        self.events_written.notify_one();
         self.publish_resolved(&row.account_id, &row.id, state);
         Ok(true)
     }
@@ -673,6 +683,9 @@ impl Service {
     pub async fn sweep_expired(&self) -> ApiResult<usize> {
         let now = self.now();
         let expired = self.store.expire_due(now).await?;
+        if !expired.is_empty() {
+            self.events_written.notify_one();
+        }
         for (id, account) in &expired {
             self.publish_resolved(account, id, ChallengeState::Expired);
         }
@@ -704,10 +717,8 @@ impl Service {
         if !self.store.revoke_device(account_id, device_id, now).await? {
             return Err(ApiError::DeviceUnknown);
         }
+        self.events_written.notify_one();
         self.hub.publish(account_id, HubEvent::DeviceRevoked(device_id.to_owned()));
-        let _ = self
-            .notices
-            .send(Notice::DeviceRevoked { account_id: account_id.to_owned(), device_id: device_id.to_owned() });
         Ok(())
     }
 
@@ -725,8 +736,15 @@ impl Service {
     /// Clears a "not me" block (the customer confirmed, through the brokerage, that all is well).
     pub async fn unblock_pushes(&self, account_id: &str) -> ApiResult<()> {
         let now = self.now();
-        self.store.set_push_state(account_id, PushStateChange::Blocked(None)).await?;
-        self.store.audit(now, "push_unblocked", Some(account_id), None, None, json!({})).await?;
+        let audit = AuditEntry {
+            at: now,
+            event: "push_unblocked",
+            account_id: Some(account_id),
+            device_id: None,
+            challenge_id: None,
+            detail: json!({}),
+        };
+        self.store.set_push_state_audited(account_id, PushStateChange::Blocked(None), audit).await?;
         Ok(())
     }
 

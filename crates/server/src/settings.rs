@@ -107,6 +107,22 @@ pub struct Limits {
     /// Impossible travel: distances under this many kilometres (after both places' accuracy
     /// radii are taken off) never count.
     pub impossible_travel_min_km: u32,
+    /// Most relying-party events one `GET /v1/rp/events` page (and one webhook delivery) holds.
+    pub rp_events_page_max: u32,
+    /// Relying-party events are kept this long (and at least until the webhook delivered them).
+    pub rp_event_retention_secs: i64,
+    /// A webhook delivery that gets no answer within this long failed (and is retried).
+    pub webhook_timeout_secs: u64,
+    /// First wait before a failed webhook delivery is retried; it doubles on each failure.
+    pub webhook_retry_min_ms: u64,
+    /// Longest wait between webhook retries.
+    pub webhook_retry_max_secs: u64,
+    /// How often the webhook sender looks for events even if nothing woke it.
+    pub webhook_poll_ms: u64,
+    /// The site refuses a webhook delivery signed further than this from its clock.
+    pub webhook_tolerance_secs: i64,
+    /// Largest webhook delivery body the site accepts.
+    pub webhook_max_body_bytes: usize,
 }
 
 impl Default for Limits {
@@ -151,6 +167,14 @@ impl Default for Limits {
             destination_wait_secs: 24 * 3600,
             impossible_travel_kmh: 1_000,
             impossible_travel_min_km: 500,
+            rp_events_page_max: 500,
+            rp_event_retention_secs: 7 * 24 * 3600,
+            webhook_timeout_secs: 10,
+            webhook_retry_min_ms: 250,
+            webhook_retry_max_secs: 60,
+            webhook_poll_ms: 1000,
+            webhook_tolerance_secs: 300,
+            webhook_max_body_bytes: 1024 * 1024,
         }
     }
 }
@@ -239,6 +263,20 @@ pub struct DkimSettings {
     pub private_key: SecretString,
 }
 
+/// Where the verifier delivers relying-party events, and the secret that signs them
+/// ([`inkan_protocol::webhook`]).
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// `https://…` (plain `http://` only with `--dev`).
+    pub url: String,
+    pub secret: SecretString,
+}
+
+/// The environment variables that configure the webhook.
+pub const WEBHOOK_URL_ENV: &str = "INKAN_RP_WEBHOOK_URL";
+pub const WEBHOOK_SECRET_ENV: &str = "INKAN_RP_WEBHOOK_SECRET";
+pub const SITE_WEBHOOK_SECRET_ENV: &str = "INKAN_SITE_WEBHOOK_SECRET";
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// The origin devices and relying parties reach this server at; part of every signed message.
@@ -266,6 +304,12 @@ pub struct Settings {
     /// The loopback port the customers' desktop app listens on; the site's page calls it for
     /// same-device approval (`None`: the page does not offer it).
     pub app_loopback_port: Option<u16>,
+    /// The relying party's webhook (`None`: events go to the embedded demo site).
+    pub webhook: Option<WebhookSettings>,
+    /// The secret the embedded demo site checks webhook deliveries with, when it is the
+    /// receiver (`INKAN_SITE_WEBHOOK_SECRET`; `None`: one made at start, known to this process
+    /// only).
+    pub site_webhook_secret: Option<SecretString>,
 }
 
 /// The sender `--dev` uses when none is configured.
@@ -290,6 +334,8 @@ impl Settings {
             dkim: None,
             geo: crate::site::geo::GeoSettings::default(),
             trust_x_forwarded_for: false,
+            webhook: None,
+            site_webhook_secret: None,
         }
     }
 
@@ -331,6 +377,27 @@ impl Settings {
             "the session extension window must be shorter than the session"
         );
         anyhow::ensure!((2..=6).contains(&self.limits.number_match_digits), "number_match_digits must be 2 to 6");
+        anyhow::ensure!(self.limits.rp_events_page_max >= 1, "rp_events_page_max must be at least 1");
+        if let Some(secret) = &self.site_webhook_secret {
+            anyhow::ensure!(
+                secret.expose().len() >= inkan_protocol::webhook::MIN_SECRET_BYTES,
+                "{SITE_WEBHOOK_SECRET_ENV} must be at least {} characters",
+                inkan_protocol::webhook::MIN_SECRET_BYTES
+            );
+        }
+        if let Some(hook) = &self.webhook {
+            let url =
+                reqwest::Url::parse(&hook.url).map_err(|e| anyhow::anyhow!("{WEBHOOK_URL_ENV} {:?}: {e}", hook.url))?;
+            anyhow::ensure!(
+                url.scheme() == "https" || (self.dev && url.scheme() == "http"),
+                "{WEBHOOK_URL_ENV} must be https (plain http is for --dev)"
+            );
+            anyhow::ensure!(
+                hook.secret.expose().len() >= inkan_protocol::webhook::MIN_SECRET_BYTES,
+                "{WEBHOOK_SECRET_ENV} must be at least {} characters",
+                inkan_protocol::webhook::MIN_SECRET_BYTES
+            );
+        }
         Ok(())
     }
 }

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use anyhow::Context;
 use std::time::Duration;
 
-use inkan_protocol::ChallengeState;
+use inkan_protocol::{ChallengeState, FailedFactor, RpEvent, RpEventData};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{FromRow, SqlitePool};
 
@@ -146,6 +146,54 @@ impl AuditEntry<'_> {
             .await?;
         Ok(())
     }
+}
+
+/// An event for the relying party, written inside the transaction of the change it reports
+/// (so the change and its event commit together, and the event is never lost afterwards).
+pub struct EventEntry<'a> {
+    pub at: i64,
+    pub account_id: &'a str,
+    pub data: RpEventData,
+}
+
+impl EventEntry<'_> {
+    pub async fn write<'c>(&self, conn: impl sqlx::Executor<'c, Database = sqlx::Sqlite>) -> sqlx::Result<()> {
+        let tagged = serde_json::to_value(&self.data).map_err(|e| sqlx::Error::Encode(e.into()))?;
+        sqlx::query("INSERT INTO rp_events (id, at, account_id, type, data) VALUES (?, ?, ?, ?, ?)")
+            .bind(crate::random_id(crate::service::ID_BYTES))
+            .bind(self.at)
+            .bind(self.account_id)
+            .bind(self.data.kind())
+            .bind(tagged["data"].to_string())
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
+
+fn settled(challenge_id: &str, state: ChallengeState) -> RpEventData {
+    RpEventData::ChallengeSettled { challenge_id: challenge_id.to_owned(), state }
+}
+
+/// An `rp_events` row: seq, id, at, account, type, data (JSON text).
+type EventRow = (i64, String, i64, String, String, String);
+
+fn event_from_row((seq, id, at, account_id, kind, data): EventRow) -> sqlx::Result<RpEvent> {
+    let data: serde_json::Value = serde_json::from_str(&data).map_err(|e| sqlx::Error::Decode(e.into()))?;
+    serde_json::from_value(serde_json::json!({
+        "id": id, "seq": seq, "at": at, "account_id": account_id, "type": kind, "data": data,
+    }))
+    .map_err(|e| sqlx::Error::Decode(e.into()))
+}
+
+/// An enrollment ticket's state as the relying party sees it.
+#[derive(Debug, Clone, FromRow)]
+pub struct TicketStateRow {
+    pub id: String,
+    pub account_id: String,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub device_id: Option<String>,
 }
 
 /// A change to an account's push protection (`account_push_state`).
@@ -293,6 +341,8 @@ impl Store {
 
     /// Marks the ticket used and binds the device, in one transaction. `false`: somebody else
     /// used the ticket first (nothing written).
+    /// The device's enrollment audit row and the relying party's `device_enrolled` event are
+    /// written in the same transaction.
     pub async fn redeem_ticket(&self, ticket_id: &str, device: NewDevice<'_>) -> sqlx::Result<bool> {
         let mut tx = self.writer.begin().await?;
         let used =
@@ -318,8 +368,38 @@ impl Store {
             .bind(device.enrolled_at)
             .execute(&mut *tx)
             .await?;
+        AuditEntry {
+            at: device.enrolled_at,
+            event: "device_enrolled",
+            account_id: Some(device.account_id),
+            device_id: Some(device.id),
+            challenge_id: None,
+            detail: serde_json::json!({"ticket_id": ticket_id, "name": device.name, "platform": device.platform}),
+        }
+        .write(&mut *tx)
+        .await?;
+        EventEntry {
+            at: device.enrolled_at,
+            account_id: device.account_id,
+            data: RpEventData::DeviceEnrolled {
+                device_id: device.id.to_owned(),
+                ticket_id: ticket_id.to_owned(),
+                name: device.name.to_owned(),
+                platform: device.platform.to_owned(),
+            },
+        }
+        .write(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// The ticket's state.
+    pub async fn ticket_status(&self, ticket_id: &str) -> sqlx::Result<Option<TicketStateRow>> {
+        sqlx::query_as("SELECT id, account_id, expires_at, used_at, device_id FROM enrollment_tickets WHERE id = ?")
+            .bind(ticket_id)
+            .fetch_optional(&self.reader)
+            .await
     }
 
     // ---- devices and sessions --------------------------------------------------------
@@ -393,18 +473,19 @@ impl Store {
     /// such active device of that account; nothing written.
     pub async fn revoke_device(&self, account_id: &str, device_id: &str, now: i64) -> sqlx::Result<bool> {
         let mut tx = self.writer.begin().await?;
-        let n = sqlx::query("UPDATE devices SET revoked_at = ? WHERE id = ? AND account_id = ? AND revoked_at IS NULL")
-            .bind(now)
-            .bind(device_id)
-            .bind(account_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n != 1 {
+        let name: Option<String> = sqlx::query_scalar(
+            "UPDATE devices SET revoked_at = ? WHERE id = ? AND account_id = ? AND revoked_at IS NULL RETURNING name",
+        )
+        .bind(now)
+        .bind(device_id)
+        .bind(account_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(name) = name else {
             // Not this account's active device: a refusal changes nothing.
             tx.rollback().await?;
             return Ok(false);
-        }
+        };
         sqlx::query("DELETE FROM device_sessions WHERE device_id = ?").bind(device_id).execute(&mut *tx).await?;
         AuditEntry {
             at: now,
@@ -416,6 +497,9 @@ impl Store {
         }
         .write(&mut *tx)
         .await?;
+        EventEntry { at: now, account_id, data: RpEventData::DeviceRevoked { device_id: device_id.to_owned(), name } }
+            .write(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -544,6 +628,16 @@ impl Store {
         if let Some(change) = d.push_state {
             sqlx::query(change.upsert_sql()).bind(d.account_id).bind(change.value()).execute(&mut *tx).await?;
         }
+        if d.state == ChallengeState::DeniedFraud {
+            let data = RpEventData::FraudReported {
+                challenge_id: d.challenge_id.to_owned(),
+                device_id: d.device_id.to_owned(),
+            };
+            EventEntry { at: d.now, account_id: d.account_id, data }.write(&mut *tx).await?;
+        }
+        EventEntry { at: d.now, account_id: d.account_id, data: settled(d.challenge_id, d.state) }
+            .write(&mut *tx)
+            .await?;
         sqlx::query("UPDATE devices SET last_used_at = ? WHERE id = ?")
             .bind(d.now)
             .bind(d.device_id)
@@ -602,6 +696,7 @@ impl Store {
         }
         .write(&mut *tx)
         .await?;
+        EventEntry { at: now, account_id: &row.account_id, data: settled(&row.id, state) }.write(&mut *tx).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -636,6 +731,13 @@ impl Store {
             detail,
         };
         audit("number_mismatch", serde_json::json!({"attempts": attempts})).write(&mut *tx).await?;
+        let failed = RpEventData::FactorFailed {
+            challenge_id: row.id.clone(),
+            device_id: device_id.to_owned(),
+            factor: FailedFactor::NumberMismatch,
+            attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        };
+        EventEntry { at: now, account_id: &row.account_id, data: failed }.write(&mut *tx).await?;
         if attempts >= max_attempts {
             sqlx::query(FINISH_PENDING_CHALLENGE)
                 .bind(ChallengeState::Failed.as_str())
@@ -646,6 +748,9 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             audit("challenge_failed", serde_json::json!({})).write(&mut *tx).await?;
+            EventEntry { at: now, account_id: &row.account_id, data: settled(&row.id, ChallengeState::Failed) }
+                .write(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(Some(attempts))
@@ -686,6 +791,9 @@ impl Store {
             }
             .write(&mut *tx)
             .await?;
+            EventEntry { at: now, account_id: account, data: settled(id, ChallengeState::Expired) }
+                .write(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(expired)
@@ -698,8 +806,66 @@ impl Store {
         sqlx::query_as(PUSH_GATE).bind(account_id).bind(now).fetch_one(&self.reader).await
     }
 
-    pub async fn set_push_state(&self, account_id: &str, change: PushStateChange) -> sqlx::Result<()> {
-        sqlx::query(change.upsert_sql()).bind(account_id).bind(change.value()).execute(&self.writer).await?;
+    /// Changes the account's push protection and audits it, in one transaction.
+    pub async fn set_push_state_audited(
+        &self,
+        account_id: &str,
+        change: PushStateChange,
+        audit: AuditEntry<'_>,
+    ) -> sqlx::Result<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(change.upsert_sql()).bind(account_id).bind(change.value()).execute(&mut *tx).await?;
+        audit.write(&mut *tx).await?;
+        tx.commit().await
+    }
+
+    // ---- relying-party events --------------------------------------------------------
+
+    /// Events after `after` (a `seq`), oldest first, of one account or all. Writes commit one
+    /// at a time on the one write connection, so `seq` order is commit order: a reader that
+    /// saw `seq` n has seen every event before it.
+    pub async fn events_after(&self, after: i64, account_id: Option<&str>, limit: i64) -> sqlx::Result<Vec<RpEvent>> {
+        let rows: Vec<EventRow> = sqlx::query_as(
+            "SELECT seq, id, at, account_id, type, data FROM rp_events WHERE seq > ?1 AND (?2 IS NULL OR account_id = ?2) ORDER BY seq LIMIT ?3",
+        )
+        .bind(after)
+        .bind(account_id)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter().map(event_from_row).collect()
+    }
+
+    /// The newest event's `seq` (0 when there is none).
+    pub async fn last_event_seq(&self) -> sqlx::Result<i64> {
+        sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM rp_events").fetch_one(&self.reader).await
+    }
+
+    /// How far the webhook sender got (0: nothing delivered yet).
+    pub async fn webhook_cursor(&self) -> sqlx::Result<i64> {
+        Ok(sqlx::query_scalar("SELECT seq FROM rp_webhook_cursor WHERE id = 1")
+            .fetch_optional(&self.writer)
+            .await?
+            .unwrap_or(0))
+    }
+
+    /// Moves the webhook cursor forward to `seq` (never back).
+    pub async fn advance_webhook_cursor(&self, seq: i64) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO rp_webhook_cursor (id, seq) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET seq = MAX(seq, excluded.seq)")
+            .bind(seq)
+            .execute(&self.writer)
+            .await?;
         Ok(())
+    }
+
+    /// Deletes events older than `before` that the webhook has delivered; returns how many.
+    pub async fn purge_events(&self, before: i64) -> sqlx::Result<u64> {
+        Ok(sqlx::query(
+            "DELETE FROM rp_events WHERE at < ? AND seq <= COALESCE((SELECT seq FROM rp_webhook_cursor WHERE id = 1), 0)",
+        )
+        .bind(before)
+        .execute(&self.writer)
+        .await?
+        .rows_affected())
     }
 }

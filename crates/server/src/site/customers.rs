@@ -536,24 +536,30 @@ pub async fn enroll_status(
     c: Customer,
     Query(q): Query<TicketQuery>,
 ) -> SiteResult<Json<serde_json::Value>> {
-    let store = &site.service.store;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(super::WAIT_POLL_SECS);
-    let mut rx = site.service.notices.subscribe();
     loop {
-        let Some((used, expires_at)) = store.ticket_state(&q.ticket, &c.row.account_id).await? else {
-            return Err(SiteError::NotFound);
+        // Registered before the check, so a delivery processed in between still wakes it.
+        let woken = site.events_processed.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        let status = match site.service.ticket_status(&q.ticket).await {
+            Ok(s) if s.account_id == c.row.account_id => s,
+            Ok(_) => return Err(SiteError::NotFound),
+            Err(ApiError::TicketUnknown) => return Err(SiteError::NotFound),
+            Err(e) => return Err(e.into()),
         };
-        if used {
-            return Ok(Json(json!({"settled": true, "state": "used", "next": "/settings?m=enrolled"})));
-        }
-        if site.now() > expires_at {
-            return Ok(Json(json!({"settled": true, "state": "expired"})));
+        match status.state {
+            inkan_protocol::TicketState::Used => {
+                return Ok(Json(json!({"settled": true, "state": "used", "next": "/settings?m=enrolled"})));
+            }
+            inkan_protocol::TicketState::Expired => return Ok(Json(json!({"settled": true, "state": "expired"}))),
+            inkan_protocol::TicketState::Open => {}
         }
         // Wake on any enrollment, or re-check every second for expiry.
         let tick =
             tokio::time::sleep_until((tokio::time::Instant::now() + std::time::Duration::from_secs(1)).min(deadline));
         tokio::select! {
-            _ = rx.recv() => {}
+            _ = woken => {}
             _ = tick => {}
             // The server is stopping: answer now (not settled: the page asks again).
             _ = site.service.stopping() => return Ok(Json(json!({"settled": false}))),
@@ -709,7 +715,9 @@ fn audit_table(v: &Visitor, rows: &[crate::store::AuditRow], with_account: bool)
 pub const ACTIVITY_ROWS: i64 = 100;
 
 pub async fn activity(State(site): State<SharedSite>, v: Visitor, c: Customer) -> SiteResult<Markup> {
-    let rows = site.service.store.audit_for_account(&c.row.account_id, ACTIVITY_ROWS).await?;
+    let mut rows = site.service.store.audit_for_account(&c.row.account_id, ACTIVITY_ROWS).await?;
+    // The verifier's record of the site's own report of a login: the site's row says it.
+    rows.retain(|r| r.1 != "login_reported");
     Ok(layout(&v, T::ActivityTitle, Some(&c.row), audit_table(&v, &rows, false)))
 }
 

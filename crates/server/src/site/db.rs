@@ -171,18 +171,86 @@ impl Store {
         sqlx::query_scalar("SELECT COUNT(*) FROM customers").fetch_one(&self.reader).await
     }
 
-    /// Counts a failure of a customer's password (login or withdrawal) and locks the account
-    /// when the count reaches `max`.
-    pub async fn count_failure(&self, account_id: &str, now: i64, max: i64) -> sqlx::Result<FailureCount> {
-        let (failed_logins, locked_at): (i64, Option<i64>) = sqlx::query_as(
-            "UPDATE customers SET failed_logins = failed_logins + 1, locked_at = CASE WHEN locked_at IS NULL AND failed_logins + 1 >= ? THEN ? ELSE locked_at END WHERE account_id = ? RETURNING failed_logins, locked_at",
+    /// Counts a failed factor of a customer (password, code, typed number, passkey), audits it
+    /// as `event` and, when the count reaches `max`, locks the account, ends its web sessions
+    /// and audits the lock: one transaction.
+    pub async fn count_failure(
+        &self,
+        account_id: &str,
+        now: i64,
+        max: i64,
+        event: &str,
+        detail: serde_json::Value,
+    ) -> sqlx::Result<FailureCount> {
+        let mut tx = self.writer.begin().await?;
+        let count = count_failure_in(&mut tx, account_id, now, max, event, detail).await?;
+        tx.commit().await?;
+        Ok(count)
+    }
+
+    /// Takes a webhook delivery: records its id (a replay is refused: `None`, nothing
+    /// written), forgets ids older than `forget_before`, and for each event not processed
+    /// before marks it processed and counts a failed factor toward the lock, all in one
+    /// transaction. Returns the events new to the site (with what the count did), for the
+    /// mails sent after the commit.
+    pub async fn take_webhook_delivery(
+        &self,
+        delivery_id: &str,
+        events: &[inkan_protocol::RpEvent],
+        now: i64,
+        forget_before: i64,
+        max_failures: i64,
+    ) -> sqlx::Result<Option<Vec<(inkan_protocol::RpEvent, Option<FailureCount>)>>> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("DELETE FROM site_webhook_deliveries WHERE received_at < ?")
+            .bind(forget_before)
+            .execute(&mut *tx)
+            .await?;
+        let fresh = sqlx::query(
+            "INSERT INTO site_webhook_deliveries (delivery_id, received_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
         )
-        .bind(max)
+        .bind(delivery_id)
         .bind(now)
-        .bind(account_id)
-        .fetch_one(&self.writer)
-        .await?;
-        Ok(FailureCount { failed_logins, locked_now: locked_at == Some(now) && failed_logins == max })
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if fresh != 1 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let mut new = Vec::new();
+        for event in events {
+            let first =
+                sqlx::query("INSERT INTO site_rp_events (event_id, processed_at) VALUES (?, ?) ON CONFLICT DO NOTHING")
+                    .bind(&event.id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            if first != 1 {
+                continue;
+            }
+            let is_customer: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM customers WHERE account_id = ?)")
+                .bind(&event.account_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            let count = match &event.data {
+                inkan_protocol::RpEventData::FactorFailed { challenge_id, factor, .. } if is_customer => {
+                    let detail =
+                        serde_json::json!({"factor": "push", "challenge_id": challenge_id, "event_id": event.id});
+                    let event_name = match factor {
+                        inkan_protocol::FailedFactor::NumberMismatch => "number_mismatch",
+                    };
+                    Some(count_failure_in(&mut tx, &event.account_id, now, max_failures, event_name, detail).await?)
+                }
+                _ => None,
+            };
+            if is_customer {
+                new.push((event.clone(), count));
+            }
+        }
+        tx.commit().await?;
+        Ok(Some(new))
     }
 
     pub async fn clear_failures(&self, account_id: &str) -> sqlx::Result<()> {
@@ -643,6 +711,41 @@ impl Store {
             .fetch_optional(&self.reader)
             .await
     }
+}
+
+/// [`Store::count_failure`] on an open transaction.
+async fn count_failure_in(
+    tx: &mut sqlx::SqliteConnection,
+    account_id: &str,
+    now: i64,
+    max: i64,
+    event: &str,
+    mut detail: serde_json::Value,
+) -> sqlx::Result<FailureCount> {
+    let (failed_logins, locked_at): (i64, Option<i64>) = sqlx::query_as(
+        "UPDATE customers SET failed_logins = failed_logins + 1, locked_at = CASE WHEN locked_at IS NULL AND failed_logins + 1 >= ? THEN ? ELSE locked_at END WHERE account_id = ? RETURNING failed_logins, locked_at",
+    )
+    .bind(max)
+    .bind(now)
+    .bind(account_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let locked_now = locked_at == Some(now) && failed_logins == max;
+    detail["failed"] = serde_json::json!(failed_logins);
+    let audit = |event, detail| crate::store::AuditEntry {
+        at: now,
+        event,
+        account_id: Some(account_id),
+        device_id: None,
+        challenge_id: None,
+        detail,
+    };
+    audit(event, detail).write(&mut *tx).await?;
+    if locked_now {
+        sqlx::query("DELETE FROM web_sessions WHERE account_id = ?").bind(account_id).execute(&mut *tx).await?;
+        audit("account_locked", serde_json::json!({"failed": failed_logins, "last": event})).write(&mut *tx).await?;
+    }
+    Ok(FailureCount { failed_logins, locked_now })
 }
 
 /// Which factor of a login attempt to mark.

@@ -160,26 +160,11 @@ pub async fn count_factor_failure(
     site: &SharedSite,
     customer: &CustomerRow,
     event: &str,
-    mut detail: serde_json::Value,
+    detail: serde_json::Value,
 ) -> SiteResult<bool> {
-    let store = &site.service.store;
-    let now = site.now();
     let max = i64::from(site.limits().max_failed_logins);
-    let count = store.count_failure(&customer.account_id, now, max).await?;
-    detail["failed"] = json!(count.failed_logins);
-    store.audit(now, event, Some(&customer.account_id), None, None, detail).await?;
+    let count = site.service.store.count_failure(&customer.account_id, site.now(), max, event, detail).await?;
     if count.locked_now {
-        store.delete_web_sessions_of(&customer.account_id).await?;
-        store
-            .audit(
-                now,
-                "account_locked",
-                Some(&customer.account_id),
-                None,
-                None,
-                json!({"failed": count.failed_logins, "last": event}),
-            )
-            .await?;
         super::mail_later(site, super::notify::account_locked(customer));
     }
     Ok(count.failed_logins >= max)

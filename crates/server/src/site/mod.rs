@@ -23,6 +23,7 @@ pub mod password;
 pub mod risk;
 pub mod seed;
 pub mod session;
+pub mod webhook;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -84,12 +85,23 @@ pub struct Site {
     csp: HeaderValue,
     /// Place, country and network of an address, for the risk check, the device and mail.
     pub geo: geo::Geo,
+    /// The secret the verifier signs its webhook deliveries with (`None`: the verifier
+    /// delivers to another relying party; this site refuses every delivery).
+    pub webhook_secret: Option<crate::settings::SecretString>,
+    /// Woken after a webhook delivery was processed (the enrollment page waits on it).
+    pub events_processed: tokio::sync::Notify,
 }
 
 pub type SharedSite = Arc<Site>;
 
 impl Site {
-    pub fn new(service: SharedService, mailer: Arc<dyn Mailer>, outbox_page: bool, geo: geo::Geo) -> SharedSite {
+    pub fn new(
+        service: SharedService,
+        mailer: Arc<dyn Mailer>,
+        outbox_page: bool,
+        geo: geo::Geo,
+        webhook_secret: Option<crate::settings::SecretString>,
+    ) -> SharedSite {
         let limits = &service.settings.limits;
         let rule = SessionRule {
             lifetime_secs: limits.web_session_secs,
@@ -108,7 +120,18 @@ impl Site {
         let connect = loopback_url.as_deref().map(|u| u.trim_end_matches(LOOPBACK_APPROVE_PATH)).unwrap_or("");
         let csp = HeaderValue::from_str(&format!("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' {connect}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"))
             .expect("CSP is ASCII");
-        Arc::new(Site { service, mailer, rule, outbox_page, webauthn, loopback_url, csp, geo })
+        Arc::new(Site {
+            service,
+            mailer,
+            rule,
+            outbox_page,
+            webauthn,
+            loopback_url,
+            csp,
+            geo,
+            webhook_secret,
+            events_processed: tokio::sync::Notify::new(),
+        })
     }
 
     pub fn now(&self) -> i64 {
@@ -182,7 +205,14 @@ pub fn router(site: SharedSite) -> Router {
         .route("/operator/audit", get(customers::operator_audit))
         .layer(axum::middleware::from_fn_with_state(site.clone(), site_layer))
         .layer(DefaultBodyLimit::max(limit))
-        .with_state(site)
+        .with_state(site.clone())
+        // The verifier's webhook: no browser, no CSRF cookie, its own body limit.
+        .merge(
+            Router::new()
+                .route(webhook::PATH, post(webhook::receive))
+                .layer(DefaultBodyLimit::max(site.service.settings.limits.webhook_max_body_bytes))
+                .with_state(site),
+        )
 }
 
 /// A CSRF token for this browser: the cookie's, or a fresh one this response sets.
@@ -539,24 +569,4 @@ pub fn mail_later(site: &SharedSite, mail: crate::mail::Mail) {
             tracing::warn!(error = %e, subject, "notification mail failed");
         }
     });
-}
-
-/// Watches the service's notices (enrollments, revocations, "not me") and mails the customer.
-pub fn spawn_notice_mailer(site: SharedSite) -> tokio::task::JoinHandle<()> {
-    let mut rx = site.service.notices.subscribe();
-    tokio::spawn(async move {
-        loop {
-            match rx.recv().await {
-                Ok(notice) => {
-                    if let Err(e) = notify::on_notice(&site, notice).await {
-                        tracing::warn!(error = %e, "notice mail failed");
-                    }
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!(dropped = n, "notice mailer fell behind");
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-            }
-        }
-    })
 }

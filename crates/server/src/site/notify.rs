@@ -4,9 +4,8 @@
 use inkan_protocol::display::{group_thousands, jst_minutes};
 
 use super::db::CustomerRow;
-use super::{SharedSite, mask_email, mask_tail};
+use super::{mask_email, mask_tail};
 use crate::mail::Mail;
-use crate::service::Notice;
 
 /// Every subject starts with the brand, the way the brokerage's mails do.
 const SUBJECT_PREFIX: &str = "【いんかん証券 / Inkan Securities】";
@@ -190,31 +189,14 @@ pub fn account_locked(customer: &CustomerRow) -> Mail {
     )
 }
 
-/// Mails the customer about something the device side reported.
-pub async fn on_notice(site: &SharedSite, notice: Notice) -> anyhow::Result<()> {
-    let store = &site.service.store;
-    let account_id = match &notice {
-        Notice::DeviceEnrolled { account_id, .. }
-        | Notice::DeviceRevoked { account_id, .. }
-        | Notice::FraudReported { account_id, .. }
-        | Notice::FactorFailed { account_id, .. } => account_id.clone(),
-    };
-    // Accounts the relying-party API serves without a site customer get no mail.
-    let Some(customer) = store.customer(&account_id).await? else { return Ok(()) };
-    if let Notice::FactorFailed { event, .. } = notice {
-        super::login::count_factor_failure(site, &customer, event, serde_json::json!({"factor": "push"}))
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        return Ok(());
+/// The mail for an event the verifier reported, if the customer is told about it (a lock is
+/// mailed by whoever counted it).
+pub fn for_event(customer: &CustomerRow, event: &inkan_protocol::RpEventData) -> Option<Mail> {
+    use inkan_protocol::RpEventData as E;
+    match event {
+        E::DeviceEnrolled { name, platform, .. } => Some(device_enrolled(customer, name, platform)),
+        E::DeviceRevoked { name, .. } => Some(device_revoked(customer, name)),
+        E::FraudReported { .. } => Some(fraud_reported(customer)),
+        E::FactorFailed { .. } | E::ChallengeSettled { .. } => None,
     }
-    let mail = match notice {
-        Notice::DeviceEnrolled { device_name, platform, .. } => device_enrolled(&customer, &device_name, &platform),
-        Notice::DeviceRevoked { device_id, .. } => {
-            let name = store.device(&device_id).await?.map(|d| d.name).unwrap_or(device_id);
-            device_revoked(&customer, &name)
-        }
-        Notice::FraudReported { .. } => fraud_reported(&customer),
-        Notice::FactorFailed { .. } => return Ok(()),
-    };
-    site.mailer.send(mail).await
 }
