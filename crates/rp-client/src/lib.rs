@@ -23,6 +23,8 @@ use zeroize::Zeroizing;
 
 /// Longest a request waits for an answer, long polls aside (they wait their own timeout more).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long an idle connection is kept for the next request.
+pub const POOL_IDLE: Duration = Duration::from_secs(5);
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -69,8 +71,13 @@ impl RpClient {
         if !(origin.starts_with("https://") || origin.starts_with("http://")) {
             return Err(RpError::BadOrigin(origin));
         }
-        let http =
-            reqwest::Client::builder().timeout(REQUEST_TIMEOUT).redirect(reqwest::redirect::Policy::none()).build()?;
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            // Idle connections are dropped before a server's idle timeout can close them
+            // under a request.
+            .pool_idle_timeout(POOL_IDLE)
+            .build()?;
         Ok(RpClient { http, origin, api_key: std::sync::Arc::new(Zeroizing::new(api_key.to_owned())) })
     }
 

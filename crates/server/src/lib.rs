@@ -197,7 +197,13 @@ pub async fn start(
         }
     };
     let service = Arc::new(Service::new(settings, store, clock));
-    let site = site::Site::new(service.clone(), mailer, outbox_page, geo, site_secret);
+    // The site reaches the verifier over its public API, on loopback, like any brokerage.
+    let loopback = std::net::SocketAddr::new(
+        if addr.ip().is_unspecified() { std::net::Ipv4Addr::LOCALHOST.into() } else { addr.ip() },
+        addr.port(),
+    );
+    let verifier = inkan_rp_client::RpClient::new(&format!("http://{loopback}"), service.settings.rp_api_key.expose())?;
+    let site = site::Site::new(service.clone(), mailer, outbox_page, geo, site_secret, verifier);
     let sender = webhook::spawn(service.clone(), target);
     let app = api::router(service.clone()).merge(site::router(site)).layer(axum::middleware::from_fn(request_span));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

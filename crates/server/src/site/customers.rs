@@ -25,7 +25,6 @@ use super::{
     Customer, Form, MAX_EMAIL_CHARS, MAX_PASSWORD_FIELD_CHARS, SharedSite, SiteError, SiteResult, Visitor, mask_email,
     mask_phone, mask_tail, see_other,
 };
-use crate::error::ApiError;
 use crate::store::AuditEntry;
 
 fn yen(lang: Lang, amount: i64) -> String {
@@ -119,7 +118,7 @@ pub async fn withdraw_submit(
         return fail(v.t(T::WrongWithdrawalPassword).to_owned());
     }
     let now = site.now();
-    let has_device = site.service.list_devices(&c.row.account_id).await?.iter().any(|d| d.revoked_at.is_none());
+    let has_device = site.verifier.devices(&c.row.account_id).await?.iter().any(|d| d.revoked_at.is_none());
     // The primary path: a passkey bound to this withdrawal, then the push. Push (or the
     // e-mailed code) alone only while the deployment allows the published interim path.
     let with_passkey = super::passkeys::withdrawals_use_passkeys(&site, &c.row.account_id).await?;
@@ -161,17 +160,11 @@ pub async fn withdraw_submit(
                 (w.challenge_id, w.number) = (Some(id), number);
             }
             Err(e) => {
-                finish_withdrawal(&site, &w, WithdrawalEnd::Refused(e.code().as_str())).await?;
-                if matches!(
-                    e,
-                    ApiError::Internal(_)
-                        | ApiError::DatabaseUnavailable(_)
-                        | ApiError::BadRequest(_)
-                        | ApiError::InvalidDetails(_)
-                ) {
+                finish_withdrawal(&site, &w, WithdrawalEnd::Refused(refusal_code(&e))).await?;
+                if !super::is_refusal(&e) {
                     return Err(e.into());
                 }
-                return fail(T::PushUnavailable.fill(v.lang, &[&e.code().as_str()]));
+                return fail(T::PushUnavailable.fill(v.lang, &[&refusal_code(&e)]));
             }
         }
     }
@@ -182,6 +175,11 @@ pub async fn withdraw_submit(
     Ok(see_other(&format!("/withdraw/{}", w.id)))
 }
 
+/// The verifier's code for a refused push (`verifier_unreachable` without an answer).
+fn refusal_code(e: &inkan_rp_client::RpError) -> &'static str {
+    e.code().map_or("verifier_unreachable", |c| c.as_str())
+}
+
 /// Pushes a withdrawal to the customer's device: amount and masked destination, signed by the
 /// server, shown and signed again by the device (dynamic linking).
 async fn push_withdrawal(
@@ -189,7 +187,7 @@ async fn push_withdrawal(
     c: &CustomerRow,
     w: &WithdrawalRow,
     bank: &BankAccountRow,
-) -> Result<(String, Option<String>), ApiError> {
+) -> Result<(String, Option<String>), inkan_rp_client::RpError> {
     let details = ChallengeDetails::Withdrawal(WithdrawalContext {
         amount: w.amount.unsigned_abs(),
         currency: "JPY".into(),
@@ -199,7 +197,7 @@ async fn push_withdrawal(
         requested_at: inkan_protocol::display::jst_rfc3339(w.created_at),
     });
     let req = CreateChallengeRequest { account_id: c.account_id.clone(), details, number_match: true };
-    let created = site.service.create_challenge(req).await?;
+    let created = site.verifier.create_challenge(&req).await?;
     Ok((created.challenge_id, created.number_to_show))
 }
 
@@ -218,13 +216,8 @@ pub(super) async fn after_passkey(
             site.service.store.set_withdrawal_challenge(&w.id, &id, number.as_deref()).await?;
             Ok(())
         }
-        Err(
-            e @ (ApiError::Internal(_)
-            | ApiError::DatabaseUnavailable(_)
-            | ApiError::BadRequest(_)
-            | ApiError::InvalidDetails(_)),
-        ) => Err(e.into()),
-        Err(e) => finish_withdrawal(site, w, WithdrawalEnd::Refused(e.code().as_str())).await,
+        Err(e) if !super::is_refusal(&e) => Err(e.into()),
+        Err(e) => finish_withdrawal(site, w, WithdrawalEnd::Refused(refusal_code(&e))).await,
     }
 }
 
@@ -305,7 +298,7 @@ async fn still_bound(site: &SharedSite, w: &WithdrawalRow) -> SiteResult<bool> {
 /// Settles an awaiting withdrawal whose challenge has ended; the challenge's status.
 async fn settle_withdrawal(site: &SharedSite, w: &WithdrawalRow) -> SiteResult<Option<ChallengeStatus>> {
     let Some(challenge_id) = &w.challenge_id else { return Ok(None) };
-    let status = site.service.challenge_status(challenge_id).await?;
+    let status = site.verifier.challenge_status(challenge_id).await?;
     if w.state == "awaiting_approval" {
         match status.state {
             ChallengeState::Pending => {}
@@ -380,8 +373,7 @@ pub async fn withdrawal_status(
     let (w, _) = withdrawal_of(&site, &c, &id).await?;
     let settled = match &w.challenge_id {
         Some(cid) if w.state == "awaiting_approval" => {
-            let wait = std::time::Duration::from_secs(super::WAIT_POLL_SECS);
-            site.service.wait_for_decision(cid, wait).await?.state.is_final()
+            site.verifier.wait(cid, super::WAIT_POLL_SECS).await?.state.is_final()
         }
         _ => true,
     };
@@ -433,7 +425,7 @@ fn rule_text(lang: Lang, e: &PasswordRuleError) -> String {
 }
 
 async fn settings_view(site: &SharedSite, v: &Visitor, c: &CustomerRow, message: Option<Markup>) -> SiteResult<Markup> {
-    let devices = site.service.list_devices(&c.account_id).await?;
+    let devices = site.verifier.devices(&c.account_id).await?;
     let active: Vec<_> = devices.iter().filter(|d| d.revoked_at.is_none()).collect();
     let passkeys = site.service.store.passkeys(&c.account_id).await?;
     let banks = site.service.store.bank_accounts(&c.account_id).await?;
@@ -512,7 +504,7 @@ pub async fn enroll_page(State(site): State<SharedSite>, v: Visitor, c: Customer
         return Ok(super::fresh_login_needed(&site, &v, &c));
     }
     let label = format!("{} {}", T::Brand.get(Lang::Ja), mask_tail(&c.row.account_id));
-    let ticket = site.service.create_ticket(&c.row.account_id, Some(&label)).await?;
+    let ticket = site.verifier.create_ticket(&c.row.account_id, Some(&label)).await?;
     let url = format!("/settings/authenticators/new/status?ticket={}", ticket.ticket_id);
     let body = html! {
         p { (T::EnrollLead.fill(v.lang, &[&jst_minutes(ticket.expires_at)])) }
@@ -542,10 +534,10 @@ pub async fn enroll_status(
         let woken = site.events_processed.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
-        let status = match site.service.ticket_status(&q.ticket).await {
+        let status = match site.verifier.ticket_status(&q.ticket).await {
             Ok(s) if s.account_id == c.row.account_id => s,
             Ok(_) => return Err(SiteError::NotFound),
-            Err(ApiError::TicketUnknown) => return Err(SiteError::NotFound),
+            Err(e) if e.code() == Some(inkan_protocol::ErrorCode::TicketUnknown) => return Err(SiteError::NotFound),
             Err(e) => return Err(e.into()),
         };
         match status.state {
@@ -580,16 +572,16 @@ pub async fn revoke(
     if !c.login_is_fresh(&site).await? {
         return Ok(super::fresh_login_needed(&site, &v, &c));
     }
-    let devices = site.service.list_devices(&c.row.account_id).await?;
+    let devices = site.verifier.devices(&c.row.account_id).await?;
     if !devices.iter().any(|d| d.device_id == id && d.revoked_at.is_none()) {
         return Err(SiteError::NotFound);
     }
     if c.authenticator_count(&site).await? <= 1 && form.field("confirm", 1)? != "1" {
         return Ok(super::confirm_last_authenticator(&v, &c, &format!("/settings/authenticators/{id}/revoke")));
     }
-    match site.service.revoke_device(&c.row.account_id, &id).await {
+    match site.verifier.revoke_device(&c.row.account_id, &id).await {
         Ok(()) => Ok(see_other("/settings?m=revoked")),
-        Err(ApiError::DeviceUnknown) => Err(SiteError::NotFound),
+        Err(e) if e.code() == Some(inkan_protocol::ErrorCode::DeviceUnknown) => Err(SiteError::NotFound),
         Err(e) => Err(e.into()),
     }
 }

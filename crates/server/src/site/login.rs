@@ -22,7 +22,6 @@ use super::{
     BROWSER_COOKIE, COOKIE_TOKEN_BYTES, Customer, Form, LANG_COOKIE, LOGIN_COOKIE, MAX_ACCOUNT_FIELD_CHARS,
     MAX_PASSWORD_FIELD_CHARS, SESSION_COOKIE, SharedSite, SiteResult, Visitor, mask_email, mask_tail, see_other,
 };
-use crate::error::ApiError;
 
 pub async fn root(customer: Result<Customer, Response>) -> Response {
     see_other(if customer.is_ok() { "/home" } else { "/login" })
@@ -199,7 +198,7 @@ async fn start_second_factor(site: &SharedSite, v: &Visitor, customer: &Customer
         impossible_travel: is_impossible_travel(site, &customer.account_id, &located, now).await?,
     };
     let reasons = risk::assess(signals);
-    let has_device = site.service.list_devices(&customer.account_id).await?.iter().any(|d| d.revoked_at.is_none());
+    let has_device = site.verifier.devices(&customer.account_id).await?.iter().any(|d| d.revoked_at.is_none());
     let needs_push = has_device;
     let needs_email = !has_device || !reasons.is_empty();
     let risk_codes: Vec<&str> = reasons.iter().map(|r| r.code()).collect();
@@ -286,7 +285,7 @@ async fn open_attempt(
         return Ok(Err(None));
     }
     if let Some(id) = &row.challenge_id {
-        let state = site.service.challenge_status(id).await?.state;
+        let state = site.verifier.challenge_status(id).await?.state;
         if ends_attempt(state) {
             store.finish_attempt(&hash, site.now()).await?;
             store
@@ -415,7 +414,7 @@ async fn push_step(
                 browser: attempt.browser.clone(),
             });
             let req = CreateChallengeRequest { account_id: attempt.account_id.clone(), details, number_match: true };
-            match site.service.create_challenge(req).await {
+            match site.verifier.create_challenge(&req).await {
                 Ok(created) => {
                     site.service
                         .store
@@ -423,17 +422,11 @@ async fn push_step(
                         .await?;
                     (created.challenge_id, created.number_to_show)
                 }
-                Err(
-                    e @ (ApiError::Internal(_)
-                    | ApiError::DatabaseUnavailable(_)
-                    | ApiError::BadRequest(_)
-                    | ApiError::InvalidDetails(_)),
-                ) => {
-                    return Err(e.into());
-                }
+                Err(e) if !super::is_refusal(&e) => return Err(e.into()),
                 Err(e) => {
+                    let code = e.code().map_or("verifier_unreachable", |c| c.as_str());
                     let body = html! {
-                        (pages::error(&T::PushUnavailable.fill(v.lang, &[&e.code().as_str()])))
+                        (pages::error(&T::PushUnavailable.fill(v.lang, &[&code])))
                         @if !is_risky(attempt) { (email_instead_button(v)) }
                     };
                     return Ok(layout(v, T::VerifyTitle, None, body).into_response());
@@ -441,7 +434,7 @@ async fn push_step(
             }
         }
     };
-    let status = site.service.challenge_status(&challenge_id).await?;
+    let status = site.verifier.challenge_status(&challenge_id).await?;
     if status.state == ChallengeState::Approved {
         site.service.store.set_attempt_factor(hash, AttemptFactor::Push).await?;
         return Ok(see_other("/login/verify"));
@@ -569,7 +562,7 @@ pub async fn open_session(
         )
         .await?;
     // The push cap counts pushes since the last successful login.
-    site.service.login_succeeded(&customer.account_id).await?;
+    site.verifier.report_login(&customer.account_id).await?;
     store
         .audit(
             now,
@@ -591,10 +584,7 @@ pub async fn open_session(
 pub async fn verify_status(State(site): State<SharedSite>, v: Visitor) -> SiteResult<Json<serde_json::Value>> {
     let Ok((_, attempt, _)) = open_attempt(&site, &v).await? else { return Ok(Json(json!({"settled": true}))) };
     let settled = match &attempt.challenge_id {
-        Some(id) => {
-            let wait = std::time::Duration::from_secs(super::WAIT_POLL_SECS);
-            site.service.wait_for_decision(id, wait).await?.state.is_final()
-        }
+        Some(id) => site.verifier.wait(id, super::WAIT_POLL_SECS).await?.state.is_final(),
         None => true,
     };
     Ok(Json(json!({"settled": settled})))
@@ -622,13 +612,13 @@ pub async fn verify_code(State(site): State<SharedSite>, v: Visitor, form: Form)
     let offline_may_count = push_open || !is_risky(&attempt);
     if offline_may_count
         && matches!(outcome, CodeCheck::Wrong { .. } | CodeCheck::NoCode)
-        && site.service.verify_offline_code(&customer.account_id, typed).await?
+        && site.verifier.verify_code(&customer.account_id, typed).await?
     {
         let factor = if push_open { AttemptFactor::Push } else { AttemptFactor::Email };
         store.set_attempt_factor(&hash, factor).await?;
         if let Some(id) = attempt.challenge_id.as_deref().filter(|_| push_open) {
             // The offline code took the push's place: the device no longer needs to answer.
-            site.service.cancel_challenge(id).await?;
+            site.verifier.cancel(id).await?;
         }
         return Ok(see_other("/login/verify"));
     }
@@ -682,7 +672,7 @@ pub async fn email_instead(State(site): State<SharedSite>, v: Visitor, _form: Fo
     }
     let store = &site.service.store;
     if let Some(id) = &attempt.challenge_id {
-        let state = site.service.cancel_challenge(id).await?.state;
+        let state = site.verifier.cancel(id).await?.state;
         if state == ChallengeState::Approved {
             // The device approved just before: the push is done, nothing to switch.
             store.set_attempt_factor(&hash, AttemptFactor::Push).await?;
@@ -715,7 +705,7 @@ pub async fn push_again(State(site): State<SharedSite>, v: Visitor, _form: Form)
         Err(ended_by) => return Ok(attempt_ended(&v, ended_by)),
     };
     if let Some(id) = &attempt.challenge_id
-        && site.service.challenge_status(id).await?.state == ChallengeState::Expired
+        && site.verifier.challenge_status(id).await?.state == ChallengeState::Expired
     {
         site.service.store.set_attempt_challenge(&hash, None, None).await?;
     }

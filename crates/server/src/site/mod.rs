@@ -88,6 +88,8 @@ pub struct Site {
     /// The secret the verifier signs its webhook deliveries with (`None`: the verifier
     /// delivers to another relying party; this site refuses every delivery).
     pub webhook_secret: Option<crate::settings::SecretString>,
+    /// The verifier, reached over its public relying-party API like any brokerage reaches it.
+    pub verifier: inkan_rp_client::RpClient,
     /// Woken after a webhook delivery was processed (the enrollment page waits on it).
     pub events_processed: tokio::sync::Notify,
 }
@@ -101,6 +103,7 @@ impl Site {
         outbox_page: bool,
         geo: geo::Geo,
         webhook_secret: Option<crate::settings::SecretString>,
+        verifier: inkan_rp_client::RpClient,
     ) -> SharedSite {
         let limits = &service.settings.limits;
         let rule = SessionRule {
@@ -130,6 +133,7 @@ impl Site {
             csp,
             geo,
             webhook_secret,
+            verifier,
             events_processed: tokio::sync::Notify::new(),
         })
     }
@@ -308,7 +312,7 @@ impl Customer {
 
     /// Active devices and passkeys: the customer's authenticators.
     pub async fn authenticator_count(&self, site: &SharedSite) -> SiteResult<usize> {
-        let devices = site.service.list_devices(&self.row.account_id).await?;
+        let devices = site.verifier.devices(&self.row.account_id).await?;
         let passkeys = site.service.store.passkeys(&self.row.account_id).await?;
         Ok(devices.iter().filter(|d| d.revoked_at.is_none()).count() + passkeys.len())
     }
@@ -468,6 +472,26 @@ impl From<sqlx::Error> for SiteError {
         }
         SiteError::Internal(e.into())
     }
+}
+
+impl From<inkan_rp_client::RpError> for SiteError {
+    fn from(e: inkan_rp_client::RpError) -> Self {
+        match &e {
+            inkan_rp_client::RpError::Api { status: 503, .. } => SiteError::Unavailable,
+            inkan_rp_client::RpError::Transport(_) => {
+                tracing::warn!(error = %e, "the verifier cannot be reached");
+                SiteError::Unavailable
+            }
+            _ => SiteError::Internal(anyhow::anyhow!("the verifier answered {e}")),
+        }
+    }
+}
+
+/// A refusal the customer is told about (push blocked, cool-down, too many pushes, no
+/// device): the verifier said no for a reason of the account. `false`: the site's own fault
+/// or the verifier's (a malformed request, an outage): an error page.
+pub fn is_refusal(e: &inkan_rp_client::RpError) -> bool {
+    matches!(e, inkan_rp_client::RpError::Api { status, .. } if !matches!(status, 400 | 401 | 422) && *status < 500)
 }
 
 impl From<ApiError> for SiteError {
