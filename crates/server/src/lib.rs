@@ -181,6 +181,11 @@ pub async fn start(
     };
     let outbox_page = matches!(settings.mail, settings::MailTransport::InsecureDevOutbox);
     let geo = site::geo::Geo::open(&settings.geo)?;
+    // Where this process reaches itself: the embedded site's webhook and its verifier client.
+    let loopback = std::net::SocketAddr::new(
+        if addr.ip().is_unspecified() { std::net::Ipv4Addr::LOCALHOST.into() } else { addr.ip() },
+        addr.port(),
+    );
     // Events go to the configured relying party, or else to the embedded site under a secret
     // that lives only in this process (the site checks every delivery like any RP would).
     let (target, site_secret) = match &settings.webhook {
@@ -188,20 +193,12 @@ pub async fn start(
         None => {
             let secret =
                 settings.site_webhook_secret.clone().unwrap_or_else(|| settings::SecretString::new(random_token(32)));
-            let loopback = std::net::SocketAddr::new(
-                if addr.ip().is_unspecified() { std::net::Ipv4Addr::LOCALHOST.into() } else { addr.ip() },
-                addr.port(),
-            );
             let url = format!("http://{loopback}{}", site::webhook::PATH);
             (webhook::Target { url, secret: secret.clone() }, Some(secret))
         }
     };
     let service = Arc::new(Service::new(settings, store, clock));
     // The site reaches the verifier over its public API, on loopback, like any brokerage.
-    let loopback = std::net::SocketAddr::new(
-        if addr.ip().is_unspecified() { std::net::Ipv4Addr::LOCALHOST.into() } else { addr.ip() },
-        addr.port(),
-    );
     let verifier = inkan_rp_client::RpClient::new(&format!("http://{loopback}"), service.settings.rp_api_key.expose())?;
     let site = site::Site::new(service.clone(), mailer, outbox_page, geo, site_secret, verifier);
     let sender = webhook::spawn(service.clone(), target);
