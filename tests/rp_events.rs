@@ -274,7 +274,7 @@ fn delivery(id: &str, events: Vec<RpEvent>) -> Vec<u8> {
 }
 
 async fn failed_logins(t: &TestServer, account: &str) -> i64 {
-    t.service().store.customer(account).await.unwrap().unwrap().failed_logins
+    t.site_store().customer(account).await.unwrap().unwrap().failed_logins
 }
 
 #[tokio::test]
@@ -350,7 +350,7 @@ async fn wrong_numbers_on_the_device_lock_the_site_account_and_each_mail_goes_on
         device.decide_by_id(&enrolled, &created.challenge_id, Decision::Approve, Some(&wrong)).await.unwrap_err();
     }
     t.mail_with("Account locked").await;
-    let row = t.service().store.customer(&account).await.unwrap().unwrap();
+    let row = t.site_store().customer(&account).await.unwrap().unwrap();
     assert_eq!((row.failed_logins, row.locked_at.is_some()), (3, true));
     let created = t.challenge(&account, login(), false).await;
     device.decide_by_id(&enrolled, &created.challenge_id, Decision::DenyFraud, None).await.unwrap();

@@ -249,7 +249,7 @@ async fn failures_of_any_factor_lock_the_account_and_only_an_operator_unlocks_it
     assert!(body.contains("サポートセンター"));
 
     // Only an operator, after verifying the customer, unlocks; who and how are audited.
-    let store = &t.service().store;
+    let store = t.site_store();
     let now = inkan_core::Clock::now(&t.clock);
     assert!(inkan_server::site::seed::operator_unlock(store, &account, "", "phone", now).await.is_err());
     inkan_server::site::seed::operator_unlock(store, &account, "Sato", "phone call, date of birth", now).await.unwrap();

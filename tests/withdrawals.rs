@@ -104,7 +104,7 @@ async fn passkey_then_push_both_bound_to_amount_and_destination() {
 
 /// Plays an insider (or a compromised back office) changing the destination's account number.
 async fn change_destination_behind_the_site(t: &TestServer, account: &str) {
-    let pool = sqlx::SqlitePool::connect(&t.database_url).await.unwrap();
+    let pool = sqlx::SqlitePool::connect(&t.site_database_url()).await.unwrap();
     sqlx::query("UPDATE bank_accounts SET number = '9999999' WHERE account_id = ?")
         .bind(account)
         .execute(&pool)
@@ -138,7 +138,7 @@ async fn a_destination_changed_between_page_and_push_is_rejected() {
 
     // Changed between the page and the passkey: the passkey step itself is refused.
     let page = request(&mut v, "10000").await;
-    let pool = sqlx::SqlitePool::connect(&t.database_url).await.unwrap();
+    let pool = sqlx::SqlitePool::connect(&t.site_database_url()).await.unwrap();
     sqlx::query("UPDATE bank_accounts SET number = '1111111' WHERE account_id = ?")
         .bind(&account)
         .execute(&pool)

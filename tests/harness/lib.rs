@@ -305,9 +305,35 @@ impl TestServer {
         answer["valid"].as_bool().expect("a boolean")
     }
 
-    /// The account's audit rows (`at`, `event`, `device_id`, `challenge_id`, `detail`), newest first.
+    /// The account's audit rows (`at`, `event`, `device_id`, `challenge_id`, `detail`), newest
+    /// first: the verifier's (read over its API) and the demo site's (its own database), merged
+    /// by time, the site's first where both wrote in the same second.
     pub async fn audit_rows(&self, account: &str) -> Vec<serde_json::Value> {
-        self.rp_json(self.http.get(format!("{}/v1/rp/accounts/{account}/audit", self.origin))).await.expect("audit")
+        let verifier: Vec<serde_json::Value> = self
+            .rp_json(self.http.get(format!("{}/v1/rp/accounts/{account}/audit", self.origin)))
+            .await
+            .expect("audit");
+        let site: Vec<serde_json::Value> = self
+            .site_store()
+            .audit_for_account(account, 10_000)
+            .await
+            .expect("site audit")
+            .into_iter()
+            .map(|(at, event, device_id, challenge_id, detail)| {
+                let detail: serde_json::Value = serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null);
+                serde_json::json!({"at": at, "event": event, "device_id": device_id, "challenge_id": challenge_id, "detail": detail})
+            })
+            .collect();
+        let (mut merged, mut a, mut b) = (Vec::new(), site.into_iter().peekable(), verifier.into_iter().peekable());
+        loop {
+            let take_site = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) => x["at"].as_i64() >= y["at"].as_i64(),
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => return merged,
+            };
+            merged.push(if take_site { a.next() } else { b.next() }.expect("peeked"));
+        }
     }
 
     /// Audit event names for the account, oldest first.
@@ -317,6 +343,16 @@ impl TestServer {
 
     pub fn service(&self) -> &inkan_server::SharedService {
         &self.server.as_ref().expect("server running").service
+    }
+
+    /// The demo site's database URL (its own file, never the verifier's).
+    pub fn site_database_url(&self) -> String {
+        self.settings.site_database_url.clone()
+    }
+
+    /// The demo site's own database.
+    pub fn site_store(&self) -> &inkan_server::site::db::SiteStore {
+        &self.server.as_ref().expect("server running").site_store
     }
 
     /// A site customer with known passwords; returns the account number.
@@ -329,7 +365,7 @@ impl TestServer {
             password: Some(site::PASSWORD.into()),
             withdrawal_password: Some(site::WITHDRAWAL_PASSWORD.into()),
         };
-        inkan_server::site::seed::create_customer(&self.service().store, spec, inkan_core::Clock::now(&self.clock))
+        inkan_server::site::seed::create_customer(self.site_store(), spec, inkan_core::Clock::now(&self.clock))
             .await
             .expect("customer");
         account.to_owned()
@@ -337,7 +373,7 @@ impl TestServer {
 
     /// Mail in the development outbox, newest first: (to, subject, body).
     pub async fn outbox(&self) -> Vec<(String, String, String)> {
-        self.service().store.outbox(1000).await.unwrap().into_iter().map(|m| (m.to_addr, m.subject, m.body)).collect()
+        self.site_store().outbox(1000).await.unwrap().into_iter().map(|m| (m.to_addr, m.subject, m.body)).collect()
     }
 
     /// The newest outbox mail that `pick` accepts, waiting up to [`EVENT_WAIT`] for mail the

@@ -120,6 +120,8 @@ async fn request_span(req: axum::extract::Request, next: axum::middleware::Next)
 pub struct RunningServer {
     pub addr: SocketAddr,
     pub service: SharedService,
+    /// The demo site's own database.
+    pub site_store: site::db::SiteStore,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -171,9 +173,10 @@ pub async fn start(
         None => TcpListener::bind(settings.listen).await?,
     };
     let addr = listener.local_addr()?;
+    let site_store = site::db::SiteStore::open(&settings.site_database_url).await?;
     let mailer: Arc<dyn mail::Mailer> = match &settings.mail {
         settings::MailTransport::InsecureDevOutbox => {
-            Arc::new(mail::InsecureDevOutbox { store: store.clone(), clock: clock.clone() })
+            Arc::new(mail::InsecureDevOutbox { store: site_store.clone(), clock: clock.clone() })
         }
         settings::MailTransport::Smtp { url } => {
             Arc::new(mail::SmtpMailer::new(url.expose(), &settings.mail_from, settings.dkim.as_ref())?)
@@ -200,7 +203,7 @@ pub async fn start(
     let service = Arc::new(Service::new(settings, store, clock));
     // The site reaches the verifier over its public API, on loopback, like any brokerage.
     let verifier = inkan_rp_client::RpClient::new(&format!("http://{loopback}"), service.settings.rp_api_key.expose())?;
-    let site = site::Site::new(service.clone(), mailer, outbox_page, geo, site_secret, verifier);
+    let site = site::Site::new(service.clone(), site_store.clone(), mailer, outbox_page, geo, site_secret, verifier);
     let sender = webhook::spawn(service.clone(), target);
     let app = api::router(service.clone()).merge(site::router(site)).layer(axum::middleware::from_fn(request_span));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -240,5 +243,5 @@ pub async fn start(
         }
         sender.abort();
     });
-    Ok(RunningServer { addr, service, shutdown: Some(tx), task })
+    Ok(RunningServer { addr, service, site_store, shutdown: Some(tx), task })
 }

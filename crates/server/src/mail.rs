@@ -20,7 +20,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::settings::DkimSettings;
 
-use crate::store::Store;
+use crate::site::db::SiteStore;
 
 /// One mail: plain text, Japanese first, English second.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,7 +217,7 @@ impl Mailer for SmtpMailer {
 /// Development and QA only: mail goes into the `outbox` table and the site shows it at
 /// `/outbox`. Refused by the production configuration.
 pub struct InsecureDevOutbox {
-    pub store: Store,
+    pub store: SiteStore,
     pub clock: crate::SharedClock,
 }
 

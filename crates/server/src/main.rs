@@ -21,6 +21,9 @@ struct Cli {
     /// Database URL; defaults to SQLite in the data directory.
     #[arg(long, env = "INKAN_DATABASE_URL", global = true)]
     database_url: Option<String>,
+    /// The demo site's database URL; defaults to its own SQLite file in the data directory.
+    #[arg(long, env = "INKAN_SITE_DATABASE_URL", global = true)]
+    site_database_url: Option<String>,
     /// Address devices and relying parties use, e.g. https://auth.broker.example.
     #[arg(long, env = "INKAN_PUBLIC_ORIGIN", global = true)]
     public_origin: Option<String>,
@@ -165,6 +168,10 @@ fn settings(cli: &Cli, listen: SocketAddr) -> anyhow::Result<Settings> {
         .database_url
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", cli.data_dir.join("inkan.sqlite3").display()));
+    let site_database_url = cli
+        .site_database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", cli.data_dir.join("inkan-site.sqlite3").display()));
     let signing_key = match std::env::var("INKAN_SERVER_SIGNING_KEY") {
         Ok(text) => SigningKey::from_bytes(&zeroize::Zeroizing::new(inkan_protocol::keys::unb64(text.trim())?))?,
         Err(_) if cli.dev => settings::load_or_create_dev_signing_key(&cli.data_dir)?,
@@ -220,6 +227,7 @@ fn settings(cli: &Cli, listen: SocketAddr) -> anyhow::Result<Settings> {
         public_origin,
         listen,
         database_url,
+        site_database_url,
         rp_api_key,
         signing_key,
         secret_keys,
@@ -366,7 +374,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let dev = settings.dev;
             let server = inkan_server::start(settings, Arc::new(SystemClock), None).await?;
-            if dev && let Some(demo) = seed::seed_demo_customer(&server.service.store, SystemClock.now()).await? {
+            if dev && let Some(demo) = seed::seed_demo_customer(&server.site_store, SystemClock.now()).await? {
                 println!("デモ顧客を作成しました / Demo customer created (shown once):");
                 println!("  口座番号 / account number:          {}", demo.account_id);
                 println!("  パスワード / password:              {}", &*demo.password);
@@ -439,7 +447,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn customer(cli: &Cli, command: &CustomerCommand) -> anyhow::Result<()> {
     let settings = settings(cli, "127.0.0.1:8400".parse().expect("address"))?;
-    let store = inkan_server::store::Store::open(&settings.database_url).await?;
+    let store = inkan_server::site::db::SiteStore::open(&settings.site_database_url).await?;
     let now = SystemClock.now();
     match command {
         CustomerCommand::Create { account, name, email, phone, passwords_stdin } => {

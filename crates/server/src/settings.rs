@@ -284,6 +284,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// `sqlite://path?mode=rwc` (the embedded default).
     pub database_url: String,
+    /// The demo site's own database (never the verifier's).
+    pub site_database_url: String,
     pub rp_api_key: SecretString,
     /// The server's ES256 challenge-signing key; devices pin its public half at enrollment.
     pub signing_key: SigningKey,
@@ -312,6 +314,15 @@ pub struct Settings {
     pub site_webhook_secret: Option<SecretString>,
 }
 
+/// The site's SQLite database next to the verifier's (`inkan.sqlite3` gives
+/// `inkan-site.sqlite3`); an in-memory URL stays in memory, a separate database all the same.
+pub fn site_database_beside(database_url: &str) -> String {
+    match database_url.rsplit_once(".sqlite3") {
+        Some((stem, rest)) => format!("{stem}-site.sqlite3{rest}"),
+        None => database_url.to_owned(),
+    }
+}
+
 /// The sender `--dev` uses when none is configured.
 pub const DEV_MAIL_FROM: &str = "Inkan Securities demo <no-reply@inkan.example>";
 
@@ -323,6 +334,7 @@ impl Settings {
             public_origin: public_origin.to_owned(),
             listen: "127.0.0.1:0".parse().expect("loopback address"),
             database_url: database_url.to_owned(),
+            site_database_url: site_database_beside(database_url),
             rp_api_key: SecretString::new(crate::random_token(32)),
             signing_key: crate::random_signing_key(),
             secret_keys: crate::secrets::SecretKeys::parse(&crate::secrets::SecretKeys::generate_spec("test"))

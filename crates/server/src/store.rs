@@ -230,6 +230,32 @@ impl PushStateChange {
     }
 }
 
+/// Opens (creating if missing) an SQLite database and runs `migrator` on it: one write
+/// connection and [`READ_CONNECTIONS`] readers, WAL, `synchronous = FULL`, foreign keys on.
+pub async fn open_sqlite(
+    database_url: &str,
+    migrator: &sqlx::migrate::Migrator,
+) -> anyhow::Result<(SqlitePool, SqlitePool)> {
+    let options = SqliteConnectOptions::from_str(database_url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // FULL: every commit (a decision, a withdrawal, its audit row) is fsynced to the
+        // WAL before the answer goes out, so a power cut loses nothing that was answered.
+        // NORMAL in WAL mode survives a process crash but may lose the last commits on
+        // power loss. See ARCHITECTURE.md, "Durability".
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(BUSY_TIMEOUT);
+    let path = options.get_filename().display().to_string();
+    let cannot = || format!("データベース {path} を開けません / cannot open the database {path}");
+    let writer =
+        SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.with_context(cannot)?;
+    migrator.run(&writer).await.with_context(cannot)?;
+    let reader =
+        SqlitePoolOptions::new().max_connections(READ_CONNECTIONS).connect_with(options).await.with_context(cannot)?;
+    Ok((writer, reader))
+}
+
 /// Everything the push limits look at, in one read: account, now.
 const PUSH_GATE: &str = "SELECT
     (SELECT COUNT(*) FROM devices WHERE account_id = ?1 AND revoked_at IS NULL) AS active_devices,
@@ -243,26 +269,7 @@ const CHALLENGE_COLUMNS: &str = "id, account_id, challenge_json, server_signatur
 impl Store {
     /// Opens (creating if missing) and migrates the database.
     pub async fn open(database_url: &str) -> anyhow::Result<Store> {
-        let options = SqliteConnectOptions::from_str(database_url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL: every commit (a decision, a withdrawal, its audit row) is fsynced to the
-            // WAL before the answer goes out, so a power cut loses nothing that was answered.
-            // NORMAL in WAL mode survives a process crash but may lose the last commits on
-            // power loss. See ARCHITECTURE.md, "Durability".
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
-        let path = options.get_filename().display().to_string();
-        let cannot = || format!("データベース {path} を開けません / cannot open the database {path}");
-        let writer =
-            SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.with_context(cannot)?;
-        sqlx::migrate!("./migrations").run(&writer).await.with_context(cannot)?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(READ_CONNECTIONS)
-            .connect_with(options)
-            .await
-            .with_context(cannot)?;
+        let (writer, reader) = open_sqlite(database_url, &sqlx::migrate!("./migrations")).await?;
         Ok(Store { writer, reader })
     }
 

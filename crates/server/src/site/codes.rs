@@ -37,7 +37,7 @@ pub fn well_formed(text: &str) -> bool {
 /// Sends a new code for `subject_id`, replacing any earlier one. `false`: the resend limit
 /// is reached and nothing was sent.
 pub async fn send(site: &SharedSite, customer: &CustomerRow, purpose: &str, subject_id: &str) -> SiteResult<bool> {
-    let store = &site.service.store;
+    let store = &site.store;
     if store.email_code_count(subject_id).await? >= MAX_EMAIL_CODES_PER_SUBJECT {
         return Ok(false);
     }
@@ -73,7 +73,7 @@ pub async fn send(site: &SharedSite, customer: &CustomerRow, purpose: &str, subj
 
 /// Checks a typed code against the subject's newest one; counts wrong ones, spends a right one.
 pub async fn check(site: &SharedSite, account_id: &str, subject_id: &str, typed: &str) -> SiteResult<CodeCheck> {
-    let store = &site.service.store;
+    let store = &site.store;
     let now = site.now();
     let Some(row) = store.latest_email_code(subject_id).await? else { return Ok(CodeCheck::NoCode) };
     if row.used_at.is_some() {

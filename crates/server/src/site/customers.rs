@@ -36,7 +36,7 @@ fn destination_text(b: &BankAccountRow) -> String {
 }
 
 pub async fn home(State(site): State<SharedSite>, v: Visitor, c: Customer) -> SiteResult<Markup> {
-    let banks = site.service.store.bank_accounts(&c.row.account_id).await?;
+    let banks = site.store.bank_accounts(&c.row.account_id).await?;
     let body = html! {
         p.welcome { (T::Welcome.fill(v.lang, &[&c.row.name])) }
         h2 { (v.t(T::CashBalance)) }
@@ -78,7 +78,7 @@ fn withdraw_form(v: &Visitor, c: &CustomerRow, banks: &[BankAccountRow], message
 }
 
 pub async fn withdraw_page(State(site): State<SharedSite>, v: Visitor, c: Customer) -> SiteResult<Markup> {
-    let banks = site.service.store.bank_accounts(&c.row.account_id).await?;
+    let banks = site.store.bank_accounts(&c.row.account_id).await?;
     Ok(withdraw_form(&v, &c.row, &banks, None))
 }
 
@@ -88,7 +88,7 @@ pub async fn withdraw_submit(
     c: Customer,
     form: Form,
 ) -> SiteResult<Response> {
-    let store = &site.service.store;
+    let store = &site.store;
     let banks = store.bank_accounts(&c.row.account_id).await?;
     let max = site.limits().max_withdrawal_yen;
     let fail = |t: String| Ok(withdraw_form(&v, &c.row, &banks, Some(pages::error(&t))).into_response());
@@ -213,7 +213,7 @@ pub(super) async fn after_passkey(
     }
     match push_withdrawal(site, c, w, bank).await {
         Ok((id, number)) => {
-            site.service.store.set_withdrawal_challenge(&w.id, &id, number.as_deref()).await?;
+            site.store.set_withdrawal_challenge(&w.id, &id, number.as_deref()).await?;
             Ok(())
         }
         Err(e) if !super::is_refusal(&e) => Err(e.into()),
@@ -236,7 +236,7 @@ pub(super) async fn withdrawal_of(
     c: &Customer,
     id: &str,
 ) -> SiteResult<(WithdrawalRow, BankAccountRow)> {
-    let store = &site.service.store;
+    let store = &site.store;
     let w = store.withdrawal(id, &c.row.account_id).await?.ok_or(SiteError::NotFound)?;
     let bank = store.bank_account(&w.bank_account_id, &c.row.account_id).await?.ok_or(SiteError::NotFound)?;
     Ok((w, bank))
@@ -253,7 +253,7 @@ enum WithdrawalEnd<'a> {
 /// Finishes an awaiting withdrawal once (a second call changes nothing) and audits it.
 /// A completion becomes a refusal when the withdrawal is no longer what was confirmed.
 async fn finish_withdrawal(site: &SharedSite, w: &WithdrawalRow, end: WithdrawalEnd<'_>) -> SiteResult<()> {
-    let store = &site.service.store;
+    let store = &site.store;
     let now = site.now();
     let end = match end {
         WithdrawalEnd::Completed(_) if !still_bound(site, w).await? => WithdrawalEnd::Refused("destination_changed"),
@@ -286,7 +286,7 @@ async fn finish_withdrawal(site: &SharedSite, w: &WithdrawalRow, end: Withdrawal
 /// replaced by a change since) and, when a passkey confirmed it, amount and destination are
 /// still what the passkey was bound to.
 async fn still_bound(site: &SharedSite, w: &WithdrawalRow) -> SiteResult<bool> {
-    let store = &site.service.store;
+    let store = &site.store;
     let active = store.bank_accounts(&w.account_id).await?.into_iter().find(|b| b.id == w.bank_account_id);
     let Some(bank) = active else { return Ok(false) };
     Ok(match store.withdrawal_binding(&w.id).await? {
@@ -318,16 +318,15 @@ pub async fn withdrawal_page(
 ) -> SiteResult<Markup> {
     let (w, bank) = withdrawal_of(&site, &c, &id).await?;
     let challenge = settle_withdrawal(&site, &w).await?;
-    let w = site.service.store.withdrawal(&id, &c.row.account_id).await?.ok_or(SiteError::NotFound)?;
+    let w = site.store.withdrawal(&id, &c.row.account_id).await?.ok_or(SiteError::NotFound)?;
     let summary = html! {
         dl {
             dt { (v.t(T::AmountYen)) } dd.amount data-amount=(w.amount) { (yen(v.lang, w.amount)) }
             dt { (v.t(T::Destination)) } dd data-masked { (destination_text(&bank)) }
         }
     };
-    let interim = w.state != "completed"
-        && site.service.store.withdrawal_binding(&w.id).await?.is_none()
-        && site.webauthn.is_some();
+    let interim =
+        w.state != "completed" && site.store.withdrawal_binding(&w.id).await?.is_none() && site.webauthn.is_some();
     let summary = html! {
         (summary)
         @if interim { (pages::notice(v.t(T::WithdrawInterim))) }
@@ -427,8 +426,8 @@ fn rule_text(lang: Lang, e: &PasswordRuleError) -> String {
 async fn settings_view(site: &SharedSite, v: &Visitor, c: &CustomerRow, message: Option<Markup>) -> SiteResult<Markup> {
     let devices = site.verifier.devices(&c.account_id).await?;
     let active: Vec<_> = devices.iter().filter(|d| d.revoked_at.is_none()).collect();
-    let passkeys = site.service.store.passkeys(&c.account_id).await?;
-    let banks = site.service.store.bank_accounts(&c.account_id).await?;
+    let passkeys = site.store.passkeys(&c.account_id).await?;
+    let banks = site.store.bank_accounts(&c.account_id).await?;
     let body = html! {
         @if let Some(m) = message { (m) }
         h2 { (v.t(T::Authenticators)) }
@@ -616,7 +615,7 @@ pub async fn change_password(
     let hash = tokio::task::spawn_blocking(move || hash_password(&new_owned))
         .await
         .map_err(|e| SiteError::Internal(e.into()))??;
-    let store = &site.service.store;
+    let store = &site.store;
     let now = site.now();
     // Every other session ends: whoever else was logged in (perhaps with the old password)
     // must log in again. This one stays.
@@ -647,7 +646,7 @@ pub async fn change_email(State(site): State<SharedSite>, v: Visitor, c: Custome
     let current = form.field("current_email", MAX_EMAIL_CHARS)?.trim();
     let new = form.field("new_email", MAX_EMAIL_CHARS)?.trim();
     let password = form.field("password", MAX_PASSWORD_FIELD_CHARS)?;
-    let store = &site.service.store;
+    let store = &site.store;
     let now = site.now();
     let address_right =
         bool::from(current.to_ascii_lowercase().as_bytes().ct_eq(c.row.email.to_ascii_lowercase().as_bytes()));
@@ -707,9 +706,7 @@ fn audit_table(v: &Visitor, rows: &[crate::store::AuditRow], with_account: bool)
 pub const ACTIVITY_ROWS: i64 = 100;
 
 pub async fn activity(State(site): State<SharedSite>, v: Visitor, c: Customer) -> SiteResult<Markup> {
-    let mut rows = site.service.store.audit_for_account(&c.row.account_id, ACTIVITY_ROWS).await?;
-    // The verifier's record of the site's own report of a login: the site's row says it.
-    rows.retain(|r| r.1 != "login_reported");
+    let rows = site.store.audit_for_account(&c.row.account_id, ACTIVITY_ROWS).await?;
     Ok(layout(&v, T::ActivityTitle, Some(&c.row), audit_table(&v, &rows, false)))
 }
 
@@ -717,7 +714,7 @@ pub async fn outbox(State(site): State<SharedSite>, v: Visitor) -> SiteResult<Ma
     if !site.outbox_page {
         return Err(SiteError::NotFound);
     }
-    let mails = site.service.store.outbox(ACTIVITY_ROWS).await?;
+    let mails = site.store.outbox(ACTIVITY_ROWS).await?;
     let body = html! {
         @if mails.is_empty() { p { (v.t(T::OutboxEmpty)) } }
         @for m in &mails {
@@ -759,6 +756,6 @@ pub async fn operator_audit(
         )
             .into_response());
     }
-    let rows = site.service.store.audit_for_account(&q.account, ACTIVITY_ROWS).await?;
+    let rows = site.store.audit_for_account(&q.account, ACTIVITY_ROWS).await?;
     Ok(layout(&v, T::OperatorAuditTitle, None, audit_table(&v, &rows, true)).into_response())
 }

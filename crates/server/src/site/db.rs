@@ -1,9 +1,19 @@
-//! The site's tables (migration `0005_site.sql`): one statement or one short transaction each.
+//! The site's own database (`site_migrations/`): customers, sessions, withdrawals, passkeys,
+//! its webhook bookkeeping, its append-only audit log and the development outbox. It shares
+//! no table with the verifier. One statement or one short transaction each.
 
 use sqlx::FromRow;
+use sqlx::sqlite::SqlitePool;
 
 use crate::mail::Mail;
-use crate::store::{AuditEntry, Store};
+use crate::store::{AuditEntry, AuditRow};
+
+/// The site's database: one write connection, several readers.
+#[derive(Clone)]
+pub struct SiteStore {
+    pub(crate) writer: SqlitePool,
+    pub(crate) reader: SqlitePool,
+}
 
 #[derive(Debug, Clone, FromRow)]
 pub struct CustomerRow {
@@ -142,7 +152,52 @@ pub(super) fn insert_bank_account_query(
         .bind(b.usable_from)
 }
 
-impl Store {
+impl SiteStore {
+    /// Opens (creating if missing) and migrates the site's database.
+    pub async fn open(database_url: &str) -> anyhow::Result<SiteStore> {
+        let (writer, reader) = crate::store::open_sqlite(database_url, &sqlx::migrate!("./site_migrations")).await?;
+        Ok(SiteStore { writer, reader })
+    }
+
+    /// Readiness: a read, and a real write on the write connection.
+    pub async fn check_ready(&self, now: i64) -> sqlx::Result<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        sqlx::query(
+            "INSERT INTO readiness_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+        )
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// The write connection (tests use it to check the schema's own guards).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    /// One row of the site's audit log.
+    pub async fn audit(
+        &self,
+        at: i64,
+        event: &str,
+        account_id: Option<&str>,
+        device_id: Option<&str>,
+        challenge_id: Option<&str>,
+        detail: serde_json::Value,
+    ) -> sqlx::Result<()> {
+        AuditEntry { at, event, account_id, device_id, challenge_id, detail }.write(&self.writer).await
+    }
+
+    /// The account's rows in the site's audit log, newest first.
+    pub async fn audit_for_account(&self, account_id: &str, limit: i64) -> sqlx::Result<Vec<AuditRow>> {
+        sqlx::query_as("SELECT at, event, device_id, challenge_id, detail FROM audit_events WHERE account_id = ? ORDER BY id DESC LIMIT ?")
+            .bind(account_id)
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await
+    }
+
     // ---- customers -------------------------------------------------------------------
 
     pub async fn insert_customer(&self, c: NewCustomer<'_>) -> sqlx::Result<()> {
@@ -245,6 +300,33 @@ impl Store {
                 }
                 _ => None,
             };
+            // The customer's own record of what happened to their authenticators (the
+            // verifier keeps its audit; the site keeps its own).
+            let recorded = match &event.data {
+                inkan_protocol::RpEventData::DeviceEnrolled { device_id, name, platform, .. } => {
+                    Some((device_id, None, serde_json::json!({"name": name, "platform": platform})))
+                }
+                inkan_protocol::RpEventData::DeviceRevoked { device_id, name } => {
+                    Some((device_id, None, serde_json::json!({"name": name})))
+                }
+                inkan_protocol::RpEventData::FraudReported { challenge_id, device_id } => {
+                    Some((device_id, Some(challenge_id), serde_json::json!({})))
+                }
+                _ => None,
+            };
+            if let (true, Some((device_id, challenge_id, mut detail))) = (is_customer, recorded) {
+                detail["event_id"] = serde_json::json!(event.id);
+                AuditEntry {
+                    at: now,
+                    event: event.data.kind(),
+                    account_id: Some(&event.account_id),
+                    device_id: Some(device_id),
+                    challenge_id: challenge_id.map(String::as_str),
+                    detail,
+                }
+                .write(&mut *tx)
+                .await?;
+            }
             if is_customer {
                 new.push((event.clone(), count));
             }
@@ -702,18 +784,9 @@ impl Store {
             .fetch_all(&self.reader)
             .await
     }
-
-    /// State of an enrollment ticket by id: `(used, expires_at)`.
-    pub async fn ticket_state(&self, ticket_id: &str, account_id: &str) -> sqlx::Result<Option<(bool, i64)>> {
-        sqlx::query_as("SELECT used_at IS NOT NULL, expires_at FROM enrollment_tickets WHERE id = ? AND account_id = ?")
-            .bind(ticket_id)
-            .bind(account_id)
-            .fetch_optional(&self.reader)
-            .await
-    }
 }
 
-/// [`Store::count_failure`] on an open transaction.
+/// [`SiteStore::count_failure`] on an open transaction.
 async fn count_failure_in(
     tx: &mut sqlx::SqliteConnection,
     account_id: &str,

@@ -14,6 +14,7 @@ use serde_json::json;
 use sqlx::FromRow;
 
 use super::db::BankAccountRow;
+use super::db::SiteStore;
 use super::i18n::T;
 use super::login::{count_failure_from, password_matches};
 use super::pages::{self, csrf, layout};
@@ -21,7 +22,6 @@ use super::passkeys::{self, PasskeyRefusal};
 use super::{
     Customer, Form, MAX_PASSWORD_FIELD_CHARS, SharedSite, SiteError, SiteResult, Visitor, mask_tail, see_other,
 };
-use crate::store::Store;
 
 /// Digits of a Japanese bank account number.
 pub const ACCOUNT_NUMBER_DIGITS: usize = 7;
@@ -42,7 +42,7 @@ pub struct DestinationChange {
     pub created_at: i64,
 }
 
-impl Store {
+impl SiteStore {
     async fn insert_destination_change(&self, d: &DestinationChange) -> sqlx::Result<()> {
         sqlx::query("INSERT INTO destination_changes (id, account_id, bank, branch, number, holder, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
             .bind(&d.id)
@@ -197,7 +197,7 @@ pub async fn change_submit(
         state: "awaiting_passkey".into(),
         created_at: site.now(),
     };
-    site.service.store.insert_destination_change(&change).await?;
+    site.store.insert_destination_change(&change).await?;
     Ok(see_other(&format!("/settings/destination/{}", change.id)))
 }
 
@@ -207,7 +207,7 @@ pub async fn change_confirm_page(
     c: Customer,
     Path(id): Path<String>,
 ) -> SiteResult<Markup> {
-    let d = site.service.store.destination_change(&id, &c.row.account_id).await?.ok_or(SiteError::NotFound)?;
+    let d = site.store.destination_change(&id, &c.row.account_id).await?.ok_or(SiteError::NotFound)?;
     let body = html! {
         dl {
             dt { (v.t(T::DestBank)) } dd { (d.bank) " " (d.branch) }
@@ -236,7 +236,7 @@ pub async fn passkey_start(
     Path(id): Path<String>,
     _form: Form,
 ) -> SiteResult<Response> {
-    let store = &site.service.store;
+    let store = &site.store;
     let Some(d) = store.destination_change(&id, &c.row.account_id).await?.filter(|d| d.state == "awaiting_passkey")
     else {
         return Ok(PasskeyRefusal::CeremonyExpired.respond(&v));
@@ -255,7 +255,7 @@ pub async fn passkey_finish(
         Ok(taken) => taken,
         Err(refusal) => return Ok(refusal),
     };
-    let store = &site.service.store;
+    let store = &site.store;
     let Some(d) = store.destination_change(&id, &c.row.account_id).await? else { return Err(SiteError::NotFound) };
     if d.state != "awaiting_passkey" || !passkeys::constant_eq(&change_binding(&d), &state.binding) {
         return Ok(PasskeyRefusal::WithdrawalChanged.respond(&v));

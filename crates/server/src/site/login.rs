@@ -111,7 +111,7 @@ pub async fn login_submit(State(site): State<SharedSite>, v: Visitor, form: Form
         let text = T::Required.fill(v.lang, &[&v.t(missing)]);
         return Ok(login_form(&site, &v, &account, Some(pages::error(&text))).into_response());
     }
-    let store = &site.service.store;
+    let store = &site.store;
     let now = site.now();
     let wrong =
         |v: &Visitor| login_form(&site, v, &account, Some(pages::error(v.t(T::WrongCredentials)))).into_response();
@@ -162,7 +162,7 @@ pub async fn count_factor_failure(
     detail: serde_json::Value,
 ) -> SiteResult<bool> {
     let max = i64::from(site.limits().max_failed_logins);
-    let count = site.service.store.count_failure(&customer.account_id, site.now(), max, event, detail).await?;
+    let count = site.store.count_failure(&customer.account_id, site.now(), max, event, detail).await?;
     if count.locked_now {
         super::mail_later(site, super::notify::account_locked(customer));
     }
@@ -181,7 +181,7 @@ pub async fn count_failure_from(
 
 /// The password was right: judge the risk, decide the factors, open the attempt.
 async fn start_second_factor(site: &SharedSite, v: &Visitor, customer: &CustomerRow) -> SiteResult<Response> {
-    let store = &site.service.store;
+    let store = &site.store;
     let now = site.now();
     let network = risk::network_of(v.ip);
     let known_browser = match v.cookie(BROWSER_COOKIE) {
@@ -243,7 +243,7 @@ async fn is_new_country(site: &SharedSite, account_id: &str, located: &geo::Loca
     if site.geo.settings().home_countries.contains(country) {
         return Ok(false);
     }
-    Ok(!site.service.store.is_known_country(account_id, country).await?)
+    Ok(!site.store.is_known_country(account_id, country).await?)
 }
 
 /// Whether this login's place is too far from the last login's for the time between
@@ -255,7 +255,7 @@ async fn is_impossible_travel(
     now: i64,
 ) -> SiteResult<bool> {
     let Some(here) = &located.coords else { return Ok(false) };
-    let Some(last) = site.service.store.last_login_place(account_id).await? else { return Ok(false) };
+    let Some(last) = site.store.last_login_place(account_id).await? else { return Ok(false) };
     let limits = site.limits();
     Ok(risk::impossible_travel(&last, here, now, limits.impossible_travel_kmh, limits.impossible_travel_min_km))
 }
@@ -275,7 +275,7 @@ async fn open_attempt(
 ) -> SiteResult<Result<(Vec<u8>, AttemptRow, CustomerRow), Option<ChallengeState>>> {
     let Some(token) = v.cookie(LOGIN_COOKIE) else { return Ok(Err(None)) };
     let hash = crate::sha256(token.as_bytes());
-    let store = &site.service.store;
+    let store = &site.store;
     let Some(row) = store.attempt(&hash).await? else { return Ok(Err(None)) };
     if row.finished_at.is_some() || site.now() >= row.expires_at {
         return Ok(Err(None));
@@ -416,8 +416,7 @@ async fn push_step(
             let req = CreateChallengeRequest { account_id: attempt.account_id.clone(), details, number_match: true };
             match site.verifier.create_challenge(&req).await {
                 Ok(created) => {
-                    site.service
-                        .store
+                    site.store
                         .set_attempt_challenge(hash, Some(&created.challenge_id), created.number_to_show.as_deref())
                         .await?;
                     (created.challenge_id, created.number_to_show)
@@ -436,7 +435,7 @@ async fn push_step(
     };
     let status = site.verifier.challenge_status(&challenge_id).await?;
     if status.state == ChallengeState::Approved {
-        site.service.store.set_attempt_factor(hash, AttemptFactor::Push).await?;
+        site.store.set_attempt_factor(hash, AttemptFactor::Push).await?;
         return Ok(see_other("/login/verify"));
     }
     let body = push_state_body(
@@ -511,7 +510,7 @@ async fn finish_login(
     attempt: &AttemptRow,
     customer: &CustomerRow,
 ) -> SiteResult<Response> {
-    if !site.service.store.finish_attempt(hash, site.now()).await? {
+    if !site.store.finish_attempt(hash, site.now()).await? {
         return Ok(attempt_ended(v, None));
     }
     let factors: Vec<&str> = [(attempt.push_done, "push"), (attempt.email_done, "email_code")]
@@ -541,7 +540,7 @@ pub async fn open_session(
     factors: &[&str],
     challenge_id: Option<&str>,
 ) -> SiteResult<Vec<header::HeaderValue>> {
-    let store = &site.service.store;
+    let store = &site.store;
     let now = site.now();
     let session = crate::random_token(COOKIE_TOKEN_BYTES);
     store
@@ -600,7 +599,7 @@ pub async fn verify_code(State(site): State<SharedSite>, v: Visitor, form: Form)
         return Ok(see_other("/login/verify?m=malformed"));
     }
     let subject = attempt_subject(&hash);
-    let store = &site.service.store;
+    let store = &site.store;
     let outcome = codes::check(&site, &customer.account_id, &subject, typed).await?;
     if outcome == CodeCheck::Accepted {
         store.set_attempt_factor(&hash, AttemptFactor::Email).await?;
@@ -670,7 +669,7 @@ pub async fn email_instead(State(site): State<SharedSite>, v: Visitor, _form: Fo
     if is_risky(&attempt) && attempt.needs_push {
         return Ok(see_other("/login/verify?m=both_needed"));
     }
-    let store = &site.service.store;
+    let store = &site.store;
     if let Some(id) = &attempt.challenge_id {
         let state = site.verifier.cancel(id).await?.state;
         if state == ChallengeState::Approved {
@@ -707,13 +706,13 @@ pub async fn push_again(State(site): State<SharedSite>, v: Visitor, _form: Form)
     if let Some(id) = &attempt.challenge_id
         && site.verifier.challenge_status(id).await?.state == ChallengeState::Expired
     {
-        site.service.store.set_attempt_challenge(&hash, None, None).await?;
+        site.store.set_attempt_challenge(&hash, None, None).await?;
     }
     Ok(see_other("/login/verify"))
 }
 
 pub async fn logout(State(site): State<SharedSite>, customer: Customer, _form: Form) -> SiteResult<Response> {
-    let store = &site.service.store;
+    let store = &site.store;
     store.delete_web_session(&customer.session_hash).await?;
     store.audit(site.now(), "logout", Some(&customer.row.account_id), None, None, json!({})).await?;
     let mut res = see_other("/login?out=1");

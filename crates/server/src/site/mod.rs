@@ -73,6 +73,8 @@ pub const MAX_ACCOUNT_FIELD_CHARS: usize = 32;
 /// The site's state: the service it fronts, where its mail goes, its session rule.
 pub struct Site {
     pub service: SharedService,
+    /// The site's own database.
+    pub store: db::SiteStore,
     pub mailer: Arc<dyn Mailer>,
     pub rule: SessionRule,
     /// Whether `/outbox` exists (the development outbox is the mail transport).
@@ -99,6 +101,7 @@ pub type SharedSite = Arc<Site>;
 impl Site {
     pub fn new(
         service: SharedService,
+        store: db::SiteStore,
         mailer: Arc<dyn Mailer>,
         outbox_page: bool,
         geo: geo::Geo,
@@ -125,6 +128,7 @@ impl Site {
             .expect("CSP is ASCII");
         Arc::new(Site {
             service,
+            store,
             mailer,
             rule,
             outbox_page,
@@ -306,14 +310,14 @@ impl Customer {
     /// [`crate::Limits::fresh_login_secs`] old. A session kept alive for hours by the 180-minute
     /// rule is not enough.
     pub async fn login_is_fresh(&self, site: &SharedSite) -> SiteResult<bool> {
-        let started = site.service.store.web_session_started(&self.session_hash).await?.unwrap_or(i64::MIN);
+        let started = site.store.web_session_started(&self.session_hash).await?.unwrap_or(i64::MIN);
         Ok(site.now().saturating_sub(started) <= site.limits().fresh_login_secs)
     }
 
     /// Active devices and passkeys: the customer's authenticators.
     pub async fn authenticator_count(&self, site: &SharedSite) -> SiteResult<usize> {
         let devices = site.verifier.devices(&self.row.account_id).await?;
-        let passkeys = site.service.store.passkeys(&self.row.account_id).await?;
+        let passkeys = site.store.passkeys(&self.row.account_id).await?;
         Ok(devices.iter().filter(|d| d.revoked_at.is_none()).count() + passkeys.len())
     }
 }
@@ -354,7 +358,7 @@ impl FromRequestParts<SharedSite> for Customer {
             return Err(to_login());
         };
         let hash = crate::sha256(token.as_bytes());
-        let store = &site.service.store;
+        let store = &site.store;
         let Some((account_id, expires_at)) = store.web_session(&hash).await.map_err(internal)? else {
             return Err(to_login());
         };

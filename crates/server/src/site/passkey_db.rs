@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use crate::store::Store;
+use super::db::SiteStore;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct PasskeyRow {
@@ -49,7 +49,7 @@ pub struct CeremonyRow {
     pub expires_at: i64,
 }
 
-impl Store {
+impl SiteStore {
     /// The customer's WebAuthn user handle, made on first use.
     pub async fn webauthn_user_handle(&self, account_id: &str, fresh: &str) -> sqlx::Result<String> {
         sqlx::query("INSERT INTO webauthn_users (account_id, user_handle) VALUES (?, ?) ON CONFLICT DO NOTHING")
@@ -201,7 +201,7 @@ impl Store {
     }
 }
 
-impl Store {
+impl SiteStore {
     /// `(binding, passkey_at)` of a withdrawal confirmed (or to be confirmed) with a passkey.
     pub async fn withdrawal_binding(&self, withdrawal_id: &str) -> sqlx::Result<Option<(String, Option<i64>)>> {
         sqlx::query_as("SELECT binding, passkey_at FROM withdrawal_bindings WHERE withdrawal_id = ?")

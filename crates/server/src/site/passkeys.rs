@@ -141,7 +141,6 @@ pub(super) async fn open_ceremony(
     // Counted by the same client key as the rate limits (an IPv6 client by its /64).
     let client = crate::ratelimit::client_key(v.ip).to_string();
     let opened = site
-        .service
         .store
         .insert_ceremony(
             NewCeremony {
@@ -174,7 +173,7 @@ pub(super) async fn take_ceremony<S: serde::de::DeserializeOwned>(
     kind: &str,
 ) -> SiteResult<Option<(Option<String>, S)>> {
     let token = form.field("ceremony", MAX_CEREMONY_FIELD_CHARS)?;
-    let Some(row) = site.service.store.take_ceremony(&crate::sha256(token.as_bytes()), kind).await? else {
+    let Some(row) = site.store.take_ceremony(&crate::sha256(token.as_bytes()), kind).await? else {
         return Ok(None);
     };
     if site.now() >= row.expires_at {
@@ -211,7 +210,7 @@ pub async fn register_start(
     _form: Form,
 ) -> SiteResult<Response> {
     let Some(wa) = site.webauthn.as_ref() else { return Ok(PasskeyRefusal::Unavailable.respond(&v)) };
-    let store = &site.service.store;
+    let store = &site.store;
     if !c.login_is_fresh(&site).await? {
         return Ok(PasskeyRefusal::LoginNotFresh.respond(&v));
     }
@@ -264,7 +263,7 @@ pub async fn register_finish(
     let Ok(credential) = serde_json::from_str::<RegisterPublicKeyCredential>(response) else {
         return Ok(PasskeyRefusal::Malformed.respond(&v));
     };
-    let store = &site.service.store;
+    let store = &site.store;
     let now = site.now();
     let passkey = match wa.finish_passkey_registration(&credential, &state) {
         Ok(p) => p,
@@ -317,7 +316,7 @@ pub async fn remove(
     if !c.login_is_fresh(&site).await? {
         return Ok(super::fresh_login_needed(&site, &v, &c));
     }
-    let store = &site.service.store;
+    let store = &site.store;
     if !store.passkeys(&c.row.account_id).await?.iter().any(|p| p.cred_id == cred_id) {
         return Err(super::SiteError::NotFound);
     }
@@ -369,7 +368,7 @@ pub async fn login_finish(State(site): State<SharedSite>, v: Visitor, form: Form
     let Ok(credential) = serde_json::from_str::<PublicKeyCredential>(response) else {
         return Ok(PasskeyRefusal::Malformed.respond(&v));
     };
-    let store = &site.service.store;
+    let store = &site.store;
     let now = site.now();
     let ip = v.ip.to_string();
     let Ok((user, raw_id)) = wa.identify_discoverable_authentication(&credential) else {
@@ -426,7 +425,7 @@ pub(super) async fn accept_assertion(
     result: Result<webauthn_rs::prelude::AuthenticationResult, WebauthnError>,
     ip: &str,
 ) -> SiteResult<Result<(), PasskeyRefusal>> {
-    let store = &site.service.store;
+    let store = &site.store;
     let now = site.now();
     let short = short_id(&row.cred_id);
     if row.suspended_at.is_some() {
@@ -589,7 +588,6 @@ pub(super) async fn verify_bound(
 /// The customer's usable passkeys.
 pub(super) async fn usable_passkeys(site: &SharedSite, account_id: &str) -> SiteResult<Vec<(PasskeyRow, Passkey)>> {
     Ok(site
-        .service
         .store
         .passkeys(account_id)
         .await?
@@ -630,7 +628,7 @@ pub async fn withdraw_finish(
         Err(refusal) => return Ok(refusal),
     };
     let (w, bank) = super::customers::withdrawal_of(&site, &c, &id).await?;
-    let store = &site.service.store;
+    let store = &site.store;
     let stored = store.withdrawal_binding(&w.id).await?.map(|b| b.0);
     let now_binding = withdrawal_binding(&w, &bank);
     let still_active = store.bank_accounts(&c.row.account_id).await?.iter().any(|b| b.id == bank.id);

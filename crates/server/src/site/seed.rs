@@ -1,9 +1,9 @@
 //! Creating customers: the demo customer seeded on a fresh `--dev` database, and the ones QA
 //! creates with `inkan-server customer create`.
 
+use super::db::SiteStore;
 use super::db::{BankAccountRow, NewCustomer};
 use super::password::{check_password, generate_password, hash_password};
-use crate::store::Store;
 
 /// Cash a new demo or QA customer starts with, in yen.
 pub const STARTING_BALANCE_YEN: i64 = 3_000_000;
@@ -27,7 +27,7 @@ pub struct CreatedCustomer {
     pub withdrawal_password: zeroize::Zeroizing<String>,
 }
 
-pub async fn create_customer(store: &Store, spec: CustomerSpec, now: i64) -> anyhow::Result<CreatedCustomer> {
+pub async fn create_customer(store: &SiteStore, spec: CustomerSpec, now: i64) -> anyhow::Result<CreatedCustomer> {
     anyhow::ensure!(
         !spec.account_id.is_empty()
             && spec.account_id.len() <= 16
@@ -66,7 +66,7 @@ pub async fn create_customer(store: &Store, spec: CustomerSpec, now: i64) -> any
 }
 
 /// On a database with no customer yet, creates the demo customer; `None` otherwise.
-pub async fn seed_demo_customer(store: &Store, now: i64) -> anyhow::Result<Option<CreatedCustomer>> {
+pub async fn seed_demo_customer(store: &SiteStore, now: i64) -> anyhow::Result<Option<CreatedCustomer>> {
     if store.customer_count().await? > 0 {
         return Ok(None);
     }
@@ -84,7 +84,7 @@ pub async fn seed_demo_customer(store: &Store, now: i64) -> anyhow::Result<Optio
 /// Unlocks a locked customer after an operator re-verified their identity: the only way out of
 /// a lock (there is no self-service link). Who verified, and how, goes to the audit log.
 pub async fn operator_unlock(
-    store: &Store,
+    store: &SiteStore,
     account: &str,
     operator: &str,
     verified_by: &str,

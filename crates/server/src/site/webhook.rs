@@ -99,7 +99,6 @@ pub async fn receive(
     // refused as a replay or as stale.
     let forget_before = now - 2 * limits.webhook_tolerance_secs;
     let taken = site
-        .service
         .store
         .take_webhook_delivery(delivery_id, &delivery.events, now, forget_before, i64::from(limits.max_failed_logins))
         .await;
@@ -120,7 +119,7 @@ pub async fn receive(
     };
     let processed = new.len();
     for (event, count) in new {
-        let customer = match site.service.store.customer(&event.account_id).await {
+        let customer = match site.store.customer(&event.account_id).await {
             Ok(Some(c)) => c,
             Ok(None) => continue,
             Err(e) => {
