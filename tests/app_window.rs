@@ -308,7 +308,7 @@ async fn enroll_approve_a_withdrawal_then_report_not_me_in_the_real_window() {
     let body = json!({"challenge_id": created.challenge_id, "number": created.number_to_show}).to_string();
     let (status, answer) = same_device(loopback_port, "https://inkan-shoken.example", &body).await;
     assert_eq!((status, answer["error"].as_str()), (403, Some("origin_not_enrolled")));
-    let (status, answer) = same_device(loopback_port, &server.origin, &body).await;
+    let (status, answer) = same_device(loopback_port, &server.site_origin, &body).await;
     assert_eq!((status, answer["state"].as_str()), (200, Some("shown")), "{answer}");
     ui.wait(".same-device").await;
     ui.screenshot("06b-same-device").await;

@@ -39,7 +39,7 @@ async fn only_the_enrolled_origin_gets_its_login_approved_once() {
     tokio::spawn(loopback::serve(listener, Arc::new(device), Arc::new(ApproveAtOnce)));
 
     // Enrolled and known here: the password, then the push page with its number and button.
-    let mut v = Visitor::new(&t.origin, HOME_IP);
+    let mut v = Visitor::new(&t.site_origin, HOME_IP);
     let page = v.login_password(&account, PASSWORD).await;
     let page = if page.text().contains("ワンタイム認証コード") {
         v.post("/login/verify/code", &[("code", &t.latest_email_code().await)]).await
@@ -56,10 +56,10 @@ async fn only_the_enrolled_origin_gets_its_login_approved_once() {
 
     for fake in [
         "https://inkan-shoken.example",
-        &format!("http://127.0.0.1:{}", t.addr.port()), // the same server under another origin
-        &format!("http://localhost:{}", t.addr.port() + 1), // another port
-        &format!("{}.evil.example", t.origin),          // the real name as a prefix
-        "null",                                         // sandboxed or file pages
+        &format!("http://127.0.0.1:{}", t.site_addr.port()), // the same server under another origin
+        &format!("http://localhost:{}", t.site_addr.port() + 1), // another port
+        &format!("{}.evil.example", t.site_origin),          // the real name as a prefix
+        "null",                                              // sandboxed or file pages
     ] {
         let (status, cors, answer) = ask(port, reqwest::Method::POST, Some(fake), body.clone()).await;
         assert_eq!((status, answer["error"].as_str()), (403, Some("origin_not_enrolled")), "{fake}");
@@ -67,27 +67,27 @@ async fn only_the_enrolled_origin_gets_its_login_approved_once() {
     }
     let (status, _, answer) = ask(port, reqwest::Method::POST, None, body.clone()).await;
     assert_eq!((status, answer["error"].as_str()), (403, Some("origin_missing")));
-    let (status, _, answer) = ask(port, reqwest::Method::GET, Some(&t.origin), String::new()).await;
+    let (status, _, answer) = ask(port, reqwest::Method::GET, Some(&t.site_origin), String::new()).await;
     assert_eq!((status, answer["error"].as_str()), (405, Some("method_not_allowed")));
-    let (status, _, answer) = ask(port, reqwest::Method::POST, Some(&t.origin), "{not json".into()).await;
+    let (status, _, answer) = ask(port, reqwest::Method::POST, Some(&t.site_origin), "{not json".into()).await;
     assert_eq!((status, answer["error"].as_str()), (400, Some("malformed_request")));
-    let (status, _, _) = ask(port, reqwest::Method::POST, Some(&t.origin), "x".repeat(4096)).await;
+    let (status, _, _) = ask(port, reqwest::Method::POST, Some(&t.site_origin), "x".repeat(4096)).await;
     assert_eq!(status, 413);
     let other = json!({"challenge_id": "ch_unknown", "number": number}).to_string();
-    let (status, _, answer) = ask(port, reqwest::Method::POST, Some(&t.origin), other).await;
+    let (status, _, answer) = ask(port, reqwest::Method::POST, Some(&t.site_origin), other).await;
     assert_eq!((status, answer["error"].as_str()), (404, Some("challenge_not_pending")));
     assert_eq!(t.status(&challenge).await.state, ChallengeState::Pending, "nothing above touched the login");
 
     // The browser's preflight, then the real page's request.
-    let (status, cors, _) = ask(port, reqwest::Method::OPTIONS, Some(&t.origin), String::new()).await;
-    assert_eq!((status, cors.as_deref()), (204, Some(t.origin.as_str())));
-    let (status, cors, answer) = ask(port, reqwest::Method::POST, Some(&t.origin), body.clone()).await;
+    let (status, cors, _) = ask(port, reqwest::Method::OPTIONS, Some(&t.site_origin), String::new()).await;
+    assert_eq!((status, cors.as_deref()), (204, Some(t.site_origin.as_str())));
+    let (status, cors, answer) = ask(port, reqwest::Method::POST, Some(&t.site_origin), body.clone()).await;
     assert_eq!((status, answer["state"].as_str()), (200, Some("approved")), "{answer}");
-    assert_eq!(cors.as_deref(), Some(t.origin.as_str()));
+    assert_eq!(cors.as_deref(), Some(t.site_origin.as_str()));
     let home = v.get("/login/verify").await;
     assert!(home.text().contains("出金可能額"), "{}", home.text());
 
     // The same request again: the challenge is decided; nothing is approved twice.
-    let (status, _, answer) = ask(port, reqwest::Method::POST, Some(&t.origin), body).await;
+    let (status, _, answer) = ask(port, reqwest::Method::POST, Some(&t.site_origin), body).await;
     assert_eq!((status, answer["error"].as_str()), (404, Some("challenge_not_pending")));
 }

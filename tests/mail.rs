@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use inkan_e2e::TestServer;
 use inkan_e2e::site::{PASSWORD, Visitor};
-use inkan_server::mail::{DkimSigner, Mail, Mailer, SmtpMailer};
-use inkan_server::settings::{DkimSettings, MailTransport, SecretString, Settings};
+use inkan_site::mail::{DkimSigner, Mail, Mailer, SmtpMailer};
+use inkan_site::settings::{DkimSettings, MailTransport, SecretString, Settings};
 
 /// aiosmtpd storing what it receives in a Maildir.
 struct SmtpServer {
@@ -112,29 +112,29 @@ async fn the_sites_mail_is_signed_with_the_dev_ed25519_key_and_verifies() {
     let dkim = DkimSettings {
         selector: "inkan-dev".into(),
         domain: "inkan.example".into(),
-        private_key: inkan_server::settings::load_or_create_dev_dkim_key(keys.path()).unwrap(),
+        private_key: inkan_site::settings::load_or_create_dev_dkim_key(keys.path()).unwrap(),
     };
-    let s = t.settings_mut();
+    let s = t.site_settings_mut();
     s.mail = MailTransport::Smtp { url: SecretString::new(smtp.url()) };
     s.mail_from = "いんかん証券 / Inkan Securities <no-reply@inkan.example>".into();
     s.dkim = Some(dkim.clone());
     t.restart().await;
-    let record = DkimSigner::new(&dkim, &t.settings_mut().mail_from).unwrap().dns_record().to_owned();
+    let record = DkimSigner::new(&dkim, &t.site_settings_mut().mail_from).unwrap().dns_record().to_owned();
     assert!(record.starts_with("v=DKIM1; k=ed25519; p="), "{record}");
 
     // A first login from a new browser: the e-mailed code, then (once it is entered) the notice.
-    let mut v = Visitor::new(&t.origin, "2001:218::10");
+    let mut v = Visitor::new(&t.site_origin, "2001:218::10");
     v.login_password(&account, PASSWORD).await;
     let first = smtp.checked(&record, 1).await;
     assert_all_verify(&first, "inkan.example");
     assert!(first[0]["subject"].as_str().unwrap().contains("ワンタイム認証コード"), "{first:?}");
     // The key the dev server made is kept (mode 0600) and used again after a restart.
-    let again = inkan_server::settings::load_or_create_dev_dkim_key(keys.path()).unwrap();
+    let again = inkan_site::settings::load_or_create_dev_dkim_key(keys.path()).unwrap();
     assert_eq!(again.expose(), dkim.private_key.expose());
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(keys.path().join(inkan_server::settings::INSECURE_DEV_DKIM_KEY_FILE))
+        let mode = std::fs::metadata(keys.path().join(inkan_site::settings::INSECURE_DEV_DKIM_KEY_FILE))
             .unwrap()
             .permissions()
             .mode();
@@ -197,7 +197,13 @@ async fn rsa_signed_mail_verifies_from_a_subdomain_sender_and_tampering_fails() 
 fn production_settings_refuse_unsigned_or_misaligned_mail() {
     let dir = tempfile::tempdir().unwrap();
     let production = |dkim: Option<DkimSettings>| {
-        let mut s = Settings::for_tests("https://auth.broker.example", "sqlite::memory:");
+        let mut s = Settings::for_tests(
+            "https://www.broker.example",
+            "sqlite::memory:",
+            "https://auth.broker.example",
+            "a relying-party key, 16+",
+            "a webhook secret of at least thirty-two bytes",
+        );
         s.dev = false;
         s.mail = MailTransport::Smtp { url: SecretString::new("smtp://127.0.0.1:25".into()) };
         s.mail_from = "いんかん証券 <no-reply@broker.example>".into();
@@ -220,7 +226,13 @@ fn production_settings_refuse_unsigned_or_misaligned_mail() {
         assert!(production(dkim("broker.example", "s1", &junk)).is_err(), "{junk:?} accepted");
     }
     // The key never shows in the settings the server logs at start.
-    let mut s = Settings::for_tests("https://auth.broker.example", "sqlite::memory:");
+    let mut s = Settings::for_tests(
+        "https://www.broker.example",
+        "sqlite::memory:",
+        "https://auth.broker.example",
+        "a relying-party key, 16+",
+        "a webhook secret of at least thirty-two bytes",
+    );
     s.dkim = dkim("inkan.example", "s1", &key);
     let shown = format!("{s:?}");
     assert!(!shown.contains("PRIVATE KEY") && !shown.contains(&key.expose()[40..80]), "{shown}");

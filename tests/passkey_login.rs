@@ -29,11 +29,11 @@ fn main() {
     runtime.block_on(async {
         let t = TestServer::start_localhost().await;
         let account = t.customer("70000001").await;
-        let mut v = Visitor::new(&t.origin, "203.0.113.10");
+        let mut v = Visitor::new(&t.site_origin, "203.0.113.10");
         v.login_password(&account, PASSWORD).await;
         v.post("/login/verify/code", &[("code", &t.latest_email_code().await)]).await;
         let pk = Passkeys::new(PasskeyStore::new(t.dir.path(), memory_keys()));
-        let origin = Url::parse(&t.origin).unwrap();
+        let origin = Url::parse(&t.site_origin).unwrap();
         let start = json_of(&v.post_once("/settings/passkeys/register/start", &[]).await.body);
         let created = pk.register(&origin, start["options"].clone()).await.unwrap();
         let ceremony = start["ceremony"].as_str().unwrap().to_owned();
@@ -46,7 +46,7 @@ fn main() {
         let mut all = Vec::with_capacity(rounds);
         let began = Instant::now();
         for i in 0..rounds {
-            let mut w = Visitor::new(&t.origin, "203.0.113.10");
+            let mut w = Visitor::new(&t.site_origin, "203.0.113.10");
             let t0 = Instant::now();
             let start = json_of(&w.post_once("/login/passkey/start", &[]).await.body);
             let assertion = pk.authenticate(&origin, start["options"].clone()).await.unwrap();

@@ -26,7 +26,7 @@ fn json_of(body: &str) -> Value {
 
 /// Password and e-mailed code: a logged-in visitor.
 async fn logged_in(t: &TestServer, account: &str, ip: &str) -> Visitor {
-    let mut v = Visitor::new(&t.origin, ip);
+    let mut v = Visitor::new(&t.site_origin, ip);
     let page = v.login_password(account, PASSWORD).await;
     assert!(page.text().contains("ワンタイム認証コード"), "{}", page.text());
     let code = t.latest_email_code().await;
@@ -40,8 +40,10 @@ async fn register(t: &TestServer, v: &mut Visitor, pk: &Passkeys, name: &str) ->
     let start = v.post_once("/settings/passkeys/register/start", &[]).await;
     assert_eq!(start.status, 200, "{}", start.body);
     let start = json_of(&start.body);
-    let created =
-        pk.register(&Url::parse(&t.origin).unwrap(), start["options"].clone()).await.expect("core makes the passkey");
+    let created = pk
+        .register(&Url::parse(&t.site_origin).unwrap(), start["options"].clone())
+        .await
+        .expect("core makes the passkey");
     let credential = created.to_string();
     let ceremony = start["ceremony"].as_str().unwrap();
     let done = v
@@ -81,8 +83,8 @@ async fn a_core_passkey_registers_at_the_server_and_logs_in_alone_even_from_a_ri
     // A new browser on a new network: risky, yet a passkey is phishing-resistant: no e-mail code.
     let codes_before = t.outbox().await.iter().filter(|m| m.1.contains("One-time code")).count();
     let notices_before = t.outbox().await.iter().filter(|m| m.1.contains("Login notice")).count();
-    let mut away = Visitor::new(&t.origin, AWAY_IP);
-    let (status, done, assertion) = passkey_login(&mut away, &pk, &t.origin).await;
+    let mut away = Visitor::new(&t.site_origin, AWAY_IP);
+    let (status, done, assertion) = passkey_login(&mut away, &pk, &t.site_origin).await;
     assert_eq!((status, done["ok"].clone(), done["next"].clone()), (200, json!(true), json!("/home")), "{done}");
     assert_eq!(assertion["id"], id.as_str());
     let home = away.get("/home").await;
@@ -105,14 +107,14 @@ async fn wrong_origins_fail_at_the_client_and_at_the_server_and_replays_fail_at_
     v.post("/logout", &[]).await;
 
     // A phishing copy relays the real site's request: the client refuses to sign for it.
-    let mut victim = Visitor::new(&t.origin, HOME_IP);
+    let mut victim = Visitor::new(&t.site_origin, HOME_IP);
     let start = json_of(&victim.post_once("/login/passkey/start", &[]).await.body);
     for origin in ["https://inkan-shoken.example", "https://localhost.evil.example", "http://127.0.0.1:8400"] {
         let e = pk.authenticate(&Url::parse(origin).unwrap(), start["options"].clone()).await.unwrap_err();
         assert_eq!(e.code(), "passkey_wrong_origin", "{origin}: {e}");
     }
     // A client that signs for another origin (here another port) is refused by the server.
-    let port = t.addr.port().wrapping_add(1);
+    let port = t.site_addr.port().wrapping_add(1);
     let (status, done, _) = passkey_login(&mut victim, &pk, &format!("http://localhost:{port}")).await;
     assert_eq!((status, done["error"].as_str()), (401, Some("passkey_rejected")), "{done}");
     assert!(!victim.cookies.contains_key("inkan_session"));
@@ -121,10 +123,10 @@ async fn wrong_origins_fail_at_the_client_and_at_the_server_and_replays_fail_at_
     let start = json_of(&victim.post_once("/login/passkey/start", &[]).await.body);
     let ceremony = start["ceremony"].as_str().unwrap().to_owned();
     let assertion =
-        pk.authenticate(&Url::parse(&t.origin).unwrap(), start["options"].clone()).await.unwrap().to_string();
+        pk.authenticate(&Url::parse(&t.site_origin).unwrap(), start["options"].clone()).await.unwrap().to_string();
     let ok = victim.post_once("/login/passkey/finish", &[("ceremony", &ceremony), ("credential", &assertion)]).await;
     assert_eq!(json_of(&ok.body)["ok"], true, "{}", ok.body);
-    let mut attacker = Visitor::new(&t.origin, AWAY_IP);
+    let mut attacker = Visitor::new(&t.site_origin, AWAY_IP);
     let again =
         attacker.post_once("/login/passkey/finish", &[("ceremony", &ceremony), ("credential", &assertion)]).await;
     assert_eq!(json_of(&again.body)["error"], "ceremony_expired", "{}", again.body);
@@ -158,20 +160,20 @@ async fn a_cloned_credential_is_suspended_and_the_customer_told() {
     let mut v = logged_in(&t, &account, HOME_IP).await;
     let id = register(&t, &mut v, &pk, "phone").await;
     v.post("/logout", &[]).await;
-    let mut first = Visitor::new(&t.origin, HOME_IP);
-    assert_eq!(passkey_login(&mut first, &pk, &t.origin).await.1["ok"], true);
+    let mut first = Visitor::new(&t.site_origin, HOME_IP);
+    assert_eq!(passkey_login(&mut first, &pk, &t.site_origin).await.1["ok"], true);
 
     // A copy of the key taken before that login: its counter is behind the server's.
     pk.store().set_counter(&id, 0).unwrap();
-    let mut copy = Visitor::new(&t.origin, AWAY_IP);
-    let (status, done, _) = passkey_login(&mut copy, &pk, &t.origin).await;
+    let mut copy = Visitor::new(&t.site_origin, AWAY_IP);
+    let (status, done, _) = passkey_login(&mut copy, &pk, &t.site_origin).await;
     assert_eq!((status, done["error"].as_str()), (403, Some("passkey_suspended")), "{done}");
     assert!(!copy.cookies.contains_key("inkan_session"));
     assert!(t.mail_with("Passkey suspended").await.2.contains("phone"));
     assert!(t.audit_events(&account).await.iter().any(|e| e == "passkey_clone_suspected"));
     // The real one is refused too until the customer removes it and registers again.
     pk.store().set_counter(&id, 50).unwrap();
-    let (_, done, _) = passkey_login(&mut Visitor::new(&t.origin, HOME_IP), &pk, &t.origin).await;
+    let (_, done, _) = passkey_login(&mut Visitor::new(&t.site_origin, HOME_IP), &pk, &t.site_origin).await;
     assert_eq!(done["error"], "passkey_suspended");
     let settings = first.get("/settings").await;
     assert!(settings.text().contains("停止中"), "{}", settings.text());
@@ -205,7 +207,7 @@ async fn registration_needs_a_fresh_login_and_a_removed_passkey_no_longer_works(
     assert!(removed.text().contains("パスキーを削除しました"), "{}", removed.text());
     assert!(t.mail_with("Passkey removed").await.2.contains("old laptop"));
     v.post("/logout", &[]).await;
-    let (status, done, _) = passkey_login(&mut Visitor::new(&t.origin, HOME_IP), &pk, &t.origin).await;
+    let (status, done, _) = passkey_login(&mut Visitor::new(&t.site_origin, HOME_IP), &pk, &t.site_origin).await;
     assert_eq!((status, done["error"].as_str()), (401, Some("unknown_passkey")), "{done}");
     // Someone else's passkey cannot be removed by id.
     let other = t.customer("30000005").await;
@@ -225,7 +227,7 @@ async fn passkey_names_with_control_or_invisible_characters_are_refused() {
     let pk = device_passkeys(&t);
     let mut v = logged_in(&t, &account, HOME_IP).await;
     let start = json_of(&v.post_once("/settings/passkeys/register/start", &[]).await.body);
-    let created = pk.register(&Url::parse(&t.origin).unwrap(), start["options"].clone()).await.unwrap();
+    let created = pk.register(&Url::parse(&t.site_origin).unwrap(), start["options"].clone()).await.unwrap();
     let ceremony = start["ceremony"].as_str().unwrap();
     for name in ["laptop\r\nBcc: attacker@example.com", "\u{202E}potpal", "lap\u{200B}top", "bell\u{7}"] {
         let done = v
@@ -262,8 +264,8 @@ async fn a_passkey_ceremony_flood_from_one_client_leaves_others_logging_in() {
     register(&t, &mut v, &pk, "laptop").await;
     v.post("/logout", &[]).await;
 
-    let per_client = inkan_server::Limits::default().max_passkey_ceremonies_per_client;
-    let mut flood = Visitor::new(&t.origin, AWAY_IP);
+    let per_client = inkan_site::Limits::default().max_passkey_ceremonies_per_client;
+    let mut flood = Visitor::new(&t.site_origin, AWAY_IP);
     let mut refused = 0;
     for _ in 0..per_client * 3 {
         let start = flood.post_once("/login/passkey/start", &[]).await;
@@ -275,9 +277,9 @@ async fn a_passkey_ceremony_flood_from_one_client_leaves_others_logging_in() {
         }
     }
     assert_eq!(refused, per_client * 2, "exactly the client's share was opened");
-    let (status, done, _) = passkey_login(&mut Visitor::new(&t.origin, HOME_IP), &pk, &t.origin).await;
+    let (status, done, _) = passkey_login(&mut Visitor::new(&t.site_origin, HOME_IP), &pk, &t.site_origin).await;
     assert_eq!(status, 200, "{done}");
     // The flood's ceremonies expire and the client may start again.
-    t.clock.advance(inkan_server::Limits::default().passkey_ceremony_ttl_secs + 1);
+    t.clock.advance(inkan_site::Limits::default().passkey_ceremony_ttl_secs + 1);
     assert_eq!(flood.post_once("/login/passkey/start", &[]).await.status, 200);
 }

@@ -241,7 +241,7 @@ async fn post_delivery(
 ) -> (u16, serde_json::Value) {
     let resp = t
         .http
-        .post(format!("{}/inkan/webhook", t.origin))
+        .post(format!("{}/inkan/webhook", t.site_origin))
         .header("content-type", "application/json")
         .header(DELIVERY_HEADER, delivery_id)
         .header(TIMESTAMP_HEADER, timestamp.to_string())
@@ -279,8 +279,8 @@ async fn failed_logins(t: &TestServer, account: &str) -> i64 {
 
 #[tokio::test]
 async fn the_site_refuses_forged_stale_and_replayed_deliveries_and_counts_each_event_once() {
-    let t = TestServer::start_configured(|s| {
-        s.site_webhook_secret = Some(SecretString::new(SECRET.into()));
+    let t = TestServer::start_site_configured(|s| {
+        s.webhook_secret = SecretString::new(SECRET.into());
         s.limits.max_failed_logins = 50;
     })
     .await;
@@ -295,7 +295,7 @@ async fn the_site_refuses_forged_stale_and_replayed_deliveries_and_counts_each_e
     let tampered = delivery("d-1", vec![number_mismatch("ev-1", "30030002")]);
     let resp = t
         .http
-        .post(format!("{}/inkan/webhook", t.origin))
+        .post(format!("{}/inkan/webhook", t.site_origin))
         .header(DELIVERY_HEADER, "d-1")
         .header(TIMESTAMP_HEADER, now.to_string())
         .header(SIGNATURE_HEADER, sign(SECRET.as_bytes(), now, "d-1", &body))
@@ -307,12 +307,12 @@ async fn the_site_refuses_forged_stale_and_replayed_deliveries_and_counts_each_e
     let (status, answer) = post_delivery(&t, "d-1", now - 301, &body, SECRET).await;
     assert_eq!((status, answer["error"].as_str()), (400, Some("webhook_stale")));
     assert_eq!(post_delivery(&t, "d-1", now + 301, &body, SECRET).await.0, 400);
-    let resp = t.http.post(format!("{}/inkan/webhook", t.origin)).body(body.clone()).send().await.unwrap();
+    let resp = t.http.post(format!("{}/inkan/webhook", t.site_origin)).body(body.clone()).send().await.unwrap();
     assert_eq!(resp.status(), 400, "no headers");
     assert_eq!(post_delivery(&t, "d 1", now, &body, SECRET).await.0, 400, "a malformed delivery id");
     assert_eq!(post_delivery(&t, "d-x", now, b"{\"not\":\"a delivery\"}", SECRET).await.0, 400);
     assert_eq!(post_delivery(&t, "d-2", now, &body, SECRET).await.0, 400, "the body names another delivery");
-    let huge = vec![b' '; t.service().settings.limits.webhook_max_body_bytes + 1];
+    let huge = vec![b' '; inkan_site::Limits::default().webhook_max_body_bytes + 1];
     assert_eq!(post_delivery(&t, "d-big", now, &huge, SECRET).await.0, 413);
     assert_eq!(failed_logins(&t, &account).await, 0, "no refused delivery counted anything");
 
@@ -341,7 +341,7 @@ async fn the_site_refuses_forged_stale_and_replayed_deliveries_and_counts_each_e
 
 #[tokio::test]
 async fn wrong_numbers_on_the_device_lock_the_site_account_and_each_mail_goes_once() {
-    let t = TestServer::start_with(|l| l.max_failed_logins = 3).await;
+    let t = TestServer::start_site_with(|l| l.max_failed_logins = 3).await;
     let account = t.customer("30040001").await;
     let (device, enrolled) = t.enrolled_device(memory_keys(), &account).await;
     for _ in 0..3 {

@@ -46,7 +46,7 @@ async fn audit(t: &TestServer, account: &str) -> Vec<String> {
 async fn login_with_an_enrolled_device_approving_the_push() {
     let t = TestServer::start().await;
     let account = t.customer("20000001").await;
-    let mut v = Visitor::new(&t.origin, HOME_IP);
+    let mut v = Visitor::new(&t.site_origin, HOME_IP);
     // First login: unknown browser and network, no device: the e-mailed code.
     login_with_email_code(&t, &mut v, &account).await;
     let (device, acct) = t.enrolled_device(platform_keys(), &account).await;
@@ -79,12 +79,12 @@ async fn login_with_an_enrolled_device_approving_the_push() {
 async fn risky_logins_need_the_email_code_as_well_as_the_push() {
     let t = TestServer::start().await;
     let account = t.customer("20000002").await;
-    let mut v = Visitor::new(&t.origin, HOME_IP);
+    let mut v = Visitor::new(&t.site_origin, HOME_IP);
     login_with_email_code(&t, &mut v, &account).await;
     let (device, acct) = t.enrolled_device(platform_keys(), &account).await;
 
     // A browser never seen before (a phishing relay's, say): e-mail code first, then the push.
-    let mut other = Visitor::new(&t.origin, HOME_IP);
+    let mut other = Visitor::new(&t.site_origin, HOME_IP);
     let page = other.login_password(&account, PASSWORD).await;
     assert!(page.text().contains("いつもと異なる環境"), "{}", page.text());
     let code = t.latest_email_code().await;
@@ -114,7 +114,7 @@ async fn risky_logins_need_the_email_code_as_well_as_the_push() {
 async fn a_denied_or_not_me_push_stops_the_login_and_says_why() {
     let t = TestServer::start().await;
     let account = t.customer("20000003").await;
-    let mut v = Visitor::new(&t.origin, HOME_IP);
+    let mut v = Visitor::new(&t.site_origin, HOME_IP);
     login_with_email_code(&t, &mut v, &account).await;
     let (device, acct) = t.enrolled_device(platform_keys(), &account).await;
     v.post("/logout", &[]).await;
@@ -144,7 +144,7 @@ async fn a_denied_or_not_me_push_stops_the_login_and_says_why() {
 async fn the_offline_code_is_accepted_in_the_code_field() {
     let t = TestServer::start().await;
     let account = t.customer("20000004").await;
-    let mut v = Visitor::new(&t.origin, HOME_IP);
+    let mut v = Visitor::new(&t.site_origin, HOME_IP);
     login_with_email_code(&t, &mut v, &account).await;
     let (device, acct) = t.enrolled_device(platform_keys(), &account).await;
     v.post("/logout", &[]).await;
@@ -162,7 +162,7 @@ async fn the_offline_code_is_accepted_in_the_code_field() {
 async fn sessions_end_180_minutes_after_login_unless_used_in_the_last_5() {
     let t = TestServer::start().await;
     let account = t.customer("20000005").await;
-    let mut v = Visitor::new(&t.origin, HOME_IP);
+    let mut v = Visitor::new(&t.site_origin, HOME_IP);
     login_with_email_code(&t, &mut v, &account).await;
     // 174 minutes in: still logged in, but too early to extend.
     t.clock.advance(174 * MINUTE);
@@ -181,7 +181,7 @@ async fn sessions_end_180_minutes_after_login_unless_used_in_the_last_5() {
     assert!(page.text().contains("口座番号") && !page.text().contains("出金可能額"));
 
     // A session used only before its window ends at 180 minutes exactly.
-    let mut w = Visitor::new(&t.origin, HOME_IP);
+    let mut w = Visitor::new(&t.site_origin, HOME_IP);
     w.cookies.insert("inkan_browser".into(), v.cookies["inkan_browser"].clone());
     login_with_email_code(&t, &mut w, &account).await;
     t.clock.advance(174 * MINUTE);
@@ -195,9 +195,9 @@ async fn sessions_end_180_minutes_after_login_unless_used_in_the_last_5() {
 async fn failures_of_any_factor_lock_the_account_and_only_an_operator_unlocks_it() {
     let t = TestServer::start().await;
     let account = t.customer("20000006").await;
-    let mut v = Visitor::new(&t.origin, HOME_IP);
+    let mut v = Visitor::new(&t.site_origin, HOME_IP);
     login_with_email_code(&t, &mut v, &account).await;
-    let mut logged_in = Visitor::new(&t.origin, "192.0.2.44");
+    let mut logged_in = Visitor::new(&t.site_origin, "192.0.2.44");
     login_with_email_code(&t, &mut logged_in, &account).await;
     let (device, acct) = t.enrolled_device(platform_keys(), &account).await;
     v.post("/logout", &[]).await;
@@ -208,7 +208,7 @@ async fn failures_of_any_factor_lock_the_account_and_only_an_operator_unlocks_it
         assert!(page.text().contains("口座番号またはパスワードが正しくありません"));
     }
     // 3: a wrong e-mailed code (a new browser elsewhere: the login is risky).
-    let mut away = Visitor::new(&t.origin, "198.51.100.7");
+    let mut away = Visitor::new(&t.site_origin, "198.51.100.7");
     away.login_password(&account, PASSWORD).await;
     let code = t.latest_email_code().await;
     let wrong_code: String = code.chars().map(|c| if c == '9' { '0' } else { '9' }).collect();
@@ -251,8 +251,8 @@ async fn failures_of_any_factor_lock_the_account_and_only_an_operator_unlocks_it
     // Only an operator, after verifying the customer, unlocks; who and how are audited.
     let store = t.site_store();
     let now = inkan_core::Clock::now(&t.clock);
-    assert!(inkan_server::site::seed::operator_unlock(store, &account, "", "phone", now).await.is_err());
-    inkan_server::site::seed::operator_unlock(store, &account, "Sato", "phone call, date of birth", now).await.unwrap();
+    assert!(inkan_site::seed::operator_unlock(store, &account, "", "phone", now).await.is_err());
+    inkan_site::seed::operator_unlock(store, &account, "Sato", "phone call, date of birth", now).await.unwrap();
     let rows = t.audit_rows(&account).await;
     let unlocked = rows.iter().find(|r| r["event"] == "account_unlocked").expect("audited");
     assert!(unlocked["detail"].to_string().contains("date of birth"), "{unlocked}");
@@ -268,7 +268,7 @@ async fn failures_of_any_factor_lock_the_account_and_only_an_operator_unlocks_it
 async fn an_unknown_account_gets_the_same_answer_as_a_wrong_password() {
     let t = TestServer::start().await;
     let account = t.customer("20000007").await;
-    let mut v = Visitor::new(&t.origin, HOME_IP);
+    let mut v = Visitor::new(&t.site_origin, HOME_IP);
     let wrong = v.login_password(&account, "Wrong-pass-0").await;
     let unknown = v.login_password("29999999", "Wrong-pass-0").await;
     assert_eq!(wrong.status, unknown.status);
@@ -279,7 +279,7 @@ async fn an_unknown_account_gets_the_same_answer_as_a_wrong_password() {
 async fn forged_posts_oversized_fields_and_expired_logins_change_nothing() {
     let t = TestServer::start().await;
     let account = t.customer("20000008").await;
-    let mut v = Visitor::new(&t.origin, HOME_IP);
+    let mut v = Visitor::new(&t.site_origin, HOME_IP);
     login_with_email_code(&t, &mut v, &account).await;
     let before = audit(&t, &account).await.len();
 
@@ -314,7 +314,7 @@ async fn forged_posts_oversized_fields_and_expired_logins_change_nothing() {
 
     // A login attempt left open past its lifetime must start over.
     v.post("/logout", &[]).await;
-    let mut w = Visitor::new(&t.origin, "192.0.2.1");
+    let mut w = Visitor::new(&t.site_origin, "192.0.2.1");
     w.login_password(&account, PASSWORD).await;
     t.clock.advance(11 * MINUTE);
     let page = w.post("/login/verify/code", &[("code", "123456")]).await;
@@ -325,7 +325,7 @@ async fn forged_posts_oversized_fields_and_expired_logins_change_nothing() {
 async fn withdrawal_shows_and_signs_the_amount_and_masked_destination() {
     let t = TestServer::start().await;
     let account = t.customer("20000009").await;
-    let mut v = Visitor::new(&t.origin, HOME_IP);
+    let mut v = Visitor::new(&t.site_origin, HOME_IP);
     login_with_email_code(&t, &mut v, &account).await;
     let (device, acct) = t.enrolled_device(platform_keys(), &account).await;
     let form = v.get("/withdraw").await;
@@ -365,7 +365,7 @@ async fn withdrawal_shows_and_signs_the_amount_and_masked_destination() {
 async fn withdrawal_without_a_device_takes_the_email_code() {
     let t = TestServer::start().await;
     let account = t.customer("20000010").await;
-    let mut v = Visitor::new(&t.origin, HOME_IP);
+    let mut v = Visitor::new(&t.site_origin, HOME_IP);
     login_with_email_code(&t, &mut v, &account).await;
     let destination = v.get("/withdraw").await.attr("option value").unwrap();
     for bad in ["0", "-5", "3000001", "abc", "99999999999"] {
@@ -399,7 +399,7 @@ async fn withdrawal_without_a_device_takes_the_email_code() {
 async fn security_settings_enroll_list_revoke_and_the_revoked_device_fails() {
     let t = TestServer::start().await;
     let account = t.customer("20000011").await;
-    let mut v = Visitor::new(&t.origin, HOME_IP);
+    let mut v = Visitor::new(&t.site_origin, HOME_IP);
     login_with_email_code(&t, &mut v, &account).await;
     // The enrollment page shows a QR code and the link; the device enrolls from the link.
     let page = v.get("/settings/authenticators/new").await;
@@ -432,7 +432,7 @@ async fn security_settings_enroll_list_revoke_and_the_revoked_device_fails() {
 async fn password_and_email_changes_follow_the_rules_and_notify() {
     let t = TestServer::start().await;
     let account = t.customer("20000012").await;
-    let mut v = Visitor::new(&t.origin, HOME_IP);
+    let mut v = Visitor::new(&t.site_origin, HOME_IP);
     login_with_email_code(&t, &mut v, &account).await;
     let change = |new: &'static str| [("current", PASSWORD), ("new", new), ("confirm", new)];
     for (new, says) in [
@@ -502,7 +502,7 @@ async fn password_and_email_changes_follow_the_rules_and_notify() {
 async fn english_switch_and_recent_activity() {
     let t = TestServer::start().await;
     let account = t.customer("20000013").await;
-    let mut v = Visitor::new(&t.origin, HOME_IP);
+    let mut v = Visitor::new(&t.site_origin, HOME_IP);
     login_with_email_code(&t, &mut v, &account).await;
     let page = v.get("/lang/en?back=/activity").await;
     assert!(page.text().contains("Recent activity"), "{}", page.text());
@@ -520,12 +520,12 @@ async fn english_switch_and_recent_activity() {
 async fn a_risky_login_needs_the_code_and_the_push_whatever_is_pressed() {
     let t = TestServer::start().await;
     let account = t.customer("20000101").await;
-    let mut home = Visitor::new(&t.origin, HOME_IP);
+    let mut home = Visitor::new(&t.site_origin, HOME_IP);
     login_with_email_code(&t, &mut home, &account).await;
     let (device, acct) = t.enrolled_device(platform_keys(), &account).await;
 
     // A relay's browser: password, then the mailed code, then the push is waiting.
-    let mut relay = Visitor::new(&t.origin, HOME_IP);
+    let mut relay = Visitor::new(&t.site_origin, HOME_IP);
     relay.login_password(&account, PASSWORD).await;
     let code = t.latest_email_code().await;
     let page = relay.post("/login/verify/code", &[("code", &code)]).await;
@@ -562,7 +562,7 @@ async fn a_risky_login_needs_the_code_and_the_push_whatever_is_pressed() {
 async fn switching_to_the_emailed_code_withdraws_the_push_from_the_device() {
     let t = TestServer::start().await;
     let account = t.customer("20000102").await;
-    let mut v = Visitor::new(&t.origin, HOME_IP);
+    let mut v = Visitor::new(&t.site_origin, HOME_IP);
     login_with_email_code(&t, &mut v, &account).await;
     let (device, acct) = t.enrolled_device(platform_keys(), &account).await;
     v.post("/logout", &[]).await;
@@ -587,16 +587,16 @@ async fn switching_to_the_emailed_code_withdraws_the_push_from_the_device() {
 async fn offline_codes_guessed_at_the_push_step_count_toward_the_lock() {
     let t = TestServer::start().await;
     let account = t.customer("20000103").await;
-    let mut home = Visitor::new(&t.origin, HOME_IP);
+    let mut home = Visitor::new(&t.site_origin, HOME_IP);
     login_with_email_code(&t, &mut home, &account).await;
     let (device, acct) = t.enrolled_device(platform_keys(), &account).await;
-    let mut relay = Visitor::new(&t.origin, HOME_IP);
+    let mut relay = Visitor::new(&t.site_origin, HOME_IP);
     relay.login_password(&account, PASSWORD).await;
     let code = t.latest_email_code().await;
     relay.post("/login/verify/code", &[("code", &code)]).await;
     let right = device.offline_code(&acct).await.unwrap().code;
     let wrong: String = right.chars().map(|c| if c == '1' { '2' } else { '1' }).collect();
-    let max = inkan_server::Limits::default().max_failed_logins;
+    let max = inkan_site::Limits::default().max_failed_logins;
     for i in 1..max {
         let page = relay.post("/login/verify/code", &[("code", &wrong)]).await;
         assert!(page.text().contains("コードが正しくありません"), "guess {i}: {}", page.text());
@@ -618,8 +618,8 @@ async fn offline_codes_guessed_at_the_push_step_count_toward_the_lock() {
 async fn a_locked_account_looks_like_any_other_until_the_password_is_right() {
     let t = TestServer::start().await;
     let account = t.customer("20000104").await;
-    let max = inkan_server::Limits::default().max_failed_logins;
-    let mut v = Visitor::new(&t.origin, HOME_IP);
+    let max = inkan_site::Limits::default().max_failed_logins;
+    let mut v = Visitor::new(&t.site_origin, HOME_IP);
     for _ in 0..max {
         v.login_password(&account, "Wrong-pass-0").await;
     }
@@ -643,7 +643,7 @@ async fn a_locked_account_looks_like_any_other_until_the_password_is_right() {
 #[tokio::test]
 async fn the_language_switch_redirects_only_within_the_site() {
     let t = TestServer::start().await;
-    let mut v = Visitor::new(&t.origin, HOME_IP);
+    let mut v = Visitor::new(&t.site_origin, HOME_IP);
     for back in [
         "%2F%09%2Fevil.example",
         "/%09/evil.example",
@@ -669,10 +669,10 @@ async fn the_language_switch_redirects_only_within_the_site() {
 async fn security_changes_need_a_fresh_login() {
     let t = TestServer::start().await;
     let account = t.customer("20000106").await;
-    let mut v = Visitor::new(&t.origin, HOME_IP);
+    let mut v = Visitor::new(&t.site_origin, HOME_IP);
     login_with_email_code(&t, &mut v, &account).await;
     let (device, acct) = t.enrolled_device(platform_keys(), &account).await;
-    let fresh = inkan_server::Limits::default().fresh_login_secs;
+    let fresh = inkan_site::Limits::default().fresh_login_secs;
     t.clock.advance(fresh + MINUTE);
     assert!(v.get("/home").await.text().contains("出金可能額"), "the session itself is alive");
     let page = v.get_once("/settings/authenticators/new").await;
@@ -707,9 +707,9 @@ async fn security_changes_need_a_fresh_login() {
 async fn a_password_change_ends_the_other_sessions() {
     let t = TestServer::start().await;
     let account = t.customer("20000107").await;
-    let mut mine = Visitor::new(&t.origin, HOME_IP);
+    let mut mine = Visitor::new(&t.site_origin, HOME_IP);
     login_with_email_code(&t, &mut mine, &account).await;
-    let mut other = Visitor::new(&t.origin, "192.0.2.50");
+    let mut other = Visitor::new(&t.site_origin, "192.0.2.50");
     login_with_email_code(&t, &mut other, &account).await;
     let new = "Fresh-pass-2026";
     let page = mine.post("/settings/password", &[("current", PASSWORD), ("new", new), ("confirm", new)]).await;
@@ -728,7 +728,7 @@ async fn revoking_another_customers_device_through_the_site_changes_nothing() {
     let mine = t.customer("20000108").await;
     let theirs = t.customer("20000109").await;
     let (their_device, their_acct) = t.enrolled_device(platform_keys(), &theirs).await;
-    let mut v = Visitor::new(&t.origin, HOME_IP);
+    let mut v = Visitor::new(&t.site_origin, HOME_IP);
     login_with_email_code(&t, &mut v, &mine).await;
     let page =
         v.post_once(&format!("/settings/authenticators/{}/revoke", their_acct.device_id), &[("confirm", "1")]).await;
@@ -745,7 +745,7 @@ async fn revoking_another_customers_device_through_the_site_changes_nothing() {
 async fn a_withdrawal_whose_push_cannot_be_made_is_recorded_and_refused() {
     let t = TestServer::start().await;
     let account = t.customer("20000110").await;
-    let mut v = Visitor::new(&t.origin, HOME_IP);
+    let mut v = Visitor::new(&t.site_origin, HOME_IP);
     login_with_email_code(&t, &mut v, &account).await;
     let (device, acct) = t.enrolled_device(platform_keys(), &account).await;
     // "Not me" on some earlier push blocks further pushes.
@@ -780,7 +780,7 @@ async fn risk_codes(t: &TestServer, account: &str) -> Vec<serde_json::Value> {
 async fn a_login_from_a_new_country_or_a_hosting_network_steps_up_and_names_the_place() {
     let t = TestServer::start().await;
     let account = t.customer("20000040").await;
-    let mut v = Visitor::new(&t.origin, HOME_IP);
+    let mut v = Visitor::new(&t.site_origin, HOME_IP);
     login_with_email_code(&t, &mut v, &account).await;
     let (device, acct) = t.enrolled_device(platform_keys(), &account).await;
     v.post("/logout", &[]).await;
@@ -854,7 +854,7 @@ async fn impossible_travel_is_caught_at_its_threshold() {
     ];
     for (account, after, impossible) in cases {
         let account = t.customer(account).await;
-        let mut v = Visitor::new(&t.origin, HOME_IP);
+        let mut v = Visitor::new(&t.site_origin, HOME_IP);
         login_with_email_code(&t, &mut v, &account).await;
         v.post("/logout", &[]).await;
         t.clock.advance(*after);

@@ -19,14 +19,14 @@ fn json_of(body: &str) -> Value {
 
 /// A customer logged in (e-mailed code), with a passkey in the core and an enrolled device.
 async fn ready(t: &TestServer, account: &str) -> (Visitor, Passkeys, Authenticator, Account) {
-    let mut v = Visitor::new(&t.origin, HOME_IP);
+    let mut v = Visitor::new(&t.site_origin, HOME_IP);
     v.login_password(account, PASSWORD).await;
     v.post("/login/verify/code", &[("code", &t.latest_email_code().await)]).await;
     let dir = t.dir.path().join(format!("pk-{account}"));
     std::fs::create_dir_all(&dir).unwrap();
     let pk = Passkeys::new(PasskeyStore::new(&dir, platform_keys()));
     let start = json_of(&v.post_once("/settings/passkeys/register/start", &[]).await.body);
-    let created = pk.register(&Url::parse(&t.origin).unwrap(), start["options"].clone()).await.unwrap();
+    let created = pk.register(&Url::parse(&t.site_origin).unwrap(), start["options"].clone()).await.unwrap();
     let done = v
         .post_once(
             "/settings/passkeys/register/finish",
@@ -85,7 +85,7 @@ async fn passkey_then_push_both_bound_to_amount_and_destination() {
     assert_eq!(e, "passkey_wrong_origin");
     assert!(device.pending(&acct).await.unwrap().is_empty());
 
-    let done = confirm_with_passkey(&mut v, &pk, &page, &t.origin).await.unwrap();
+    let done = confirm_with_passkey(&mut v, &pk, &page, &t.site_origin).await.unwrap();
     assert_eq!(done["ok"], true, "{done}");
     let page = v.get(done["next"].as_str().unwrap()).await;
     let number = page.attr("data-number").expect("then the push, with a number");
@@ -121,7 +121,7 @@ async fn a_destination_changed_between_page_and_push_is_rejected() {
     // Changed after the passkey, before the push is approved: the device shows (and signs) the
     // destination it was sent; the site sees the change and refuses.
     let page = request(&mut v, "10000").await;
-    let done = confirm_with_passkey(&mut v, &pk, &page, &t.origin).await.unwrap();
+    let done = confirm_with_passkey(&mut v, &pk, &page, &t.site_origin).await.unwrap();
     let page = v.get(done["next"].as_str().unwrap()).await;
     let number = page.attr("data-number").unwrap();
     change_destination_behind_the_site(&t, &account).await;
@@ -144,7 +144,7 @@ async fn a_destination_changed_between_page_and_push_is_rejected() {
         .execute(&pool)
         .await
         .unwrap();
-    let done = confirm_with_passkey(&mut v, &pk, &page, &t.origin).await.unwrap();
+    let done = confirm_with_passkey(&mut v, &pk, &page, &t.site_origin).await.unwrap();
     assert_eq!(done["error"], "withdrawal_changed", "{done}");
     assert!(device.pending(&acct).await.unwrap().is_empty(), "no push for a changed withdrawal");
 }
@@ -155,7 +155,7 @@ async fn push_only_withdrawals_follow_the_deployment_setting_and_say_so() {
     // the page says this is the transition-period path.
     let t = TestServer::start_localhost().await;
     let account = t.customer("60000003").await;
-    let mut v = Visitor::new(&t.origin, HOME_IP);
+    let mut v = Visitor::new(&t.site_origin, HOME_IP);
     v.login_password(&account, PASSWORD).await;
     v.post("/login/verify/code", &[("code", &t.latest_email_code().await)]).await;
     let (device, acct) = t.enrolled_device(platform_keys(), &account).await;
@@ -164,9 +164,9 @@ async fn push_only_withdrawals_follow_the_deployment_setting_and_say_so() {
     assert_eq!(device.pending(&acct).await.unwrap().len(), 1);
 
     // Forbidden: refused before anything is pushed.
-    let t = TestServer::start_with(|l| l.withdrawal_push_only_allowed = false).await;
+    let t = TestServer::start_site_with(|l| l.withdrawal_push_only_allowed = false).await;
     let account = t.customer("60000004").await;
-    let mut v = Visitor::new(&t.origin, HOME_IP);
+    let mut v = Visitor::new(&t.site_origin, HOME_IP);
     v.login_password(&account, PASSWORD).await;
     v.post("/login/verify/code", &[("code", &t.latest_email_code().await)]).await;
     let (device, acct) = t.enrolled_device(platform_keys(), &account).await;
@@ -209,7 +209,7 @@ async fn a_destination_change_needs_password_and_passkey_waits_mails_and_is_mask
     // A look-alike origin fails at the passkey step.
     let e = confirm_with_passkey(&mut v, &pk, &page, "https://inkan-shoken.example").await.unwrap_err();
     assert_eq!(e, "passkey_wrong_origin");
-    let done = confirm_with_passkey(&mut v, &pk, &page, &t.origin).await.unwrap();
+    let done = confirm_with_passkey(&mut v, &pk, &page, &t.site_origin).await.unwrap();
     assert_eq!(done["ok"], true, "{done}");
     let (_, subject, body) = t.mail_with("Withdrawal account changed").await;
     assert!(subject.contains("出金先口座変更"));
@@ -221,9 +221,9 @@ async fn a_destination_change_needs_password_and_passkey_waits_mails_and_is_mask
     // The waiting period: no money to the new destination yet.
     let page = request(&mut v, "1000").await;
     assert!(page.text().contains("待機期間"), "{}", page.text());
-    t.clock.advance(inkan_server::Limits::default().destination_wait_secs + 1);
+    t.clock.advance(inkan_site::Limits::default().destination_wait_secs + 1);
     // (the session's 180 minutes are long gone: log in again)
-    let mut v = Visitor::new(&t.origin, HOME_IP);
+    let mut v = Visitor::new(&t.site_origin, HOME_IP);
     let mut page = v.login_password(&account, PASSWORD).await;
     if page.text().contains("ワンタイム認証コード") {
         page = v.post("/login/verify/code", &[("code", &t.latest_email_code().await)]).await;

@@ -1,5 +1,6 @@
 // The brokerage demo site in a real browser (Debian's headless Chromium, driven by
-// playwright-core), against the real inkan-server, with the inkan CLI as the customer's device
+// playwright-core), against the real demo site (inkan-site) and verifier (inkan-server), two
+// services that talk only over the verifier's public API and its webhook, with the inkan CLI as the customer's device
 // (its key in the real Secret Service keychain) and a real SMTP server (aiosmtpd) receiving
 // every mail. Screenshots of the main pages in both languages go to test-artifacts/browser/.
 //
@@ -20,6 +21,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "..", "..");
 const target = process.env.CARGO_TARGET_DIR ?? join(root, "target");
 const SERVER = join(target, "debug", "inkan-server");
+const SITE = join(target, "debug", "inkan-site");
+/** The webhook secret the verifier signs with and the site checks (both given it). */
+const WEBHOOK_SECRET = "the browser suite's webhook secret, 32 bytes or more";
 const CLI = join(target, "debug", "inkan");
 const CHROMIUM = process.env.INKAN_CHROMIUM ?? "/usr/bin/chromium";
 const ARTIFACTS = join(root, "test-artifacts", "browser");
@@ -33,14 +37,14 @@ const HOSTING_IP = "1.0.0.1";
 
 const work = mkdtempSync(join(tmpdir(), "inkan-browser-"));
 const children = [];
-let origin, port, loopbackPort, smtpPort, smtpDir, demo, browser, serverArgs;
+let origin, port, verifierPort, loopbackPort, smtpPort, smtpDir, demo, browser, serverArgs;
 const dkimKeyFile = join(work, "dkim-key.pem");
 /** The DKIM records of the servers the suite started, as the operator command prints them. */
 const dkimRecords = [];
 
-/** `inkan-server … dns-records`: the DKIM key's "NAME<tab>RECORD", the TXT strings joined. */
+/** `inkan-site … dns-records`: the DKIM key's "NAME<tab>RECORD", the TXT strings joined. */
 function dkimRecord(args) {
-  const out = execFileSync(SERVER, [...args, "dns-records"], { encoding: "utf8" });
+  const out = execFileSync(SITE, [...args, "dns-records"], { encoding: "utf8" });
   const line = out.split("\n").find((l) => l.includes("._domainkey."));
   const [, name, strings] = /^(\S+)\. IN TXT (.*)$/.exec(line);
   return `${name}\t${[...strings.matchAll(/"([^"]*)"/g)].map((m) => m[1]).join("")}`;
@@ -70,8 +74,8 @@ async function waitForPort(port) {
   throw new Error(`nothing listens on ${port}`);
 }
 
-function start(cmd, args) {
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+function start(cmd, args, env = {}) {
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   children.push(child);
   let out = "";
   child.stdout.on("data", (d) => { out += d; });
@@ -193,9 +197,17 @@ before(async () => {
   start("python3", ["-m", "aiosmtpd", "-n", "-l", `127.0.0.1:${smtpPort}`, "-c", "aiosmtpd.handlers.Mailbox", smtpDir]);
   await waitForPort(smtpPort);
   port = await freePort();
+  verifierPort = await freePort();
   loopbackPort = await freePort();
   // A host name, not 127.0.0.1: WebAuthn needs one for the relying party id.
   origin = `http://localhost:${port}`;
+  // The verifier: its webhook goes to the site, and it tells enrolled apps the site's origin.
+  const verifier = start(SERVER, ["--dev", "--data-dir", join(work, "verifier"), "serve", "--listen", `127.0.0.1:${verifierPort}`], {
+    INKAN_RP_WEBHOOK_URL: `http://127.0.0.1:${port}/inkan/webhook`,
+    INKAN_RP_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    INKAN_RP_WEB_ORIGIN: origin,
+    INKAN_LIMIT_WEBHOOK_RETRY_MAX_SECS: "1",
+  });
   // The mail is signed with an RSA key of the operator's (here made by Node's crypto, as
   // `openssl genrsa` would), given as a file only its owner reads.
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
@@ -206,12 +218,14 @@ before(async () => {
     "--dkim-selector", "s2026", "--dkim-key-file", dkimKeyFile,
     "--geoip-city-db", join(mmdb, "GeoIP2-City-Test.mmdb"), "--geoip-asn-db", join(mmdb, "GeoLite2-ASN-Test.mmdb"),
     "--trust-x-forwarded-for", "--app-loopback-port", String(loopbackPort),
+    "--verifier-url", `http://127.0.0.1:${verifierPort}`,
   ];
-  const server = start(SERVER, [...serverArgs, "serve", "--listen", `127.0.0.1:${port}`]);
+  const server = start(SITE, [...serverArgs, "serve", "--listen", `127.0.0.1:${port}`], { INKAN_SITE_WEBHOOK_SECRET: WEBHOOK_SECRET });
   const deadline = Date.now() + STEP_MS;
-  while (!server.output().includes("listening on") && Date.now() < deadline) {
+  while (!(server.output().includes("listening on") && verifier.output().includes("listening on")) && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 50));
   }
+  assert.match(verifier.output(), /listening on/, verifier.output());
   const out = server.output();
   assert.match(out, /listening on/, out);
   dkimRecords.push(dkimRecord(serverArgs));
@@ -429,7 +443,7 @@ test("a revoked device's next approval fails", async () => {
 });
 
 test("five wrong passwords lock the account, with a mail that sends the customer to the support centre", async () => {
-  const created = execFileSync(SERVER, ["--dev", "--data-dir", join(work, "data"), "customer", "create", "--account", "10000002",
+  const created = execFileSync(SITE, ["--dev", "--data-dir", join(work, "data"), "customer", "create", "--account", "10000002",
     "--email", "hanako@example.com"], { encoding: "utf8" });
   const password = created.match(/パスワード \/ password: +(\S+)/)[1];
   const page = await newPage();
@@ -558,12 +572,19 @@ test("passkeys: register, log in alone, confirm a withdrawal and a destination c
 
 test("where the deployment forbids push-only withdrawals, a customer without a passkey is refused", async () => {
   const strictPort = await freePort();
-  const strict = start(SERVER, [
+  // Another deployment: its own verifier (with the --dev webhook secret) and site.
+  const strictVerifierPort = await freePort();
+  const strictVerifier = start(SERVER, ["--dev", "--data-dir", join(work, "strict-verifier"), "serve", "--listen", `127.0.0.1:${strictVerifierPort}`], {
+    INKAN_RP_WEBHOOK_URL: `http://127.0.0.1:${strictPort}/inkan/webhook`,
+    INKAN_RP_WEBHOOK_SECRET: "insecure-dev-webhook-secret-not-for-production",
+  });
+  const strict = start(SITE, [
     "--dev", "--data-dir", join(work, "strict"), "--smtp-url", `smtp://127.0.0.1:${smtpPort}`,
+    "--verifier-url", `http://127.0.0.1:${strictVerifierPort}`,
     "--forbid-push-only-withdrawals", "serve", "--listen", `127.0.0.1:${strictPort}`,
   ]);
   const deadline = Date.now() + STEP_MS;
-  while (!strict.output().includes("listening on") && Date.now() < deadline) {
+  while (!(strict.output().includes("listening on") && strictVerifier.output().includes("listening on")) && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 50));
   }
   const out = strict.output();
@@ -589,6 +610,7 @@ test("where the deployment forbids push-only withdrawals, a customer without a p
   await shot(page, "withdrawal-needs-passkey-ja");
   await page.context().close();
   strict.kill("SIGTERM");
+  strictVerifier.kill("SIGTERM");
 });
 
 /**
@@ -631,7 +653,7 @@ test("QA pipeline: a fleet enrolls from the site's QR codes as the screen shows 
   await fleet.next((e) => e.event === "ready");
   const customers = ["10000101", "10000102"].map((account) => ({ account, password: "QaFleet2026Pw7" }));
   for (const c of customers) {
-    execFileSync(SERVER, ["--dev", "--data-dir", join(work, "data"), "customer", "create", "--account", c.account,
+    execFileSync(SITE, ["--dev", "--data-dir", join(work, "data"), "customer", "create", "--account", c.account,
       "--email", `qa-${c.account}@example.com`, "--passwords-stdin"], { input: `${c.password}\nQaWd2026Pw99x\n` });
   }
   for (const c of customers) {

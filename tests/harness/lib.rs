@@ -1,5 +1,6 @@
-//! The end-to-end test kit: starts the real `inkan-server` on a free loopback port with a
-//! fresh SQLite file, and makes devices (`inkan-core` authenticators) and relying-party calls
+//! The end-to-end test kit: starts the real verifier (`inkan-server`) and the real demo site
+//! (`inkan-site`) on free loopback ports, each with its own fresh SQLite file, the site using
+//! the verifier over HTTP and taking its signed webhook, and makes devices (`inkan-core` authenticators) and relying-party calls
 //! against it, so each test reads like the story it checks.
 //!
 //! Devices use the real platform keychain ([`platform_keys`], the Secret Service under
@@ -18,6 +19,7 @@ use inkan_protocol::{
     TicketCreated, WithdrawalContext,
 };
 use inkan_server::{RunningServer, Settings};
+use inkan_site::RunningSite;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
@@ -26,7 +28,15 @@ pub const EVENT_WAIT: Duration = Duration::from_secs(10);
 
 pub struct TestServer {
     pub server: Option<RunningServer>,
+    /// The demo site, its own service: it reaches the verifier at `origin` over HTTP.
+    pub site: Option<RunningSite>,
+    /// The verifier's origin (device and relying-party API).
     pub origin: String,
+    /// The demo site's origin (the pages customers open).
+    pub site_origin: String,
+    /// Where the site listens.
+    pub site_addr: std::net::SocketAddr,
+    site_settings: inkan_site::Settings,
     pub clock: ManualClock,
     pub api_key: String,
     pub http: reqwest::Client,
@@ -35,6 +45,21 @@ pub struct TestServer {
     pub dir: tempfile::TempDir,
     /// Where the server listens (the origin may name it `localhost`).
     pub addr: std::net::SocketAddr,
+}
+
+/// Binds `addr` again, waiting out the old listener's close.
+async fn rebind(addr: std::net::SocketAddr) -> TcpListener {
+    let mut tries = 0;
+    loop {
+        match TcpListener::bind(addr).await {
+            Ok(l) => return l,
+            Err(_) if tries < 50 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("rebinding {addr}: {e}"),
+        }
+    }
 }
 
 /// The real platform keychain, checked with a write and a read so that a missing Secret
@@ -111,30 +136,77 @@ impl TestServer {
             Some(host) => format!("http://{host}:{}", addr.port()),
             None => format!("http://{addr}"),
         };
-        // Site tests play visitors from other networks through X-Forwarded-For.
-        TestServer::boot(listener, origin, |s| s.trust_x_forwarded_for = true).await
+        TestServer::boot(listener, origin, host, |_| {}, |_| {}).await
     }
 
-    /// Starts the real server on `listener` with a fresh SQLite file, public origin `origin`,
-    /// and the test settings as `change` leaves them.
-    async fn boot(listener: TcpListener, origin: String, change: impl FnOnce(&mut Settings)) -> TestServer {
+    /// Starts the real verifier on `listener` (public origin `origin`) and the real site on
+    /// another loopback port (named `site_host`, else its address), each with a fresh SQLite
+    /// file: the verifier delivers its events to the site's webhook under a secret made here,
+    /// and names the site's origin to the app for same-device approval. Site tests play
+    /// visitors from other networks through X-Forwarded-For. Then `change` and `change_site`
+    /// edit the settings.
+    async fn boot(
+        listener: TcpListener,
+        origin: String,
+        site_host: Option<&str>,
+        change: impl FnOnce(&mut Settings),
+        change_site: impl FnOnce(&mut inkan_site::Settings),
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("inkan.sqlite3").display());
+        let site_database_url = format!("sqlite://{}?mode=rwc", dir.path().join("inkan-site.sqlite3").display());
         let addr = listener.local_addr().unwrap();
+        let site_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let site_addr = site_listener.local_addr().unwrap();
+        let site_origin = match site_host {
+            Some(host) => format!("http://{host}:{}", site_addr.port()),
+            None => format!("http://{site_addr}"),
+        };
+        let hook_url = format!("http://{site_addr}{}", inkan_site::webhook::PATH);
+        let secret = inkan_server::random_token(32);
         let mut settings = Settings::for_tests(&origin, &database_url);
+        settings.trust_x_forwarded_for = true;
+        settings.rp_web_origin = Some(site_origin.clone());
+        settings.webhook = Some(inkan_server::settings::WebhookSettings {
+            url: hook_url.clone(),
+            secret: inkan_server::settings::SecretString::new(secret.clone()),
+        });
+        // Events reach the site within a test's patience.
+        settings.limits.webhook_retry_min_ms = 20;
+        settings.limits.webhook_retry_max_secs = 1;
+        settings.limits.webhook_poll_ms = 100;
+        let mut site_settings = inkan_site::Settings::for_tests(
+            &site_origin,
+            &site_database_url,
+            &format!("http://{addr}"),
+            settings.rp_api_key.expose(),
+            &secret,
+        );
         let mmdb = test_mmdb_dir();
-        settings.geo.city_db = Some(mmdb.join("GeoIP2-City-Test.mmdb"));
-        settings.geo.asn_db = Some(mmdb.join("GeoLite2-ASN-Test.mmdb"));
+        site_settings.geo.city_db = Some(mmdb.join("GeoIP2-City-Test.mmdb"));
+        site_settings.geo.asn_db = Some(mmdb.join("GeoLite2-ASN-Test.mmdb"));
+        site_settings.trust_x_forwarded_for = true;
+        change_site(&mut site_settings);
         change(&mut settings);
+        if let Some(hook) = settings.webhook.as_mut().filter(|h| h.url == hook_url) {
+            hook.secret = inkan_server::settings::SecretString::new(site_settings.webhook_secret.expose().to_owned());
+        }
         // Start at the real time so that out-of-process devices (the CLI) agree with the server;
         // tests then move the clock by hand.
         let clock = ManualClock::new(inkan_core::Clock::now(&inkan_core::SystemClock));
         let server = inkan_server::start(settings.clone(), Arc::new(clock.clone()), Some(listener))
             .await
             .expect("server starts");
+        let site = inkan_site::start(site_settings.clone(), Arc::new(clock.clone()), Some(site_listener))
+            .await
+            .expect("site starts");
         TestServer {
             server: Some(server),
+            site: Some(site),
             origin,
+            site_origin,
+            site_addr,
+            site_settings,
             clock,
             api_key: settings.rp_api_key.expose().to_owned(),
             http: reqwest::Client::new(),
@@ -151,7 +223,7 @@ impl TestServer {
         let path_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let origin = format!("http://{}", path_listener.local_addr().unwrap());
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
-        let t = TestServer::boot(listener, origin, |s| change(&mut s.limits)).await;
+        let t = TestServer::boot(listener, origin, None, |s| change(&mut s.limits), |_| {}).await;
         let path = LossyPath::start(path_listener, t.addr);
         (t, path)
     }
@@ -160,11 +232,22 @@ impl TestServer {
     pub async fn start_configured(change: impl FnOnce(&mut Settings)) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let origin = format!("http://{}", listener.local_addr().unwrap());
-        TestServer::boot(listener, origin, |s| {
-            s.trust_x_forwarded_for = true;
-            change(s)
-        })
-        .await
+        TestServer::boot(listener, origin, None, change, |_| {}).await
+    }
+
+    /// Same as [`TestServer::start`], with the site's settings as `change` leaves them (its
+    /// webhook secret, if changed, is given to the verifier too).
+    pub async fn start_site_configured(change: impl FnOnce(&mut inkan_site::Settings)) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        TestServer::boot(listener, origin, None, |_| {}, change).await
+    }
+
+    /// Same as [`TestServer::start_localhost`], with changed site limits.
+    pub async fn start_site_with(change: impl FnOnce(&mut inkan_site::Limits)) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let origin = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+        TestServer::boot(listener, origin, Some("localhost"), |_| {}, |s| change(&mut s.limits)).await
     }
 
     /// Same as [`TestServer::start`], with changed limits.
@@ -176,31 +259,51 @@ impl TestServer {
         t
     }
 
-    /// The settings the next [`TestServer::restart`] uses.
+    /// The verifier settings the next [`TestServer::restart`] uses.
     pub fn settings_mut(&mut self) -> &mut Settings {
         &mut self.settings
     }
 
-    /// Kills the server as a crash would: connections drop, only committed state remains.
-    pub fn kill(&mut self) {
-        self.server.take().expect("server running").kill();
+    /// The site settings the next [`TestServer::restart`] (or [`TestServer::restart_site`]) uses.
+    pub fn site_settings_mut(&mut self) -> &mut inkan_site::Settings {
+        &mut self.site_settings
     }
 
-    /// Starts the server again on the same port and database.
+    /// Kills the verifier and the site as a crash would: connections drop, only committed
+    /// state remains.
+    pub fn kill(&mut self) {
+        self.server.take().expect("server running").kill();
+        self.kill_site();
+    }
+
+    /// Kills the site alone (the verifier keeps running and retries its webhook).
+    pub fn kill_site(&mut self) {
+        if let Some(site) = self.site.take() {
+            site.kill();
+        }
+    }
+
+    /// Starts the site again on the same port and database.
+    pub async fn restart_site(&mut self) {
+        let listener = rebind(self.site_addr).await;
+        self.site = Some(
+            inkan_site::start(self.site_settings.clone(), Arc::new(self.clock.clone()), Some(listener))
+                .await
+                .expect("site restarts"),
+        );
+    }
+
+    /// Starts the verifier and the site again on the same ports and databases.
     pub async fn restart(&mut self) {
-        let addr = self.addr;
-        let mut tries = 0;
-        let listener = loop {
-            match TcpListener::bind(addr).await {
-                Ok(l) => break l,
-                Err(e) if tries < 50 => {
-                    tries += 1;
-                    let _ = e;
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                Err(e) => panic!("rebinding {addr}: {e}"),
-            }
-        };
+        self.restart_verifier().await;
+        if self.site.is_none() {
+            self.restart_site().await;
+        }
+    }
+
+    /// Starts the verifier again on the same port and database.
+    pub async fn restart_verifier(&mut self) {
+        let listener = rebind(self.addr).await;
         self.server = Some(
             inkan_server::start(self.settings.clone(), Arc::new(self.clock.clone()), Some(listener))
                 .await
@@ -347,17 +450,17 @@ impl TestServer {
 
     /// The demo site's database URL (its own file, never the verifier's).
     pub fn site_database_url(&self) -> String {
-        self.settings.site_database_url.clone()
+        self.site_settings.database_url.clone()
     }
 
     /// The demo site's own database.
-    pub fn site_store(&self) -> &inkan_server::site::db::SiteStore {
-        &self.server.as_ref().expect("server running").site_store
+    pub fn site_store(&self) -> &inkan_site::db::SiteStore {
+        &self.site.as_ref().expect("site running").site.store
     }
 
     /// A site customer with known passwords; returns the account number.
     pub async fn customer(&self, account: &str) -> String {
-        let spec = inkan_server::site::seed::CustomerSpec {
+        let spec = inkan_site::seed::CustomerSpec {
             account_id: account.into(),
             name: "山田 太郎 / Taro Yamada".into(),
             email: format!("taro.{account}@example.com"),
@@ -365,7 +468,7 @@ impl TestServer {
             password: Some(site::PASSWORD.into()),
             withdrawal_password: Some(site::WITHDRAWAL_PASSWORD.into()),
         };
-        inkan_server::site::seed::create_customer(self.site_store(), spec, inkan_core::Clock::now(&self.clock))
+        inkan_site::seed::create_customer(self.site_store(), spec, inkan_core::Clock::now(&self.clock))
             .await
             .expect("customer");
         account.to_owned()
@@ -445,6 +548,7 @@ pub async fn next_matching<T>(rx: &mut mpsc::Receiver<WatchEvent>, mut pick: imp
 pub use inkan_core::testing::RawDevice;
 /// The server crate, for tests elsewhere that change its settings.
 pub use inkan_server;
+pub use inkan_site;
 
 pub mod site;
 

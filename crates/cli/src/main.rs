@@ -242,7 +242,7 @@ impl inkan_core::loopback::LoopbackHandler for AskOnTerminal {
 fn site_origin(auth: &Authenticator, site: Option<&str>) -> Result<String, CoreError> {
     match site {
         Some(s) => Ok(s.trim_end_matches('/').to_owned()),
-        None => Ok(auth.account(None)?.origin),
+        None => Ok(auth.account(None)?.page_origin().to_owned()),
     }
 }
 
@@ -280,7 +280,7 @@ async fn site_login(
                 site.email_code(code.trim()).await?
             }
             LoginStep::Push { number } => {
-                let mine = auth.accounts()?.into_iter().find(|a| a.origin == origin && a.account_id == account);
+                let mine = auth.accounts()?.into_iter().find(|a| a.page_origin() == origin && a.account_id == account);
                 match (mine, number) {
                     (Some(a), Some(number)) => {
                         let pending = auth.pending(&a).await?;

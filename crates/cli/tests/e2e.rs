@@ -189,7 +189,7 @@ async fn qa_registers_a_passkey_and_logs_in_with_it_alone_and_a_relay_gets_nothi
     // First login from this CLI: a new "browser", so the site also mails a code (read from
     // stdin), and the CLI approves the push with the page's number itself.
     let mut child = cli
-        .command(&["passkey", "register", "--site", &t.origin, "--account", &account, "--name", "QA CLI"])
+        .command(&["passkey", "register", "--site", &t.site_origin, "--account", &account, "--name", "QA CLI"])
         .env("INKAN_SITE_PASSWORD", inkan_e2e::site::PASSWORD)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -207,7 +207,7 @@ async fn qa_registers_a_passkey_and_logs_in_with_it_alone_and_a_relay_gets_nothi
     assert_eq!(listed[0]["credential_id"], registered["registered"]);
     assert_eq!(listed[0]["rp_id"], "localhost");
 
-    let login = cli.ok(&["passkey", "login", "--site", &t.origin]);
+    let login = cli.ok(&["passkey", "login", "--site", &t.site_origin]);
     assert_eq!(login["logged_in"], true, "{login}");
     assert_eq!(login["passkey"], registered["registered"]);
     let rows = t.audit_rows(&account).await;
@@ -217,7 +217,7 @@ async fn qa_registers_a_passkey_and_logs_in_with_it_alone_and_a_relay_gets_nothi
     // the Origin), but this device will not sign for the relay's origin.
     let logins = |rows: Vec<Value>| rows.iter().filter(|r| r["event"] == "login_succeeded").count();
     let before = logins(t.audit_rows(&account).await);
-    let relay = phishing_relay(t.addr, t.origin.clone()).await;
+    let relay = phishing_relay(t.site_addr, t.site_origin.clone()).await;
     assert_eq!(cli.fails(&["passkey", "login", "--site", &relay]), "passkey_wrong_origin");
     let (_, e) = cli.run(&["passkey", "login", "--site", &relay]);
     assert!(e["message"].as_str().unwrap().contains(&relay), "{e}");
@@ -225,7 +225,7 @@ async fn qa_registers_a_passkey_and_logs_in_with_it_alone_and_a_relay_gets_nothi
 
     // Removed on the device: the next login finds nothing to sign with.
     cli.ok(&["passkey", "remove", registered["registered"].as_str().unwrap()]);
-    assert_eq!(cli.fails(&["passkey", "login", "--site", &t.origin]), "passkey_not_found");
+    assert_eq!(cli.fails(&["passkey", "login", "--site", &t.site_origin]), "passkey_not_found");
 }
 
 /// A second relying party, written in Python with the standard library only

@@ -299,10 +299,21 @@ impl Authenticator {
         }
         let secret = Zeroizing::new(unb64(&resp.totp.secret)?);
         self.key_put(totp_entry(local_id), secret).await?;
+        // The pages' origin, if the verifier names one; one that is not an origin is dropped
+        // (same-device requests then come from the verifier's origin only).
+        let web_origin = resp.web_origin.and_then(|w| match inkan_protocol::uri::normalize_origin(&w) {
+            Ok(o) if o != uri.origin => Some(o),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(web_origin = %w, error = %e, "the verifier named a web origin that is not one; ignored");
+                None
+            }
+        });
         let account = Account {
             id: local_id.to_owned(),
             name: resp.account_label,
             origin: uri.origin.clone(),
+            web_origin,
             account_id: resp.account_id,
             device_id: resp.device_id,
             device_name: device_name.to_owned(),

@@ -110,6 +110,7 @@ mod tests {
             id: "local".into(),
             name: "test".into(),
             origin: "https://auth.broker.example".into(),
+            web_origin: None,
             account_id: "10012345".into(),
             device_id: vectors::DEVICE_ID.into(),
             device_name: "test".into(),

@@ -214,7 +214,7 @@ async fn respond(stream: &mut TcpStream, status: u16, allow_origin: Option<&str>
 
 /// The enrolled accounts whose server is exactly `origin`.
 fn accounts_for(auth: &Authenticator, origin: &str) -> Vec<Account> {
-    auth.accounts().unwrap_or_default().into_iter().filter(|a| a.origin == origin).collect()
+    auth.accounts().unwrap_or_default().into_iter().filter(|a| a.page_origin() == origin).collect()
 }
 
 /// Handles one connection: checks, then the handler. The answer as (status, CORS origin, JSON).

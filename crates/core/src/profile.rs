@@ -21,6 +21,10 @@ pub struct Account {
     /// Display name (from the enrollment link's label; renamable).
     pub name: String,
     pub origin: String,
+    /// The origin of the relying party's web pages when it is not `origin` (the verifier
+    /// said so at enrollment): same-device requests are taken from it alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_origin: Option<String>,
     pub account_id: String,
     pub device_id: String,
     pub device_name: String,
@@ -32,6 +36,11 @@ pub struct Account {
 }
 
 impl Account {
+    /// The origin whose pages may ask this app for same-device approval.
+    pub fn page_origin(&self) -> &str {
+        self.web_origin.as_deref().unwrap_or(&self.origin)
+    }
+
     pub fn device_key_entry(&self) -> String {
         device_key_entry(&self.id)
     }
@@ -275,6 +284,7 @@ mod tests {
                             id: format!("l{t}-{i}"),
                             name: "n".into(),
                             origin: "https://a.example".into(),
+                            web_origin: None,
                             account_id: "1".into(),
                             device_id: format!("d{t}-{i}"),
                             device_name: "x".into(),
@@ -305,6 +315,7 @@ mod tests {
             id: "l1".into(),
             name: "n".into(),
             origin: "https://a.example".into(),
+            web_origin: None,
             account_id: "1".into(),
             device_id: "d".into(),
             device_name: "x".into(),

@@ -243,6 +243,10 @@ pub struct EnrollResponse {
     /// The server's challenge-signing key; its fingerprint must match the link's `server_key`.
     pub server_public_key: DevicePublicKey,
     pub totp: TotpParams,
+    /// The origin of the relying party's web pages, when they are not served from the
+    /// verifier's origin: the app takes same-device approval requests from it alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_origin: Option<String>,
 }
 
 /// `POST /v1/device/nonce` answer: a single-use nonce for device authentication.

@@ -65,26 +65,12 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
 }
 
-/// Whether a database error is the database being unavailable (full disk, I/O error, read-only
-/// file, lock held too long, connection lost or refused) rather than a fault in the request or
-/// the code: those answer 503 and recover by themselves when the database does.
-pub fn is_unavailable(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => {
-            // SQLite's primary result codes (the low byte of the extended code).
-            let primary = db.code().and_then(|c| c.parse::<i32>().ok()).map(|c| c & 0xff);
-            // SQLITE_BUSY 5, LOCKED 6, READONLY 8, IOERR 10, FULL 13, CANTOPEN 14, PROTOCOL 15.
-            matches!(primary, Some(5 | 6 | 8 | 10 | 13 | 14 | 15))
-        }
-        _ => false,
-    }
-}
+pub use inkan_kit::sqlite::is_unavailable;
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         if is_unavailable(&e) {
-            crate::metrics::DATABASE_UNAVAILABLE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            inkan_kit::sqlite::DATABASE_UNAVAILABLE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             ApiError::DatabaseUnavailable(e)
         } else {
             ApiError::Internal(e.into())

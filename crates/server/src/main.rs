@@ -7,9 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use inkan_protocol::keys::SigningKey;
-use inkan_server::Clock;
-use inkan_server::settings::{self, INSECURE_DEV_RP_API_KEY, MailTransport, SecretString, Settings};
-use inkan_server::site::seed::{self, CustomerSpec};
+use inkan_server::settings::{self, INSECURE_DEV_RP_API_KEY, SecretString, Settings};
 use inkan_server::{Limits, SystemClock};
 
 #[derive(Parser)]
@@ -21,61 +19,23 @@ struct Cli {
     /// Database URL; defaults to SQLite in the data directory.
     #[arg(long, env = "INKAN_DATABASE_URL", global = true)]
     database_url: Option<String>,
-    /// The demo site's database URL; defaults to its own SQLite file in the data directory.
-    #[arg(long, env = "INKAN_SITE_DATABASE_URL", global = true)]
-    site_database_url: Option<String>,
     /// Address devices and relying parties use, e.g. https://auth.broker.example.
     #[arg(long, env = "INKAN_PUBLIC_ORIGIN", global = true)]
     public_origin: Option<String>,
     /// Development mode: plain-http loopback origin, insecure default API key and key file.
     #[arg(long, env = "INKAN_DEV", global = true)]
     dev: bool,
-    /// Where mail goes: smtp://host:port, smtps://…, smtp://…?tls=required (user:password@
-    /// allowed). Without it, --dev keeps mail in the outbox shown at /outbox.
-    #[arg(long, env = "INKAN_SMTP_URL", global = true, hide_env_values = true)]
-    smtp_url: Option<String>,
-    /// The sender of every mail.
-    #[arg(long, env = "INKAN_MAIL_FROM", global = true)]
-    mail_from: Option<String>,
-    /// DKIM selector of the mail signing key (its DNS name is <selector>._domainkey.<domain>).
-    #[arg(long, env = "INKAN_DKIM_SELECTOR", global = true)]
-    dkim_selector: Option<String>,
-    /// DKIM signing domain (d=); the From address's domain when not given.
-    #[arg(long, env = "INKAN_DKIM_DOMAIN", global = true)]
-    dkim_domain: Option<String>,
-    /// File holding the DKIM private key: RSA (PKCS#1 or PKCS#8 PEM, 2048 bits or more) or
-    /// Ed25519 (base64 of the 32-byte seed). Readable by its owner only. The key can instead be
-    /// given in INKAN_DKIM_PRIVATE_KEY. Without either, --dev signs with a development key it
-    /// keeps in the data directory; production refuses to start.
-    #[arg(long, env = "INKAN_DKIM_KEY_FILE", global = true)]
-    dkim_key_file: Option<PathBuf>,
-    /// A GeoIP2 / GeoLite2 City database (.mmdb; DB-IP's City files work too): place names,
-    /// country, coordinates. Without it every place is unknown.
-    #[arg(long, env = "INKAN_GEOIP_CITY_DB", global = true)]
-    geoip_city_db: Option<PathBuf>,
-    /// A GeoLite2 / GeoIP2 ASN database (.mmdb): the network of an address.
-    #[arg(long, env = "INKAN_GEOIP_ASN_DB", global = true)]
-    geoip_asn_db: Option<PathBuf>,
-    /// Hosting and data-centre networks, as comma-separated AS numbers (replaces the built-in
-    /// list of the large clouds and hosting companies).
-    #[arg(long, env = "INKAN_HOSTING_ASNS", global = true)]
-    hosting_asns: Option<String>,
-    /// Countries (ISO 3166 alpha-2, comma-separated) no customer's login counts as "new" from.
-    #[arg(long, env = "INKAN_HOME_COUNTRIES", global = true, default_value = "JP")]
-    home_countries: String,
+    /// The origin of the relying party's web pages (the demo site's with --dev), when they are
+    /// not served from the public origin: the app takes same-device approval requests from it.
+    #[arg(long, env = "INKAN_RP_WEB_ORIGIN", global = true)]
+    rp_web_origin: Option<String>,
     /// Take the client address from X-Forwarded-For (only behind a proxy that sets it).
     #[arg(long, env = "INKAN_TRUST_X_FORWARDED_FOR", global = true)]
     trust_x_forwarded_for: bool,
-    /// The loopback port the desktop app listens on for same-device approval (0: not offered).
-    #[arg(long, env = "INKAN_APP_LOOPBACK_PORT", global = true, default_value_t = inkan_protocol::DEFAULT_LOOPBACK_PORT)]
-    app_loopback_port: u16,
     /// A TOML configuration file with a `[limits]` table (every limit by name; see
     /// `inkan-server config check`). Each limit can also be set by `INKAN_LIMIT_<NAME>`.
     #[arg(long, env = "INKAN_CONFIG", global = true)]
     config: Option<PathBuf>,
-    /// Refuse withdrawals without a passkey (end the interim push-only path).
-    #[arg(long, env = "INKAN_FORBID_PUSH_ONLY_WITHDRAWALS", global = true)]
-    forbid_push_only_withdrawals: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -103,11 +63,6 @@ enum Command {
     /// Re-seal every offline-code secret under the current key of INKAN_SECRET_KEYS (the
     /// first); after it, older keys can be dropped. The server also does this at start.
     RotateSecrets,
-    /// Customers of the demo site (QA and operators).
-    #[command(subcommand)]
-    Customer(CustomerCommand),
-    /// The DNS records an operator publishes for the mail: the DKIM key, DMARC and BIMI.
-    DnsRecords,
 }
 
 #[derive(Subcommand)]
@@ -117,37 +72,6 @@ enum ConfigCommand {
     Check {
         #[arg(long, env = "INKAN_LISTEN", default_value = "127.0.0.1:8400")]
         listen: SocketAddr,
-    },
-}
-
-#[derive(Subcommand)]
-enum CustomerCommand {
-    /// Create a customer; passwords not given are generated and printed once.
-    Create {
-        /// Account number (digits).
-        #[arg(long)]
-        account: String,
-        #[arg(long, default_value = "テスト 花子 / Hanako Test")]
-        name: String,
-        /// Authentication e-mail address.
-        #[arg(long)]
-        email: String,
-        #[arg(long, default_value = "090-0000-0000")]
-        phone: String,
-        /// Read the login password, then the withdrawal password, from standard input (one a line).
-        #[arg(long)]
-        passwords_stdin: bool,
-    },
-    /// Unlock a locked account after verifying the customer's identity; records who and how.
-    Unlock {
-        #[arg(long)]
-        account: String,
-        /// The operator's name.
-        #[arg(long)]
-        operator: String,
-        /// How identity was verified, e.g. "phone call, PIN and date of birth".
-        #[arg(long)]
-        verified_by: String,
     },
 }
 
@@ -168,10 +92,6 @@ fn settings(cli: &Cli, listen: SocketAddr) -> anyhow::Result<Settings> {
         .database_url
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", cli.data_dir.join("inkan.sqlite3").display()));
-    let site_database_url = cli
-        .site_database_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", cli.data_dir.join("inkan-site.sqlite3").display()));
     let signing_key = match std::env::var("INKAN_SERVER_SIGNING_KEY") {
         Ok(text) => SigningKey::from_bytes(&zeroize::Zeroizing::new(inkan_protocol::keys::unb64(text.trim())?))?,
         Err(_) if cli.dev => settings::load_or_create_dev_signing_key(&cli.data_dir)?,
@@ -196,22 +116,6 @@ fn settings(cli: &Cli, listen: SocketAddr) -> anyhow::Result<Settings> {
         None if cli.dev => format!("http://{listen}"),
         None => anyhow::bail!("INKAN_PUBLIC_ORIGIN is required outside --dev"),
     };
-    let mail = match &cli.smtp_url {
-        Some(url) => MailTransport::Smtp { url: SecretString::new(url.clone()) },
-        None if cli.dev => MailTransport::InsecureDevOutbox,
-        None => anyhow::bail!("INKAN_SMTP_URL is required outside --dev"),
-    };
-    let mail_from = cli.mail_from.clone().unwrap_or_else(|| settings::DEV_MAIL_FROM.to_owned());
-    let dkim = dkim_settings(cli, &mail_from)?;
-    let mut geo = inkan_server::site::geo::GeoSettings {
-        city_db: cli.geoip_city_db.clone(),
-        asn_db: cli.geoip_asn_db.clone(),
-        home_countries: inkan_server::site::geo::GeoSettings::parse_countries(&cli.home_countries)?,
-        ..Default::default()
-    };
-    if let Some(list) = &cli.hosting_asns {
-        geo.hosting_asns = inkan_server::site::geo::GeoSettings::parse_asns(list)?;
-    }
     let file = match &cli.config {
         Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
             let p = path.display();
@@ -219,42 +123,45 @@ fn settings(cli: &Cli, listen: SocketAddr) -> anyhow::Result<Settings> {
         })?),
         None => None,
     };
-    let mut limits = Limits::load(file.as_deref(), std::env::vars())?;
-    if cli.forbid_push_only_withdrawals {
-        limits.withdrawal_push_only_allowed = false;
-    }
+    let limits = Limits::load(file.as_deref(), std::env::vars())?;
     let settings = Settings {
         public_origin,
         listen,
         database_url,
-        site_database_url,
         rp_api_key,
         signing_key,
         secret_keys,
         dev: cli.dev,
         limits,
-        mail,
-        mail_from,
-        dkim,
-        geo,
         trust_x_forwarded_for: cli.trust_x_forwarded_for,
-        app_loopback_port: (cli.app_loopback_port != 0).then_some(cli.app_loopback_port),
-        webhook: webhook_settings()?,
-        site_webhook_secret: std::env::var(settings::SITE_WEBHOOK_SECRET_ENV)
-            .ok()
-            .filter(|s| !s.is_empty())
-            .map(SecretString::new),
+        webhook: webhook_settings(cli.dev)?,
+        rp_web_origin: match &cli.rp_web_origin {
+            Some(o) => Some(o.clone()),
+            None if cli.dev => Some(DEV_WEB_ORIGIN.to_owned()),
+            None => None,
+        },
     };
     settings.check()?;
     Ok(settings)
 }
 
+/// Where `--dev` delivers events when no webhook is configured: the demo site's `--dev`
+/// address, with the insecure development secret both `--dev`s know.
+const DEV_WEBHOOK_URL: &str = "http://127.0.0.1:8401/inkan/webhook";
+/// The demo site's `--dev` origin: the pages the app takes same-device requests from.
+const DEV_WEB_ORIGIN: &str = "http://localhost:8401";
+
 /// The relying party's webhook from `INKAN_RP_WEBHOOK_URL` and `INKAN_RP_WEBHOOK_SECRET` (both
-/// or neither; neither: the embedded site receives the events).
-fn webhook_settings() -> anyhow::Result<Option<settings::WebhookSettings>> {
+/// or neither; neither: `--dev` delivers to the demo site's `--dev` address, production
+/// delivers nothing and the relying party reads `GET /v1/rp/events`).
+fn webhook_settings(dev: bool) -> anyhow::Result<Option<settings::WebhookSettings>> {
     let url = std::env::var(settings::WEBHOOK_URL_ENV).ok().filter(|u| !u.is_empty());
     let secret = std::env::var(settings::WEBHOOK_SECRET_ENV).ok().filter(|s| !s.is_empty());
     match (url, secret) {
+        (None, None) if dev => Ok(Some(settings::WebhookSettings {
+            url: DEV_WEBHOOK_URL.to_owned(),
+            secret: SecretString::new(settings::INSECURE_DEV_WEBHOOK_SECRET.to_owned()),
+        })),
         (None, None) => Ok(None),
         (Some(url), Some(secret)) => Ok(Some(settings::WebhookSettings { url, secret: SecretString::new(secret) })),
         _ => anyhow::bail!(
@@ -265,38 +172,6 @@ fn webhook_settings() -> anyhow::Result<Option<settings::WebhookSettings>> {
             settings::WEBHOOK_SECRET_ENV
         ),
     }
-}
-
-/// The DKIM key from INKAN_DKIM_PRIVATE_KEY or the key file; `--dev` without either makes
-/// (once) and uses a development Ed25519 key in the data directory. `None` outside `--dev`
-/// leaves the refusal to [`Settings::check`].
-fn dkim_settings(cli: &Cli, mail_from: &str) -> anyhow::Result<Option<settings::DkimSettings>> {
-    let key = match (std::env::var("INKAN_DKIM_PRIVATE_KEY"), &cli.dkim_key_file) {
-        (Ok(key), _) => Some(SecretString::new(key)),
-        (Err(_), Some(path)) => Some(settings::read_private_key_file(path)?),
-        (Err(_), None) if cli.dev => Some(settings::load_or_create_dev_dkim_key(&cli.data_dir)?),
-        (Err(_), None) => None,
-    };
-    let Some(private_key) = key else { return Ok(None) };
-    let domain = match &cli.dkim_domain {
-        Some(d) => d.clone(),
-        None => {
-            let from: lettre::message::Mailbox =
-                mail_from.parse().map_err(|e| anyhow::anyhow!("mail sender {mail_from:?}: {e}"))?;
-            from.email.domain().to_owned()
-        }
-    };
-    let selector = match &cli.dkim_selector {
-        Some(s) => s.clone(),
-        None if cli.dev => settings::DEV_DKIM_SELECTOR.to_owned(),
-        None => anyhow::bail!("INKAN_DKIM_SELECTOR is required with a DKIM key"),
-    };
-    Ok(Some(settings::DkimSettings { selector, domain, private_key }))
-}
-
-/// A TXT record's value as DNS zone-file strings of at most 255 bytes each.
-fn txt_strings(value: &str) -> String {
-    value.as_bytes().chunks(255).map(|c| format!("\"{}\"", String::from_utf8_lossy(c))).collect::<Vec<_>>().join(" ")
 }
 
 /// Ctrl-C, or SIGTERM from a service manager.
@@ -372,14 +247,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if settings.dev {
                 tracing::warn!("development mode: insecure defaults are on; never expose this server");
             }
-            let dev = settings.dev;
             let server = inkan_server::start(settings, Arc::new(SystemClock), None).await?;
-            if dev && let Some(demo) = seed::seed_demo_customer(&server.site_store, SystemClock.now()).await? {
-                println!("デモ顧客を作成しました / Demo customer created (shown once):");
-                println!("  口座番号 / account number:          {}", demo.account_id);
-                println!("  パスワード / password:              {}", &*demo.password);
-                println!("  出金パスワード / withdrawal password: {}", &*demo.withdrawal_password);
-            }
             println!("inkan-server: listening on http://{} / 待ち受け中", server.addr);
             shutdown_signal().await?;
             println!("inkan-server: stopping / 停止します");
@@ -412,72 +280,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = settings(&cli, *listen)?;
             println!("{settings:#?}");
             println!("設定に問題はありません / the configuration is valid");
-        }
-        Command::Customer(command) => customer(&cli, command).await?,
-        Command::DnsRecords => {
-            let settings = settings(&cli, "127.0.0.1:8400".parse().expect("address"))?;
-            let Some(dkim) = &settings.dkim else {
-                anyhow::bail!("DKIM の鍵が設定されていません / no DKIM key is configured (INKAN_DKIM_KEY_FILE)")
-            };
-            let signer = inkan_server::mail::DkimSigner::new(dkim, &settings.mail_from)?;
-            let domain = signer.domain();
-            let adkim = signer.dmarc_adkim();
-            println!("; DKIM: the public half of the signing key");
-            println!("{}. IN TXT {}", signer.dns_name(), txt_strings(signer.dns_record()));
-            println!(
-                "; DMARC: mail from {domain} that fails aligned DKIM goes to spam (BIMI needs quarantine or reject)"
-            );
-            println!(
-                "_dmarc.{domain}. IN TXT {}",
-                txt_strings(&format!(
-                    "v=DMARC1; p=quarantine; pct=100; adkim={adkim}; aspf=r; rua=mailto:dmarc-reports@{domain}"
-                ))
-            );
-            println!(
-                "; BIMI: the logo (SVG Tiny PS) and its Verified Mark Certificate (VMC) from a mark verifying authority"
-            );
-            println!(
-                "default._bimi.{domain}. IN TXT {}",
-                txt_strings(&format!("v=BIMI1; l=https://{domain}/bimi/logo.svg; a=https://{domain}/bimi/vmc.pem"))
-            );
-        }
-    }
-    Ok(())
-}
-
-async fn customer(cli: &Cli, command: &CustomerCommand) -> anyhow::Result<()> {
-    let settings = settings(cli, "127.0.0.1:8400".parse().expect("address"))?;
-    let store = inkan_server::site::db::SiteStore::open(&settings.site_database_url).await?;
-    let now = SystemClock.now();
-    match command {
-        CustomerCommand::Create { account, name, email, phone, passwords_stdin } => {
-            let (password, withdrawal_password) = if *passwords_stdin {
-                let mut lines = std::io::stdin().lines();
-                let mut next = || lines.next().transpose().map(|l| l.map(|l| l.trim_end().to_owned()));
-                (next()?, next()?)
-            } else {
-                (None, None)
-            };
-            let spec = CustomerSpec {
-                account_id: account.clone(),
-                name: name.clone(),
-                email: email.clone(),
-                phone: phone.clone(),
-                password: password.clone(),
-                withdrawal_password: withdrawal_password.clone(),
-            };
-            let created = seed::create_customer(&store, spec, now).await?;
-            println!("顧客を作成しました / Customer created: {}", created.account_id);
-            if password.is_none() {
-                println!("  パスワード / password:              {}", &*created.password);
-            }
-            if withdrawal_password.is_none() {
-                println!("  出金パスワード / withdrawal password: {}", &*created.withdrawal_password);
-            }
-        }
-        CustomerCommand::Unlock { account, operator, verified_by } => {
-            inkan_server::site::seed::operator_unlock(&store, account, operator, verified_by, now).await?;
-            println!("ロックを解除しました / Unlocked: {account} (operator {operator}; {verified_by})");
         }
     }
     Ok(())

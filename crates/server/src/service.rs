@@ -23,7 +23,7 @@ use crate::settings::Settings;
 use crate::store::{
     AuditEntry, ChallengeRow, NewChallenge, NewDevice, PushGate, PushStateChange, RecordedDecision, Store,
 };
-use crate::{qr, random_bytes, random_id, random_token, sha256};
+use crate::{qr, random_bytes, random_id, random_number, random_token, sha256};
 use inkan_protocol::clock::SharedClock;
 
 /// Longest device name and platform string accepted at enrollment, in characters.
@@ -83,19 +83,6 @@ fn check_account_id(account_id: &str) -> ApiResult<()> {
         )));
     }
     Ok(())
-}
-
-/// A uniformly random number of `digits` digits (leading zeros kept).
-pub(crate) fn random_number(digits: u8) -> String {
-    let modulus = 10u32.pow(u32::from(digits));
-    let zone = u32::MAX - (u32::MAX % modulus);
-    loop {
-        let b = random_bytes::<4>();
-        let v = u32::from_be_bytes(b);
-        if v < zone {
-            return format!("{:0width$}", v % modulus, width = digits as usize);
-        }
-    }
 }
 
 impl Service {
@@ -262,6 +249,7 @@ impl Service {
                 period: totp::DEFAULT_PERIOD,
                 algorithm: "SHA1".into(),
             },
+            web_origin: self.settings.rp_web_origin.clone(),
         })
     }
 

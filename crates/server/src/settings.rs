@@ -64,49 +64,6 @@ pub struct Limits {
     pub push_keepalive_secs: u64,
     /// Capacity of each account's in-process push channel.
     pub push_channel_capacity: usize,
-    /// Failures of any factor in a row (password, withdrawal password, e-mailed code, typed
-    /// number, passkey) before the customer's account locks; only an operator unlocks it.
-    pub max_failed_logins: u32,
-    /// Lifetime of an e-mailed one-time code.
-    pub email_code_ttl_secs: i64,
-    /// Wrong entries of one e-mailed code before it is void.
-    pub max_email_code_attempts: u32,
-    /// How long a started login (password accepted, second factor pending) stays open.
-    pub login_attempt_ttl_secs: i64,
-    /// A web session's lifetime, and each extension (the brokerage's 180 minutes).
-    pub web_session_secs: i64,
-    /// A request this close to the end extends the session (the brokerage's 5 minutes).
-    pub web_session_extension_window_secs: i64,
-    /// Largest single withdrawal, in yen.
-    pub max_withdrawal_yen: i64,
-    /// Lifetime of the known-browser cookie the risk check looks for.
-    pub known_browser_cookie_days: i64,
-    /// Lifetime of a passkey registration or login ceremony (the challenge sent to the browser).
-    pub passkey_ceremony_ttl_secs: i64,
-    /// Ceremonies open at once, server-wide (login ceremonies start before anyone is known).
-    pub max_open_passkey_ceremonies: i64,
-    /// Ceremonies one client address (an IPv6 one by its /64) may have open at once, so a
-    /// flood from one place cannot fill the server-wide cap.
-    pub max_passkey_ceremonies_per_client: i64,
-    /// Security changes need a login (with its second factor) at most this old: adding or
-    /// removing an authenticator (a device or a passkey) and changing the authentication
-    /// e-mail address. One rule for all of them (`Customer::login_is_fresh`).
-    pub fresh_login_secs: i64,
-    /// Passkeys one customer may register.
-    pub max_passkeys_per_customer: i64,
-    /// Longest WebAuthn response accepted from a page, in characters.
-    pub max_webauthn_response_chars: usize,
-    /// Whether a customer without a passkey may still withdraw with the push (or the e-mailed
-    /// code) alone: the published interim path the 2025 guideline allows. The page says so.
-    pub withdrawal_push_only_allowed: bool,
-    /// After a change of withdrawal destination, how long before money can go to it.
-    pub destination_wait_secs: i64,
-    /// Impossible travel: the fastest a customer is believed to move between two logins, in
-    /// km/h (an airliner and the way to the airport).
-    pub impossible_travel_kmh: u32,
-    /// Impossible travel: distances under this many kilometres (after both places' accuracy
-    /// radii are taken off) never count.
-    pub impossible_travel_min_km: u32,
     /// Most relying-party events one `GET /v1/rp/events` page (and one webhook delivery) holds.
     pub rp_events_page_max: u32,
     /// Relying-party events are kept this long (and at least until the webhook delivered them).
@@ -119,10 +76,6 @@ pub struct Limits {
     pub webhook_retry_max_secs: u64,
     /// How often the webhook sender looks for events even if nothing woke it.
     pub webhook_poll_ms: u64,
-    /// The site refuses a webhook delivery signed further than this from its clock.
-    pub webhook_tolerance_secs: i64,
-    /// Largest webhook delivery body the site accepts.
-    pub webhook_max_body_bytes: usize,
 }
 
 impl Default for Limits {
@@ -141,40 +94,20 @@ impl Default for Limits {
             max_body_bytes: 16 * 1024,
             max_long_poll_secs: 60,
             max_text_field_chars: 200,
-            push_channel_capacity: 16,
-            push_keepalive_secs: inkan_protocol::PUSH_KEEPALIVE_SECS,
-            shutdown_grace_secs: 10,
             header_read_timeout_secs: 10,
+            max_channels_per_session: 4,
+            max_connections_per_client: 512,
             unauthenticated_per_minute_per_client: 300,
             wrong_api_keys_per_minute_per_client: 10,
-            max_connections_per_client: 512,
-            max_channels_per_session: 4,
-            max_failed_logins: 5,
-            email_code_ttl_secs: 5 * 60,
-            max_email_code_attempts: 5,
-            login_attempt_ttl_secs: 10 * 60,
-            web_session_secs: crate::site::session::SESSION_LIFETIME_SECS,
-            web_session_extension_window_secs: crate::site::session::SESSION_EXTENSION_WINDOW_SECS,
-            max_withdrawal_yen: 50_000_000,
-            known_browser_cookie_days: 400,
-            passkey_ceremony_ttl_secs: 5 * 60,
-            max_open_passkey_ceremonies: 10_000,
-            max_passkey_ceremonies_per_client: 20,
-            fresh_login_secs: 10 * 60,
-            max_passkeys_per_customer: 10,
-            max_webauthn_response_chars: 12 * 1024,
-            withdrawal_push_only_allowed: true,
-            destination_wait_secs: 24 * 3600,
-            impossible_travel_kmh: 1_000,
-            impossible_travel_min_km: 500,
+            shutdown_grace_secs: 10,
+            push_keepalive_secs: inkan_protocol::PUSH_KEEPALIVE_SECS,
+            push_channel_capacity: 16,
             rp_events_page_max: 500,
             rp_event_retention_secs: 7 * 24 * 3600,
             webhook_timeout_secs: 10,
             webhook_retry_min_ms: 250,
             webhook_retry_max_secs: 60,
             webhook_poll_ms: 1000,
-            webhook_tolerance_secs: 300,
-            webhook_max_body_bytes: 1024 * 1024,
         }
     }
 }
@@ -182,34 +115,19 @@ impl Default for Limits {
 /// The prefix of the environment variables that override one limit each.
 pub const LIMIT_ENV_PREFIX: &str = "INKAN_LIMIT_";
 
-/// The configuration file: `[limits]`, every field optional (defaults otherwise).
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct ConfigFile {
-    limits: Limits,
-}
-
 impl Limits {
-    /// The defaults, then the file's `[limits]` (TOML, unknown names refused), then each
-    /// `INKAN_LIMIT_<NAME>` variable in `env` (a number or `true`/`false`; unknown names
-    /// refused, so a misspelt override cannot go unnoticed).
-    pub fn load(file: Option<&str>, env: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<Limits> {
-        let limits = match file {
-            Some(text) => {
-                toml::from_str::<ConfigFile>(text).map_err(|e| anyhow::anyhow!("configuration file: {e}"))?.limits
-            }
-            None => Limits::default(),
-        };
-        let mut value = serde_json::to_value(&limits)?;
-        let fields = value.as_object_mut().expect("limits are a table");
-        for (key, text) in env {
-            let Some(name) = key.strip_prefix(LIMIT_ENV_PREFIX) else { continue };
-            let name = name.to_ascii_lowercase();
-            let slot = fields.get_mut(&name).ok_or_else(|| anyhow::anyhow!("{key}: there is no limit named {name}"))?;
-            *slot = serde_json::from_str(text.trim())
-                .map_err(|_| anyhow::anyhow!("{key}: {text:?} is not a number or true/false"))?;
+    /// What the accept loop enforces.
+    pub fn serve(&self) -> inkan_kit::serve::ServeLimits {
+        inkan_kit::serve::ServeLimits {
+            header_read_timeout_secs: self.header_read_timeout_secs,
+            max_connections_per_client: self.max_connections_per_client,
         }
-        serde_json::from_value(value).map_err(|e| anyhow::anyhow!("limits: {e}"))
+    }
+
+    /// The defaults, then the file's `[limits]`, then each `INKAN_LIMIT_<NAME>` variable in
+    /// `env` ([`inkan_kit::limits::load`]).
+    pub fn load(file: Option<&str>, env: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<Limits> {
+        inkan_kit::limits::load(file, LIMIT_ENV_PREFIX, env)
     }
 }
 
@@ -221,47 +139,7 @@ pub const INSECURE_DEV_SECRET_KEY_FILE: &str = "insecure-dev-secret-key";
 /// File name of the challenge-signing key that `--dev` keeps in the data directory.
 pub const INSECURE_DEV_SIGNING_KEY_FILE: &str = "insecure-dev-server-signing-key";
 
-/// A secret string: wiped on drop, printed as `[redacted]`.
-#[derive(Clone)]
-pub struct SecretString(Zeroizing<String>);
-
-impl SecretString {
-    pub fn new(s: String) -> Self {
-        SecretString(Zeroizing::new(s))
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for SecretString {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-/// Where the site's mail goes.
-#[derive(Debug, Clone)]
-pub enum MailTransport {
-    /// Kept in the database and shown at `/outbox`: demo and QA only.
-    InsecureDevOutbox,
-    /// lettre over SMTP: `smtp://host:port`, `smtps://…`, `smtp://…?tls=required`, with
-    /// optional `user:password@` (hence a secret).
-    Smtp { url: SecretString },
-}
-
-/// How mail is signed (DKIM, RFC 6376): `d=` is the domain, aligned with the From address so
-/// that DMARC, and BIMI on top of it, can pass.
-#[derive(Debug, Clone)]
-pub struct DkimSettings {
-    /// The selector: the key's DNS name is `<selector>._domainkey.<domain>`.
-    pub selector: String,
-    /// The signing domain (`d=`): the From address's domain or a parent of it.
-    pub domain: String,
-    /// An RSA key (2048 bits or more) as PKCS#1 or PKCS#8 PEM, or an Ed25519 key as the
-    /// base64 of its 32-byte seed (RFC 8463).
-    pub private_key: SecretString,
-}
+pub use inkan_kit::SecretString;
 
 /// Where the verifier delivers relying-party events, and the secret that signs them
 /// ([`inkan_protocol::webhook`]).
@@ -275,7 +153,11 @@ pub struct WebhookSettings {
 /// The environment variables that configure the webhook.
 pub const WEBHOOK_URL_ENV: &str = "INKAN_RP_WEBHOOK_URL";
 pub const WEBHOOK_SECRET_ENV: &str = "INKAN_RP_WEBHOOK_SECRET";
-pub const SITE_WEBHOOK_SECRET_ENV: &str = "INKAN_SITE_WEBHOOK_SECRET";
+/// The relying party's web origin (its pages), which the app takes same-device requests from.
+pub const RP_WEB_ORIGIN_ENV: &str = "INKAN_RP_WEB_ORIGIN";
+/// The webhook secret `--dev` signs with when none is configured (the demo site's `--dev`
+/// default). Public knowledge: outside `--dev` a secret must be given.
+pub const INSECURE_DEV_WEBHOOK_SECRET: &str = "insecure-dev-webhook-secret-not-for-production";
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -284,8 +166,6 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// `sqlite://path?mode=rwc` (the embedded default).
     pub database_url: String,
-    /// The demo site's own database (never the verifier's).
-    pub site_database_url: String,
     pub rp_api_key: SecretString,
     /// The server's ES256 challenge-signing key; devices pin its public half at enrollment.
     pub signing_key: SigningKey,
@@ -294,60 +174,32 @@ pub struct Settings {
     /// Development mode: plain http origin, the insecure default API key and signing key file.
     pub dev: bool,
     pub limits: Limits,
-    pub mail: MailTransport,
-    /// The sender of every mail, e.g. `いんかん証券 <no-reply@broker.example>`.
-    pub mail_from: String,
-    /// The DKIM signing key of every mail; production settings refuse to start without it.
-    pub dkim: Option<DkimSettings>,
-    /// The GeoIP databases and what counts as a hosting network or a home country.
-    pub geo: crate::site::geo::GeoSettings,
     /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
     pub trust_x_forwarded_for: bool,
-    /// The loopback port the customers' desktop app listens on; the site's page calls it for
-    /// same-device approval (`None`: the page does not offer it).
-    pub app_loopback_port: Option<u16>,
-    /// The relying party's webhook (`None`: events go to the embedded demo site).
+    /// The relying party's webhook (`None`: events are read with `GET /v1/rp/events` only).
     pub webhook: Option<WebhookSettings>,
-    /// The secret the embedded demo site checks webhook deliveries with, when it is the
-    /// receiver (`INKAN_SITE_WEBHOOK_SECRET`; `None`: one made at start, known to this process
-    /// only).
-    pub site_webhook_secret: Option<SecretString>,
+    /// The origin of the relying party's web pages (`INKAN_RP_WEB_ORIGIN`): the enrolled app
+    /// takes same-device approval requests from pages of this origin only. `None`: the public
+    /// origin (pages served by the same origin as the API).
+    pub rp_web_origin: Option<String>,
 }
-
-/// The site's SQLite database next to the verifier's (`inkan.sqlite3` gives
-/// `inkan-site.sqlite3`); an in-memory URL stays in memory, a separate database all the same.
-pub fn site_database_beside(database_url: &str) -> String {
-    match database_url.rsplit_once(".sqlite3") {
-        Some((stem, rest)) => format!("{stem}-site.sqlite3{rest}"),
-        None => database_url.to_owned(),
-    }
-}
-
-/// The sender `--dev` uses when none is configured.
-pub const DEV_MAIL_FROM: &str = "Inkan Securities demo <no-reply@inkan.example>";
 
 impl Settings {
     /// Settings for tests and embedding: a fresh random signing key, given origin and database.
     pub fn for_tests(public_origin: &str, database_url: &str) -> Self {
         Settings {
-            app_loopback_port: Some(inkan_protocol::DEFAULT_LOOPBACK_PORT),
             public_origin: public_origin.to_owned(),
             listen: "127.0.0.1:0".parse().expect("loopback address"),
             database_url: database_url.to_owned(),
-            site_database_url: site_database_beside(database_url),
             rp_api_key: SecretString::new(crate::random_token(32)),
             signing_key: crate::random_signing_key(),
             secret_keys: crate::secrets::SecretKeys::parse(&crate::secrets::SecretKeys::generate_spec("test"))
                 .expect("a generated key parses"),
             dev: true,
             limits: Limits::default(),
-            mail: MailTransport::InsecureDevOutbox,
-            mail_from: DEV_MAIL_FROM.to_owned(),
-            dkim: None,
-            geo: crate::site::geo::GeoSettings::default(),
             trust_x_forwarded_for: false,
             webhook: None,
-            site_webhook_secret: None,
+            rp_web_origin: None,
         }
     }
 
@@ -370,31 +222,15 @@ impl Settings {
             self.rp_api_key.expose().len() >= 16,
             "the relying-party API key must be at least 16 characters"
         );
-        if !self.dev {
-            anyhow::ensure!(
-                matches!(self.mail, MailTransport::Smtp { .. }),
-                "production settings need an SMTP server (the mail outbox is for --dev)"
-            );
-            anyhow::ensure!(
-                self.dkim.is_some(),
-                "production settings need a DKIM key for outgoing mail (INKAN_DKIM_SELECTOR, INKAN_DKIM_DOMAIN, INKAN_DKIM_KEY_FILE): unsigned mail fails DMARC"
-            );
-        }
-        if let Some(dkim) = &self.dkim {
-            crate::mail::DkimSigner::new(dkim, &self.mail_from)?;
-        }
-        anyhow::ensure!(self.limits.max_failed_logins >= 1, "max_failed_logins must be at least 1");
-        anyhow::ensure!(
-            self.limits.web_session_extension_window_secs < self.limits.web_session_secs,
-            "the session extension window must be shorter than the session"
-        );
         anyhow::ensure!((2..=6).contains(&self.limits.number_match_digits), "number_match_digits must be 2 to 6");
         anyhow::ensure!(self.limits.rp_events_page_max >= 1, "rp_events_page_max must be at least 1");
-        if let Some(secret) = &self.site_webhook_secret {
+        if let Some(web) = &self.rp_web_origin {
+            let normal = inkan_protocol::uri::normalize_origin(web)
+                .map_err(|e| anyhow::anyhow!("{RP_WEB_ORIGIN_ENV} {web:?}: {e}"))?;
+            anyhow::ensure!(&normal == web, "{RP_WEB_ORIGIN_ENV} must be written as {normal:?}");
             anyhow::ensure!(
-                secret.expose().len() >= inkan_protocol::webhook::MIN_SECRET_BYTES,
-                "{SITE_WEBHOOK_SECRET_ENV} must be at least {} characters",
-                inkan_protocol::webhook::MIN_SECRET_BYTES
+                self.dev || web.starts_with("https://"),
+                "{RP_WEB_ORIGIN_ENV} must be https (plain http is for --dev)"
             );
         }
         if let Some(hook) = &self.webhook {
@@ -414,45 +250,6 @@ impl Settings {
     }
 }
 
-/// File name of the DKIM key that `--dev` keeps in the data directory.
-pub const INSECURE_DEV_DKIM_KEY_FILE: &str = "insecure-dev-dkim-key";
-/// The DKIM selector `--dev` signs with when none is configured.
-pub const DEV_DKIM_SELECTOR: &str = "inkan-dev";
-
-/// Reads a private key file, refusing one that its group or others can read (unix).
-pub fn read_private_key_file(path: &Path) -> anyhow::Result<SecretString> {
-    let shown = path.display();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)
-            .map_err(|e| anyhow::anyhow!("鍵ファイル {shown} を読めません / cannot read the key file {shown}: {e}"))?
-            .permissions()
-            .mode();
-        anyhow::ensure!(
-            mode & 0o077 == 0,
-            "鍵ファイル {shown} を所有者以外も読めます / the key file {shown} is readable by others (mode {:o}; chmod 600 it)",
-            mode & 0o777
-        );
-    }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("鍵ファイル {shown} を読めません / cannot read the key file {shown}: {e}"))?;
-    Ok(SecretString::new(text))
-}
-
-/// The `--dev` DKIM key (Ed25519): read from the data directory, or made there (mode 0600).
-pub fn load_or_create_dev_dkim_key(data_dir: &Path) -> anyhow::Result<SecretString> {
-    let path = data_dir.join(INSECURE_DEV_DKIM_KEY_FILE);
-    if path.exists() {
-        return read_private_key_file(&path);
-    }
-    let mut seed = Zeroizing::new([0u8; 32]);
-    getrandom::fill(&mut *seed).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    let text = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, *seed);
-    write_private_file(&path, text.as_bytes())?;
-    Ok(SecretString::new(text))
-}
-
 /// Loads the development signing key from the data directory, creating it (mode 0600) on
 /// first start. Only `--dev` calls this; production passes the key in the environment.
 pub fn load_or_create_dev_signing_key(data_dir: &Path) -> anyhow::Result<SigningKey> {
@@ -463,7 +260,7 @@ pub fn load_or_create_dev_signing_key(data_dir: &Path) -> anyhow::Result<Signing
     }
     let key = crate::random_signing_key();
     let encoded = Zeroizing::new(inkan_protocol::keys::b64(&key.to_bytes()));
-    write_private_file(&path, encoded.as_bytes())?;
+    inkan_kit::write_private_file(&path, encoded.as_bytes())?;
     Ok(key)
 }
 
@@ -474,24 +271,11 @@ pub fn load_or_create_dev_secret_keys(data_dir: &Path) -> anyhow::Result<crate::
         Ok(text) => Zeroizing::new(text.trim().to_owned()),
         Err(_) => {
             let spec = crate::secrets::SecretKeys::generate_spec("dev");
-            write_private_file(&path, spec.as_bytes())?;
+            inkan_kit::write_private_file(&path, spec.as_bytes())?;
             spec
         }
     };
     Ok(crate::secrets::SecretKeys::parse(&spec)?)
-}
-
-fn write_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)?.write_all(bytes)?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -510,14 +294,14 @@ mod tests {
             env(&[
                 ("INKAN_LIMIT_CHALLENGE_TTL_SECS", "60"),
                 ("PATH", "/bin"),
-                ("INKAN_LIMIT_WITHDRAWAL_PUSH_ONLY_ALLOWED", "false"),
+                ("INKAN_LIMIT_NUMBER_MATCH_DIGITS", "4"),
             ]),
         )
         .unwrap();
         assert_eq!(limits.max_open_challenges, 5);
         assert_eq!(limits.challenge_ttl_secs, 60, "the environment wins");
-        assert!(!limits.withdrawal_push_only_allowed);
-        assert_eq!(limits.max_failed_logins, Limits::default().max_failed_logins);
+        assert_eq!(limits.number_match_digits, 4);
+        assert_eq!(limits.max_long_poll_secs, Limits::default().max_long_poll_secs);
     }
 
     #[test]

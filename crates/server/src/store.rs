@@ -3,19 +3,10 @@
 //! Each method is one statement or one short transaction; the service decides, the store
 //! records. Migrations live in `crates/server/migrations` and run at start.
 
-use std::str::FromStr;
-
-use anyhow::Context;
-use std::time::Duration;
-
 use inkan_protocol::{ChallengeState, FailedFactor, RpEvent, RpEventData};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{FromRow, SqlitePool};
 
-/// Connections in the read pool; readers proceed side by side under WAL.
-pub const READ_CONNECTIONS: u32 = 8;
-/// How long a statement waits for the write lock before failing.
-pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub use inkan_kit::sqlite::{AuditEntry, AuditRow, BUSY_TIMEOUT, READ_CONNECTIONS, open_sqlite};
 
 /// SQLite allows one writer at a time. Writes go through a one-connection pool, so this
 /// process's writers wait their turn in an async queue instead of colliding on the database
@@ -111,42 +102,9 @@ pub struct NewChallenge<'a> {
     pub expires_at: i64,
 }
 
-/// An audit event as read back: at, event, device, challenge, detail (JSON text).
-pub type AuditRow = (i64, String, Option<String>, Option<String>, String);
-
-/// One audit row: at, event, account, device, challenge, detail (JSON text).
-const INSERT_AUDIT: &str =
-    "INSERT INTO audit_events (at, event, account_id, device_id, challenge_id, detail) VALUES (?, ?, ?, ?, ?, ?)";
 /// Moves a challenge to a final state only if it is still pending: state, decided_at,
 /// device, decision signature, id.
 const FINISH_PENDING_CHALLENGE: &str = "UPDATE challenges SET state = ?, decided_at = ?, device_id = ?, decision_signature = ? WHERE id = ? AND state = 'pending'";
-
-/// An audit row to write inside another statement's transaction, so that the change and its
-/// record commit together (or neither does).
-pub struct AuditEntry<'a> {
-    pub at: i64,
-    pub event: &'a str,
-    pub account_id: Option<&'a str>,
-    pub device_id: Option<&'a str>,
-    pub challenge_id: Option<&'a str>,
-    pub detail: serde_json::Value,
-}
-
-impl AuditEntry<'_> {
-    /// Writes the row on `conn`: a transaction's connection (`&mut *tx`), or the write pool.
-    pub async fn write<'c>(&self, conn: impl sqlx::Executor<'c, Database = sqlx::Sqlite>) -> sqlx::Result<()> {
-        sqlx::query(INSERT_AUDIT)
-            .bind(self.at)
-            .bind(self.event)
-            .bind(self.account_id)
-            .bind(self.device_id)
-            .bind(self.challenge_id)
-            .bind(self.detail.to_string())
-            .execute(conn)
-            .await?;
-        Ok(())
-    }
-}
 
 /// An event for the relying party, written inside the transaction of the change it reports
 /// (so the change and its event commit together, and the event is never lost afterwards).
@@ -228,32 +186,6 @@ impl PushStateChange {
             PushStateChange::Blocked(at) => at,
         }
     }
-}
-
-/// Opens (creating if missing) an SQLite database and runs `migrator` on it: one write
-/// connection and [`READ_CONNECTIONS`] readers, WAL, `synchronous = FULL`, foreign keys on.
-pub async fn open_sqlite(
-    database_url: &str,
-    migrator: &sqlx::migrate::Migrator,
-) -> anyhow::Result<(SqlitePool, SqlitePool)> {
-    let options = SqliteConnectOptions::from_str(database_url)?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        // FULL: every commit (a decision, a withdrawal, its audit row) is fsynced to the
-        // WAL before the answer goes out, so a power cut loses nothing that was answered.
-        // NORMAL in WAL mode survives a process crash but may lose the last commits on
-        // power loss. See ARCHITECTURE.md, "Durability".
-        .synchronous(SqliteSynchronous::Full)
-        .foreign_keys(true)
-        .busy_timeout(BUSY_TIMEOUT);
-    let path = options.get_filename().display().to_string();
-    let cannot = || format!("データベース {path} を開けません / cannot open the database {path}");
-    let writer =
-        SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.with_context(cannot)?;
-    migrator.run(&writer).await.with_context(cannot)?;
-    let reader =
-        SqlitePoolOptions::new().max_connections(READ_CONNECTIONS).connect_with(options).await.with_context(cannot)?;
-    Ok((writer, reader))
 }
 
 /// Everything the push limits look at, in one read: account, now.

@@ -6,7 +6,7 @@ use sqlx::FromRow;
 use sqlx::sqlite::SqlitePool;
 
 use crate::mail::Mail;
-use crate::store::{AuditEntry, AuditRow};
+use inkan_kit::sqlite::{AuditEntry, AuditRow};
 
 /// The site's database: one write connection, several readers.
 #[derive(Clone)]
@@ -155,7 +155,7 @@ pub(super) fn insert_bank_account_query(
 impl SiteStore {
     /// Opens (creating if missing) and migrates the site's database.
     pub async fn open(database_url: &str) -> anyhow::Result<SiteStore> {
-        let (writer, reader) = crate::store::open_sqlite(database_url, &sqlx::migrate!("./site_migrations")).await?;
+        let (writer, reader) = inkan_kit::sqlite::open_sqlite(database_url, &sqlx::migrate!("./migrations")).await?;
         Ok(SiteStore { writer, reader })
     }
 
@@ -805,7 +805,7 @@ async fn count_failure_in(
     .await?;
     let locked_now = locked_at == Some(now) && failed_logins == max;
     detail["failed"] = serde_json::json!(failed_logins);
-    let audit = |event, detail| crate::store::AuditEntry {
+    let audit = |event, detail| AuditEntry {
         at: now,
         event,
         account_id: Some(account_id),

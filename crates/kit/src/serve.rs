@@ -1,10 +1,10 @@
 //! The accept loop: HTTP/1 connections with the limits a public service needs, which
 //! `axum::serve` does not let us set.
 //!
-//! - A connection must send a request's headers within [`Limits::header_read_timeout_secs`],
+//! - A connection must send a request's headers within [`ServeLimits::header_read_timeout_secs`],
 //!   counted from the moment it is opened or becomes idle after a response (hyper's header
 //!   read timeout), so idle and slowloris connections are closed.
-//! - One client address may hold at most [`Limits::max_connections_per_client`] connections;
+//! - One client address may hold at most [`ServeLimits::max_connections_per_client`] connections;
 //!   past that a new connection gets `429 rate_limited` and is closed at once (0: no cap, for
 //!   a deployment behind a proxy, where every connection comes from the proxy).
 //! - Graceful shutdown: on the signal the listener stops accepting, every connection finishes
@@ -25,7 +25,15 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
-use crate::settings::Limits;
+/// What the accept loop enforces (each a named setting of the service that serves).
+#[derive(Debug, Clone, Copy)]
+pub struct ServeLimits {
+    /// A connection must send a request's headers within this long after it opens or after
+    /// its last response.
+    pub header_read_timeout_secs: u64,
+    /// Connections one client address may hold open at once (0: no cap).
+    pub max_connections_per_client: usize,
+}
 
 /// Things held open per key (connections per client address, live channels per device
 /// session); a [`Slot`] gives its place back on drop. Taking a slot checks and counts in one
@@ -89,7 +97,7 @@ const OVER_CAP: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\ncontent-type: applic
 pub async fn serve(
     listener: TcpListener,
     app: Router,
-    limits: &Limits,
+    limits: ServeLimits,
     counts: Arc<ConnectionCounts>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {

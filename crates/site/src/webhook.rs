@@ -35,13 +35,7 @@ pub async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let Some(secret) = &site.webhook_secret else {
-        return refuse(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "このサイトはWebhookを受け付けません / this site takes no webhook",
-        );
-    };
+    let secret = &site.settings.webhook_secret;
     let body = match body {
         Ok(b) => b,
         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -61,6 +55,9 @@ pub async fn receive(
         now,
         limits.webhook_tolerance_secs,
     );
+    if checked.is_err() {
+        site.webhook_refusals.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     match checked {
         Ok(()) => {}
         Err(WebhookRefusal::BadSignature) => {
@@ -117,6 +114,7 @@ pub async fn receive(
             return refuse(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "あとで再送してください / try again later");
         }
     };
+    site.webhook_deliveries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let processed = new.len();
     for (event, count) in new {
         let customer = match site.store.customer(&event.account_id).await {

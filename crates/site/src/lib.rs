@@ -1,12 +1,14 @@
-//! The brokerage demo web site, served by the same process as the device and relying-party
-//! APIs: customers, password login with the second factor (push with number matching, or the
+//! `inkan-site`: the brokerage demo web site, its own service with its own database: customers, password login with the second factor (push with number matching, or the
 //! e-mailed one-time code, or the app's offline code), risk-based step-up, 180-minute sessions,
 //! withdrawals, security settings, notifications by mail, recent activity, and the dev outbox.
 //!
 //! Server-rendered (maud), Japanese first with an English switch, one small script that only
-//! waits for approvals. It calls [`crate::service::Service`] like any relying party would, in
-//! process. Every form carries a CSRF token (double-submit cookie) and is checked for its
+//! waits for approvals. It uses the verifier only over the verifier's public relying-party API
+//! (`inkan-rp-client`) and takes the verifier's events at its signed webhook, like any
+//! brokerage's backend would; it does not depend on the verifier's crate. Every form carries a CSRF token (double-submit cookie) and is checked for its
 //! `Origin`; every field has a length limit.
+
+#![forbid(unsafe_code)]
 
 pub mod codes;
 pub mod customers;
@@ -15,6 +17,7 @@ pub mod destinations;
 pub mod geo;
 pub mod i18n;
 pub mod login;
+pub mod mail;
 pub mod notify;
 pub mod pages;
 pub mod passkey_db;
@@ -23,6 +26,7 @@ pub mod password;
 pub mod risk;
 pub mod seed;
 pub mod session;
+pub mod settings;
 pub mod webhook;
 
 use std::collections::HashMap;
@@ -41,14 +45,15 @@ use axum::routing::{get, post};
 use maud::html;
 use subtle::ConstantTimeEq;
 
-use crate::error::ApiError;
 use crate::mail::Mailer;
-use crate::service::SharedService;
 use db::CustomerRow;
 use i18n::{Lang, T};
 use session::{SessionCheck, SessionRule};
 
-pub use crate::mask::{mask_email, mask_phone, mask_tail};
+pub use inkan_kit::mask::{mask_email, mask_phone, mask_tail};
+pub use inkan_kit::{client_ip, qr, random_bytes, random_id, random_number, random_token, sha256};
+pub use inkan_protocol::clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use settings::{Limits, Settings};
 
 pub const SESSION_COOKIE: &str = "inkan_session";
 pub const LOGIN_COOKIE: &str = "inkan_login";
@@ -70,9 +75,11 @@ pub const MAX_PASSWORD_FIELD_CHARS: usize = 64;
 /// Longest account number field.
 pub const MAX_ACCOUNT_FIELD_CHARS: usize = 32;
 
-/// The site's state: the service it fronts, where its mail goes, its session rule.
+/// The site's state: its settings and database, where its mail goes, its session rule, and
+/// the verifier it reaches over HTTP.
 pub struct Site {
-    pub service: SharedService,
+    pub settings: Settings,
+    pub clock: SharedClock,
     /// The site's own database.
     pub store: db::SiteStore,
     pub mailer: Arc<dyn Mailer>,
@@ -87,34 +94,39 @@ pub struct Site {
     csp: HeaderValue,
     /// Place, country and network of an address, for the risk check, the device and mail.
     pub geo: geo::Geo,
-    /// The secret the verifier signs its webhook deliveries with (`None`: the verifier
-    /// delivers to another relying party; this site refuses every delivery).
-    pub webhook_secret: Option<crate::settings::SecretString>,
     /// The verifier, reached over its public relying-party API like any brokerage reaches it.
     pub verifier: inkan_rp_client::RpClient,
     /// Woken after a webhook delivery was processed (the enrollment page waits on it).
     pub events_processed: tokio::sync::Notify,
+    /// Login and passkey-login starts per client ([`Limits::unauthenticated_per_minute_per_client`]).
+    pub unauthenticated: inkan_kit::ratelimit::RateLimiter,
+    /// Passkey ceremonies refused for a cap, since start (`/metrics`).
+    pub passkey_ceremonies_refused: std::sync::atomic::AtomicU64,
+    /// Webhook deliveries taken, and refused, since start (`/metrics`).
+    pub webhook_deliveries: std::sync::atomic::AtomicU64,
+    pub webhook_refusals: std::sync::atomic::AtomicU64,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    /// Open connections per client address (the accept loop's cap).
+    connections: Arc<inkan_kit::serve::ConnectionCounts>,
 }
 
 pub type SharedSite = Arc<Site>;
 
 impl Site {
     pub fn new(
-        service: SharedService,
+        settings: Settings,
+        clock: SharedClock,
         store: db::SiteStore,
         mailer: Arc<dyn Mailer>,
-        outbox_page: bool,
         geo: geo::Geo,
-        webhook_secret: Option<crate::settings::SecretString>,
         verifier: inkan_rp_client::RpClient,
     ) -> SharedSite {
-        let limits = &service.settings.limits;
+        let limits = &settings.limits;
         let rule = SessionRule {
             lifetime_secs: limits.web_session_secs,
             extension_window_secs: limits.web_session_extension_window_secs,
         };
-        let webauthn = match passkeys::relying_party(&service.settings.public_origin, limits.passkey_ceremony_ttl_secs)
-        {
+        let webauthn = match passkeys::relying_party(&settings.public_origin, limits.passkey_ceremony_ttl_secs) {
             Ok(rp) => Some(rp),
             Err(why) => {
                 tracing::warn!(%why, "passkeys are off");
@@ -122,12 +134,15 @@ impl Site {
             }
         };
         let loopback_url =
-            service.settings.app_loopback_port.map(|port| format!("http://127.0.0.1:{port}{LOOPBACK_APPROVE_PATH}"));
+            settings.app_loopback_port.map(|port| format!("http://127.0.0.1:{port}{LOOPBACK_APPROVE_PATH}"));
         let connect = loopback_url.as_deref().map(|u| u.trim_end_matches(LOOPBACK_APPROVE_PATH)).unwrap_or("");
         let csp = HeaderValue::from_str(&format!("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' {connect}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"))
             .expect("CSP is ASCII");
+        let outbox_page = matches!(settings.mail, settings::MailTransport::InsecureDevOutbox);
+        let unauthenticated = inkan_kit::ratelimit::RateLimiter::new(limits.unauthenticated_per_minute_per_client, 60);
         Arc::new(Site {
-            service,
+            settings,
+            clock,
             store,
             mailer,
             rule,
@@ -136,18 +151,31 @@ impl Site {
             loopback_url,
             csp,
             geo,
-            webhook_secret,
             verifier,
             events_processed: tokio::sync::Notify::new(),
+            unauthenticated,
+            passkey_ceremonies_refused: Default::default(),
+            webhook_deliveries: Default::default(),
+            webhook_refusals: Default::default(),
+            shutdown: tokio::sync::watch::Sender::new(false),
+            connections: Arc::new(inkan_kit::serve::ConnectionCounts::default()),
         })
     }
 
     pub fn now(&self) -> i64 {
-        self.service.now()
+        self.clock.now()
+    }
+
+    /// Resolves when the site begins to stop (waiting pages answer at once).
+    pub fn stopping(&self) -> impl std::future::Future<Output = ()> + Send + use<> {
+        let mut rx = self.shutdown.subscribe();
+        async move {
+            let _ = rx.wait_for(|stopping| *stopping).await;
+        }
     }
 
     fn secure_cookies(&self) -> bool {
-        self.service.settings.public_origin.starts_with("https://")
+        self.settings.public_origin.starts_with("https://")
     }
 
     /// `Set-Cookie` value: HttpOnly, SameSite=Lax, Secure over TLS; `max_age` None = until
@@ -163,13 +191,13 @@ impl Site {
         HeaderValue::from_str(&text).expect("cookie values are base64url")
     }
 
-    pub fn limits(&self) -> &crate::settings::Limits {
-        &self.service.settings.limits
+    pub fn limits(&self) -> &Limits {
+        &self.settings.limits
     }
 }
 
 pub fn router(site: SharedSite) -> Router {
-    let limit = site.service.settings.limits.max_body_bytes;
+    let limit = site.settings.limits.max_body_bytes;
     Router::new()
         .route("/", get(login::root))
         .route("/static/site.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], pages::CSS) }))
@@ -214,13 +242,138 @@ pub fn router(site: SharedSite) -> Router {
         .layer(axum::middleware::from_fn_with_state(site.clone(), site_layer))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(site.clone())
-        // The verifier's webhook: no browser, no CSRF cookie, its own body limit.
+        // The verifier's webhook and the operator's probes: no browser, no CSRF cookie.
+        .merge(
+            Router::new()
+                .route("/healthz", get(|| async { "ok" }))
+                .route("/livez", get(|| async { "ok" }))
+                .route("/readyz", get(ready))
+                .route("/metrics", get(metrics))
+                .with_state(site.clone()),
+        )
         .merge(
             Router::new()
                 .route(webhook::PATH, post(webhook::receive))
-                .layer(DefaultBodyLimit::max(site.service.settings.limits.webhook_max_body_bytes))
+                .layer(DefaultBodyLimit::max(site.settings.limits.webhook_max_body_bytes))
                 .with_state(site),
         )
+}
+
+/// Readiness: the site's database reads and writes. (The verifier's own readiness is the
+/// verifier's; a page that needs it says so when it is down.)
+async fn ready(State(site): State<SharedSite>) -> Response {
+    match site.store.check_ready(site.now()).await {
+        Ok(()) => "ready".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready: the site's database");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({"code": "database_unavailable", "message": "データベースを利用できません / the database is unavailable"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Prometheus text: the site's own counters.
+async fn metrics(State(site): State<SharedSite>) -> Response {
+    use std::sync::atomic::Ordering::Relaxed;
+    let lines = [
+        (
+            "inkan_site_database_unavailable_total",
+            "Requests answered database unavailable.",
+            inkan_kit::sqlite::DATABASE_UNAVAILABLE.load(Relaxed),
+        ),
+        (
+            "inkan_site_passkey_ceremonies_refused_total",
+            "Passkey ceremonies refused for a cap.",
+            site.passkey_ceremonies_refused.load(Relaxed),
+        ),
+        ("inkan_site_webhook_deliveries_total", "Webhook deliveries taken.", site.webhook_deliveries.load(Relaxed)),
+        (
+            "inkan_site_webhook_refusals_total",
+            "Webhook deliveries refused (signature, time, format).",
+            site.webhook_refusals.load(Relaxed),
+        ),
+        (
+            "inkan_site_connections_refused_total",
+            "Connections refused over the per-client cap.",
+            site.connections.refused.load(Relaxed),
+        ),
+    ];
+    let mut text = String::new();
+    for (name, help, value) in lines {
+        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+}
+
+/// The site running in this process.
+pub struct RunningSite {
+    pub addr: std::net::SocketAddr,
+    pub site: SharedSite,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningSite {
+    /// Graceful shutdown: waiting pages answer at once, requests in flight finish; after
+    /// [`Limits::shutdown_grace_secs`] whatever is left is dropped.
+    pub async fn stop(mut self) {
+        self.site.shutdown.send_replace(true);
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let grace = std::time::Duration::from_secs(self.site.settings.limits.shutdown_grace_secs);
+        if tokio::time::timeout(grace, &mut self.task).await.is_err() {
+            tracing::warn!(?grace, "connections still open after the grace period: dropping them");
+            self.task.abort();
+            let _ = (&mut self.task).await;
+        }
+    }
+
+    /// Ends the site at once, as if the process were killed.
+    pub fn kill(self) {
+        self.site.shutdown.send_replace(true);
+        self.task.abort();
+    }
+}
+
+/// Opens the site's database, binds `listener` (or `settings.listen`), and serves until stopped.
+pub async fn start(
+    settings: Settings,
+    clock: SharedClock,
+    listener: Option<tokio::net::TcpListener>,
+) -> anyhow::Result<RunningSite> {
+    settings.check()?;
+    let store = db::SiteStore::open(&settings.database_url).await?;
+    let listener = match listener {
+        Some(l) => l,
+        None => tokio::net::TcpListener::bind(settings.listen).await?,
+    };
+    let addr = listener.local_addr()?;
+    let mailer: Arc<dyn mail::Mailer> = match &settings.mail {
+        settings::MailTransport::InsecureDevOutbox => {
+            Arc::new(mail::InsecureDevOutbox { store: store.clone(), clock: clock.clone() })
+        }
+        settings::MailTransport::Smtp { url } => {
+            Arc::new(mail::SmtpMailer::new(url.expose(), &settings.mail_from, settings.dkim.as_ref())?)
+        }
+    };
+    let geo = geo::Geo::open(&settings.geo)?;
+    let verifier = inkan_rp_client::RpClient::new(&settings.verifier_url, settings.rp_api_key.expose())?;
+    let site = Site::new(settings, clock, store, mailer, geo, verifier);
+    let app = router(site.clone()).layer(axum::middleware::from_fn(inkan_kit::request_span));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let limits = site.settings.limits.serve();
+    let connections = site.connections.clone();
+    let task = tokio::spawn(async move {
+        inkan_kit::serve::serve(listener, app, limits, connections, async {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    Ok(RunningSite { addr, site, shutdown: Some(tx), task })
 }
 
 /// A CSRF token for this browser: the cookie's, or a fresh one this response sets.
@@ -284,7 +437,7 @@ impl FromRequestParts<SharedSite> for Visitor {
     async fn from_request_parts(parts: &mut Parts, site: &SharedSite) -> Result<Self, Self::Rejection> {
         let lang = cookie_value(&parts.headers, LANG_COOKIE).and_then(Lang::parse).unwrap_or_default();
         let csrf = parts.extensions.get::<CsrfToken>().map(|t| t.0.clone()).unwrap_or_default();
-        let ip = crate::client_ip(parts, site.service.settings.trust_x_forwarded_for);
+        let ip = crate::client_ip(parts, site.settings.trust_x_forwarded_for);
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
@@ -419,7 +572,7 @@ impl FromRequest<SharedSite> for Form {
 
     async fn from_request(req: Request, site: &SharedSite) -> Result<Self, SiteError> {
         if let Some(origin) = req.headers().get(header::ORIGIN)
-            && origin.as_bytes() != site.service.settings.public_origin.as_bytes()
+            && origin.as_bytes() != site.settings.public_origin.as_bytes()
         {
             return Err(SiteError::Csrf);
         }
@@ -469,8 +622,8 @@ pub enum SiteError {
 
 impl From<sqlx::Error> for SiteError {
     fn from(e: sqlx::Error) -> Self {
-        if crate::error::is_unavailable(&e) {
-            crate::metrics::DATABASE_UNAVAILABLE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if inkan_kit::sqlite::is_unavailable(&e) {
+            inkan_kit::sqlite::DATABASE_UNAVAILABLE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::warn!(error = %e, "database unavailable");
             return SiteError::Unavailable;
         }
@@ -496,15 +649,6 @@ impl From<inkan_rp_client::RpError> for SiteError {
 /// or the verifier's (a malformed request, an outage): an error page.
 pub fn is_refusal(e: &inkan_rp_client::RpError) -> bool {
     matches!(e, inkan_rp_client::RpError::Api { status, .. } if !matches!(status, 400 | 401 | 422) && *status < 500)
-}
-
-impl From<ApiError> for SiteError {
-    fn from(e: ApiError) -> Self {
-        if let ApiError::DatabaseUnavailable(_) = e {
-            return SiteError::Unavailable;
-        }
-        SiteError::Internal(anyhow::anyhow!("{}: {e}", e.code().as_str()))
-    }
 }
 
 impl SiteError {

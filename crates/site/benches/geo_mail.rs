@@ -1,7 +1,7 @@
 //! What the place check and the mail signature cost: one `Geo::locate` (City and ASN lookups
 //! in the MaxMind test databases) per login, and one message built and DKIM-signed per mail,
 //! with an RSA-2048 key (from openssl) and with an Ed25519 key.
-//! Run: `cargo bench -p inkan-server --bench geo_mail` (needs `scripts/fetch-test-mmdb` and
+//! Run: `cargo bench -p inkan-site --bench geo_mail` (needs `scripts/fetch-test-mmdb` and
 //! openssl, which `scripts/install-deps` provides).
 
 use std::hint::black_box;
@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use inkan_server::mail::{DkimSigner, Mail, build_message};
-use inkan_server::settings::{DkimSettings, SecretString};
-use inkan_server::site::geo::{Geo, GeoSettings};
+use inkan_site::geo::{Geo, GeoSettings};
+use inkan_site::mail::{DkimSigner, Mail, build_message};
+use inkan_site::settings::{DkimSettings, SecretString};
 
 fn repo_script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts").join(name)

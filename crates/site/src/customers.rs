@@ -25,7 +25,7 @@ use super::{
     Customer, Form, MAX_EMAIL_CHARS, MAX_PASSWORD_FIELD_CHARS, SharedSite, SiteError, SiteResult, Visitor, mask_email,
     mask_phone, mask_tail, see_other,
 };
-use crate::store::AuditEntry;
+use inkan_kit::sqlite::AuditEntry;
 
 fn yen(lang: Lang, amount: i64) -> String {
     T::Yen.fill(lang, &[&group_thousands(amount.unsigned_abs())])
@@ -553,7 +553,7 @@ pub async fn enroll_status(
             _ = woken => {}
             _ = tick => {}
             // The server is stopping: answer now (not settled: the page asks again).
-            _ = site.service.stopping() => return Ok(Json(json!({"settled": false}))),
+            _ = site.stopping() => return Ok(Json(json!({"settled": false}))),
         }
         if tokio::time::Instant::now() >= deadline {
             return Ok(Json(json!({"settled": false})));
@@ -684,7 +684,7 @@ pub async fn change_email(State(site): State<SharedSite>, v: Visitor, c: Custome
 
 // ---- activity, outbox, operators -------------------------------------------------------
 
-fn audit_table(v: &Visitor, rows: &[crate::store::AuditRow], with_account: bool) -> Markup {
+fn audit_table(v: &Visitor, rows: &[inkan_kit::sqlite::AuditRow], with_account: bool) -> Markup {
     html! {
         table #activity {
             tr { th { (v.t(T::When)) } th { (v.t(T::What)) } th { (v.t(T::Details)) } }
@@ -747,7 +747,7 @@ pub async fn operator_audit(
         .and_then(|h| h.strip_prefix("Basic "))
         .and_then(|b| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b).ok())
         .unwrap_or_default();
-    let want = format!("operator:{}", site.service.settings.rp_api_key.expose());
+    let want = format!("operator:{}", site.settings.rp_api_key.expose());
     if !bool::from(Sha256::digest(&given).ct_eq(&Sha256::digest(want.as_bytes()))) {
         return Ok((
             StatusCode::UNAUTHORIZED,

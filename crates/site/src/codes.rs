@@ -43,7 +43,7 @@ pub async fn send(site: &SharedSite, customer: &CustomerRow, purpose: &str, subj
     }
     let now = site.now();
     let id = crate::random_id(16);
-    let code = zeroize::Zeroizing::new(crate::service::random_number(EMAIL_CODE_DIGITS));
+    let code = zeroize::Zeroizing::new(crate::random_number(EMAIL_CODE_DIGITS));
     let ttl = site.limits().email_code_ttl_secs;
     store
         .insert_email_code(NewEmailCode {

@@ -139,7 +139,7 @@ pub(super) async fn open_ceremony(
     let now = site.now();
     let limits = site.limits();
     // Counted by the same client key as the rate limits (an IPv6 client by its /64).
-    let client = crate::ratelimit::client_key(v.ip).to_string();
+    let client = inkan_kit::ratelimit::client_key(v.ip).to_string();
     let opened = site
         .store
         .insert_ceremony(
@@ -160,7 +160,7 @@ pub(super) async fn open_ceremony(
         CeremonyOpened::Opened => Ok(token),
         CeremonyOpened::ServerFull => Err(PasskeyRefusal::Busy),
         CeremonyOpened::ClientFull => {
-            site.service.metrics.limited(crate::metrics::Limited::PasskeyCeremonies);
+            site.passkey_ceremonies_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Err(PasskeyRefusal::TooManyFromClient)
         }
     })
@@ -345,7 +345,7 @@ pub async fn remove(
 
 pub async fn login_start(State(site): State<SharedSite>, v: Visitor, _form: Form) -> SiteResult<Response> {
     let Some(wa) = site.webauthn.as_ref() else { return Ok(PasskeyRefusal::Unavailable.respond(&v)) };
-    if !site.service.unauthenticated.allow(v.ip, site.now()) {
+    if !site.unauthenticated.allow(v.ip, site.now()) {
         return Ok(PasskeyRefusal::TooManyFromClient.respond(&v));
     }
     let (mut options, state) =

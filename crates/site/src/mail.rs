@@ -20,7 +20,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::settings::DkimSettings;
 
-use crate::site::db::SiteStore;
+use crate::db::SiteStore;
 
 /// One mail: plain text, Japanese first, English second.
 #[derive(Debug, Clone, PartialEq, Eq)]

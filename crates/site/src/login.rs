@@ -101,7 +101,7 @@ pub async fn password_matches(password: &str, hash: &str) -> bool {
 }
 
 pub async fn login_submit(State(site): State<SharedSite>, v: Visitor, form: Form) -> SiteResult<Response> {
-    if !site.service.unauthenticated.allow(v.ip, site.now()) {
+    if !site.unauthenticated.allow(v.ip, site.now()) {
         return Err(super::SiteError::RateLimited);
     }
     let account = form.field("account", MAX_ACCOUNT_FIELD_CHARS)?.trim().to_owned();

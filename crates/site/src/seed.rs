@@ -56,7 +56,7 @@ pub async fn create_customer(store: &SiteStore, spec: CustomerSpec, now: i64) ->
         account_id: spec.account_id.clone(),
         bank: "みずほ銀行 / Mizuho Bank".into(),
         branch: "渋谷支店 / Shibuya".into(),
-        number: crate::service::random_number(7),
+        number: crate::random_number(7),
         holder: "ヤマダ タロウ".into(),
         usable_from: 0,
     };

@@ -1,0 +1,93 @@
+//! SQLite as both services open it, and the append-only audit row both write.
+
+use std::str::FromStr;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+/// Connections in the read pool; readers proceed side by side under WAL.
+pub const READ_CONNECTIONS: u32 = 8;
+/// How long a statement waits for the write lock before failing.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Requests answered "database unavailable" since start (each service's `/metrics`).
+pub static DATABASE_UNAVAILABLE: AtomicU64 = AtomicU64::new(0);
+
+/// Opens (creating if missing) an SQLite database and runs `migrator` on it: one write
+/// connection and [`READ_CONNECTIONS`] readers, WAL, `synchronous = FULL`, foreign keys on.
+pub async fn open_sqlite(
+    database_url: &str,
+    migrator: &sqlx::migrate::Migrator,
+) -> anyhow::Result<(SqlitePool, SqlitePool)> {
+    let options = SqliteConnectOptions::from_str(database_url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // FULL: every commit (a decision, a withdrawal, its audit row) is fsynced to the
+        // WAL before the answer goes out, so a power cut loses nothing that was answered.
+        // NORMAL in WAL mode survives a process crash but may lose the last commits on
+        // power loss. See ARCHITECTURE.md, "Durability".
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(BUSY_TIMEOUT);
+    let path = options.get_filename().display().to_string();
+    let cannot = || format!("データベース {path} を開けません / cannot open the database {path}");
+    let writer =
+        SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.with_context(cannot)?;
+    migrator.run(&writer).await.with_context(cannot)?;
+    let reader =
+        SqlitePoolOptions::new().max_connections(READ_CONNECTIONS).connect_with(options).await.with_context(cannot)?;
+    Ok((writer, reader))
+}
+
+/// An audit event as read back: at, event, device, challenge, detail (JSON text).
+pub type AuditRow = (i64, String, Option<String>, Option<String>, String);
+
+/// One audit row: at, event, account, device, challenge, detail (JSON text).
+const INSERT_AUDIT: &str =
+    "INSERT INTO audit_events (at, event, account_id, device_id, challenge_id, detail) VALUES (?, ?, ?, ?, ?, ?)";
+
+/// An audit row to write inside another statement's transaction, so that the change and its
+/// record commit together (or neither does).
+pub struct AuditEntry<'a> {
+    pub at: i64,
+    pub event: &'a str,
+    pub account_id: Option<&'a str>,
+    pub device_id: Option<&'a str>,
+    pub challenge_id: Option<&'a str>,
+    pub detail: serde_json::Value,
+}
+
+impl AuditEntry<'_> {
+    /// Writes the row on `conn`: a transaction's connection (`&mut *tx`), or the write pool.
+    pub async fn write<'c>(&self, conn: impl sqlx::Executor<'c, Database = sqlx::Sqlite>) -> sqlx::Result<()> {
+        sqlx::query(INSERT_AUDIT)
+            .bind(self.at)
+            .bind(self.event)
+            .bind(self.account_id)
+            .bind(self.device_id)
+            .bind(self.challenge_id)
+            .bind(self.detail.to_string())
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Whether a database error is the database being unavailable (full disk, I/O error, read-only
+/// file, lock held too long, connection lost or refused) rather than a fault in the request or
+/// the code: those answer 503 and recover by themselves when the database does.
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            // SQLite's primary result codes (the low byte of the extended code).
+            let primary = db.code().and_then(|c| c.parse::<i32>().ok()).map(|c| c & 0xff);
+            // SQLITE_BUSY 5, LOCKED 6, READONLY 8, IOERR 10, FULL 13, CANTOPEN 14, PROTOCOL 15.
+            matches!(primary, Some(5 | 6 | 8 | 10 | 13 | 14 | 15))
+        }
+        _ => false,
+    }
+}
