@@ -47,6 +47,17 @@ pub struct TestServer {
     pub addr: std::net::SocketAddr,
 }
 
+/// A binary of this workspace (`inkan-server`, `inkan-site`, `inkan`), in the target directory
+/// the test executable runs from; tests that run the services as separate processes use it.
+/// `cargo build --workspace --bins` (which `scripts/test` runs) builds them.
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary");
+    let dir = exe.parent().and_then(std::path::Path::parent).expect("target/debug");
+    let path = dir.join(name);
+    assert!(path.exists(), "{} is missing: build it first (cargo build --workspace --bins)", path.display());
+    path
+}
+
 /// Binds `addr` again, waiting out the old listener's close.
 async fn rebind(addr: std::net::SocketAddr) -> TcpListener {
     let mut tries = 0;
