@@ -212,6 +212,14 @@ pub fn typescript_bindings() -> String {
     out.push_str(&format!(
         "export const EVENTS = {{ inbox: \"{EVENT_INBOX}\", accounts: \"{EVENT_ACCOUNTS}\", link: \"{EVENT_LINK}\", sameDevice: \"{EVENT_SAME_DEVICE}\" }} as const;\n"
     ));
+    // The one registry of error texts (inkan_protocol::error_text), Japanese and English.
+    out.push_str("\n/** Every error code's text, from `inkan_protocol::error_text::ERROR_TEXTS`. */\n");
+    out.push_str("export const ERROR_TEXTS: Record<string, { ja: string; en: string }> = {\n");
+    for e in inkan_protocol::error_text::ERROR_TEXTS {
+        let js = |t: &str| serde_json::to_string(t).expect("a string");
+        out.push_str(&format!("  {}: {{ ja: {}, en: {} }},\n", e.code, js(e.ja), js(e.en)));
+    }
+    out.push_str("};\n");
     out
 }
 

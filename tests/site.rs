@@ -135,7 +135,8 @@ async fn a_denied_or_not_me_push_stops_the_login_and_says_why() {
     // Further pushes are blocked; the page offers the e-mail code instead, and a mail went out.
     v.login_password(&account, PASSWORD).await;
     let page = v.get("/login/verify").await;
-    assert!(page.text().contains("push_blocked"), "{}", page.text());
+    assert!(page.text().contains("プッシュ通知は停止されています"), "{}", page.text());
+    assert!(!page.text().contains("push_blocked"), "no raw code on the page: {}", page.text());
     t.mail_with("Not me").await;
     device.remove(&acct).await.unwrap();
 }
@@ -759,7 +760,7 @@ async fn a_withdrawal_whose_push_cannot_be_made_is_recorded_and_refused() {
             &[("amount", "50000"), ("destination", &destination), ("withdrawal_password", WITHDRAWAL_PASSWORD)],
         )
         .await;
-    assert!(page.text().contains("push_blocked"), "{}", page.text());
+    assert!(page.text().contains("プッシュ通知は停止されています"), "{}", page.text());
     assert!(v.get("/home").await.text().contains("3,000,000円"), "no money moved");
     let rows = t.audit_rows(&account).await;
     let requested = rows.iter().find(|r| r["event"] == "withdrawal_requested").expect("the request is recorded");

@@ -1,6 +1,7 @@
 // Every word the window shows, Japanese first and English second. Views take text only from
 // here; error codes (from the core, the server or the shell) map to sentences in `errors`.
 import type { Language } from "./bindings";
+import { ERROR_TEXTS } from "./bindings";
 
 const ja = {
   appName: "Inkan 印鑑",
@@ -258,106 +259,11 @@ const en: Catalogue = {
   errorTitle: "Error",
 };
 
-// Sentences for error codes. Unknown codes fall back to `unknown` (with the code shown).
-const errorsJa: Record<string, string> = {
-  uri_empty: "リンクが空です。",
-  uri_too_long: "リンクが長すぎます。",
-  uri_not_a_link: "リンクではありません。inkan://enroll? で始まる登録用リンクを貼り付けてください。",
-  uri_wrong_scheme: "Inkan の登録用リンクではありません。",
-  uri_wrong_action: "登録用のリンクではありません。",
-  uri_unsupported_version: "このアプリでは読めない形式のリンクです。アプリを更新してください。",
-  uri_missing_field: "リンクが途中で切れているようです。もう一度コピーしてください。",
-  uri_duplicate_field: "リンクの形式が正しくありません。",
-  uri_unknown_field: "リンクの形式が正しくありません。",
-  uri_bad_origin: "リンクのサーバーのアドレスが正しくありません。",
-  uri_bad_ticket: "リンクの登録コードが正しくありません。",
-  uri_bad_server_key: "リンクのサーバー鍵が正しくありません。",
-  uri_bad_label: "リンクの表示名が正しくありません。",
-  image_unreadable: "画像を読み込めませんでした。PNG か JPEG の画像を選んでください。",
-  image_too_large: "画像が大きすぎます。",
-  qr_not_found: "画像の中に QR コードが見つかりませんでした。",
-  qr_unreadable: "QR コードを読み取れませんでした。もう一度撮影してください。",
-  keychain_unavailable: "キーチェーンが使えません。端末のキーチェーン（鍵の保管庫）を有効にしてから、もう一度お試しください。",
-  keychain_locked: "キーチェーンがロックされています。ロックを解除してから、もう一度お試しください。",
-  passkey_wrong_origin: "このページは、パスキーを登録したサイトではありません。偽サイトの可能性があるため、パスキーは使われませんでした。",
-  passkey_not_found: "このサイト用のパスキーはこの端末にありません。",
-  passkey_failed: "パスキーの処理に失敗しました。もう一度お試しください。",
-  key_missing: "この口座の鍵がキーチェーンに見つかりません。口座を削除して登録し直してください。",
-  server_key_mismatch: "サーバーの鍵がリンクと一致しません。偽のサーバーの可能性があるため、登録を中止しました。",
-  ticket_unknown: "この登録用リンクは無効です。証券会社の画面で新しい QR コードを表示してください。",
-  ticket_expired: "この登録用リンクは期限切れです。新しい QR コードを表示してください。",
-  ticket_already_used: "この登録用リンクはすでに使われています。新しい QR コードを表示してください。",
-  server_unreachable: "サーバーに接続できません。ネットワークを確認して、もう一度お試しください。",
-  bad_response: "サーバーの応答を理解できませんでした。",
-  challenge_expired: "この依頼は期限切れです。",
-  challenge_not_found: "この依頼はもうありません。",
-  challenge_unknown: "この依頼はもうありません。",
-  challenge_not_pending: "この依頼はすでに処理されています。",
-  number_required: "画面に表示されている数字を入力してください。",
-  number_malformed: "数字の桁数が違います。",
-  number_mismatch: "数字が違うため、この依頼は拒否されました。ご自身の操作であれば、ログインまたは出金をやり直し、画面に表示された数字を入力してください。",
-  number_mismatch_try_again: "数字が違います。証券会社の画面に表示されている数字を確かめて、もう一度入力してください。",
-  device_revoked: "この端末は証券会社側で無効にされました。口座を削除して、必要なら登録し直してください。",
-  device_unknown: "この端末はサーバーに登録されていません。口座を削除して登録し直してください。",
-  push_blocked: "この口座へのプッシュ通知は停止されています。",
-  enroll_no_link: "先に登録用リンクか QR コードを読み取ってください。",
-  name_invalid: "名前は 1〜64 文字で入力してください。",
-  user_not_verified: "本人確認ができなかったため、承認していません。",
-  account_not_found: "この口座はもうありません。",
-  storage: "この端末のデータを読み書きできませんでした。",
-  clock_skew: "端末の時計がずれています。時刻を合わせてください。",
-  unknown: "予期しないエラーが起きました（{code}）。",
-};
-
-const errorsEn: Record<string, string> = {
-  uri_empty: "The link is empty.",
-  uri_too_long: "The link is too long.",
-  uri_not_a_link: "This is not a link. Paste the enrollment link that starts with inkan://enroll?",
-  uri_wrong_scheme: "This is not an Inkan enrollment link.",
-  uri_wrong_action: "This is not an enrollment link.",
-  uri_unsupported_version: "This app cannot read this kind of link. Update the app.",
-  uri_missing_field: "The link seems cut short. Copy it again.",
-  uri_duplicate_field: "The link is malformed.",
-  uri_unknown_field: "The link is malformed.",
-  uri_bad_origin: "The server address in the link is not valid.",
-  uri_bad_ticket: "The enrollment code in the link is not valid.",
-  uri_bad_server_key: "The server key in the link is not valid.",
-  uri_bad_label: "The name in the link is not valid.",
-  image_unreadable: "The image could not be read. Choose a PNG or JPEG image.",
-  image_too_large: "The image is too large.",
-  qr_not_found: "No QR code was found in the image.",
-  qr_unreadable: "The QR code could not be read. Try another picture.",
-  keychain_unavailable: "No keychain is available. Turn on this device's keychain and try again.",
-  keychain_locked: "The keychain is locked. Unlock it and try again.",
-  passkey_wrong_origin: "This page is not the site the passkey belongs to. It may be a fake site, so the passkey was not used.",
-  passkey_not_found: "This device has no passkey for this site.",
-  passkey_failed: "The passkey step failed. Please try again.",
-  key_missing: "This account's key is missing from the keychain. Remove the account and enroll again.",
-  server_key_mismatch: "The server's key does not match the link. It may be a fake server, so enrollment stopped.",
-  ticket_unknown: "This enrollment link is not valid. Show a new QR code on the brokerage's site.",
-  ticket_expired: "This enrollment link has expired. Show a new QR code.",
-  ticket_already_used: "This enrollment link was already used. Show a new QR code.",
-  server_unreachable: "The server cannot be reached. Check the network and try again.",
-  bad_response: "The server's answer was not understood.",
-  challenge_expired: "This request has expired.",
-  challenge_not_found: "This request is gone.",
-  challenge_unknown: "This request is gone.",
-  challenge_not_pending: "This request was already handled.",
-  number_required: "Type the number shown on the screen.",
-  number_malformed: "The number has the wrong number of digits.",
-  number_mismatch: "Wrong number, so this request was refused. If it was you, start the login or withdrawal again and type the number its page shows.",
-  number_mismatch_try_again: "Wrong number. Check the number on the brokerage's page and type it again.",
-  device_revoked: "This device was revoked by the brokerage. Remove the account and enroll again if needed.",
-  device_unknown: "The server does not know this device. Remove the account and enroll again.",
-  push_blocked: "Pushes to this account are stopped.",
-  enroll_no_link: "Read an enrollment link or QR code first.",
-  name_invalid: "A name must be 1 to 64 characters.",
-  user_not_verified: "You were not verified, so nothing was approved.",
-  account_not_found: "This account is gone.",
-  storage: "This device's data could not be read or written.",
-  clock_skew: "This device's clock is off. Set the time.",
-  unknown: "Something unexpected happened ({code}).",
-};
+// Sentences for error codes: the one registry the app, the site and the CLI share
+// (`inkan_protocol::error_text`), exported into the bindings. Unknown codes fall back to
+// `unknown` (with the code shown).
+const errorsJa: Record<string, string> = Object.fromEntries(Object.entries(ERROR_TEXTS).map(([k, v]) => [k, v.ja]));
+const errorsEn: Record<string, string> = Object.fromEntries(Object.entries(ERROR_TEXTS).map(([k, v]) => [k, v.en]));
 
 export const catalogues = { ja, en } as const;
 export const errorCatalogues = { ja: errorsJa, en: errorsEn } as const;

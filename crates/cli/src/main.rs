@@ -3,6 +3,7 @@
 //! Every command is a thin call into `inkan-core`.
 
 mod fleet;
+mod site;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -11,11 +12,13 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use inkan_core::inbox::summary;
 use inkan_core::{
-    Account, Authenticator, CoreError, KeyStore, LoginStep, PasskeyStore, Passkeys, PendingChallenge, PlatformKeyStore,
-    Profile, SiteClient, SystemClock, WatchEvent,
+    Account, Authenticator, CoreError, KeyStore, PasskeyStore, Passkeys, PendingChallenge, PlatformKeyStore, Profile,
+    SystemClock, WatchEvent,
 };
+use inkan_protocol::error_text::error_text;
 use inkan_protocol::{ChallengeDetails, Decision};
 use serde_json::json;
+use site::{LoginStep, SiteClient};
 
 #[derive(Parser)]
 #[command(name = "inkan", version, about = "Inkan 認証アプリ (コマンドライン) / Inkan authenticator (command line)")]
@@ -261,7 +264,7 @@ async fn site_login(
 ) -> Result<(), CoreError> {
     let origin = site.origin();
     if let Some(token) = keys.get(&browser_entry(&origin))? {
-        site.set_cookie(inkan_core::site::BROWSER_COOKIE, &String::from_utf8_lossy(&token));
+        site.set_cookie(site::BROWSER_COOKIE, &String::from_utf8_lossy(&token));
     }
     let password = match std::env::var("INKAN_SITE_PASSWORD") {
         Ok(p) => zeroize::Zeroizing::new(p),
@@ -299,7 +302,7 @@ async fn site_login(
             }
         };
     }
-    if let Some(token) = site.cookie(inkan_core::site::BROWSER_COOKIE) {
+    if let Some(token) = site.cookie(site::BROWSER_COOKIE) {
         keys.put(&browser_entry(&origin), token.as_bytes())?;
     }
     Ok(())
@@ -536,7 +539,9 @@ async fn main() {
         if cli.json {
             println!("{}", json!({"error": e.code(), "message": e.to_string()}));
         } else {
-            eprintln!("エラー / Error: {e} ({})", e.code());
+            // The registry's words (the app and the site say the same), then the detail.
+            let (ja, en) = (error_text(e.code(), true), error_text(e.code(), false));
+            eprintln!("エラー: {ja}\nError: {en}\n({}: {e})", e.code());
         }
         std::process::exit(1);
     }

@@ -20,7 +20,6 @@ pub mod loopback;
 pub mod passkeys;
 pub mod profile;
 pub mod qr;
-pub mod site;
 pub mod sse;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -34,4 +33,3 @@ pub use keystore::MemoryKeyStore;
 pub use keystore::{KeyStore, PlatformKeyStore};
 pub use passkeys::{PasskeyStore, Passkeys, StoredPasskey};
 pub use profile::{Account, HistoryEntry, Profile};
-pub use site::{LoginStep, SiteClient};

@@ -49,6 +49,40 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code (for the registry's completeness test, [`crate::error_text`]).
+    pub const ALL: &[ErrorCode] = &[
+        ErrorCode::BadRequest,
+        ErrorCode::BodyTooLarge,
+        ErrorCode::Unauthorized,
+        ErrorCode::NotFound,
+        ErrorCode::BadSignature,
+        ErrorCode::TicketUnknown,
+        ErrorCode::TicketExpired,
+        ErrorCode::TicketAlreadyUsed,
+        ErrorCode::DeviceUnknown,
+        ErrorCode::DeviceRevoked,
+        ErrorCode::SessionExpired,
+        ErrorCode::NonceUnknown,
+        ErrorCode::ChallengeUnknown,
+        ErrorCode::ChallengeExpired,
+        ErrorCode::ChallengeNotPending,
+        ErrorCode::NumberRequired,
+        ErrorCode::NumberMismatch,
+        ErrorCode::NumberMismatchTryAgain,
+        ErrorCode::ClockSkew,
+        ErrorCode::TooManyOpenChallenges,
+        ErrorCode::TooManyPushes,
+        ErrorCode::CooldownActive,
+        ErrorCode::PushBlocked,
+        ErrorCode::NoDevices,
+        ErrorCode::InvalidDetails,
+        ErrorCode::Internal,
+        ErrorCode::DatabaseUnavailable,
+        ErrorCode::RateLimited,
+        ErrorCode::InvalidRequest,
+        ErrorCode::Unknown,
+    ];
+
     /// The wire spelling, e.g. `"challenge_expired"`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -14,6 +14,7 @@
 pub mod clock;
 pub mod display;
 pub mod error;
+pub mod error_text;
 pub mod jcs;
 pub mod keys;
 pub mod signed;

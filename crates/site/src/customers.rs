@@ -164,7 +164,7 @@ pub async fn withdraw_submit(
                 if !super::is_refusal(&e) {
                     return Err(e.into());
                 }
-                return fail(T::PushUnavailable.fill(v.lang, &[&refusal_code(&e)]));
+                return fail(T::PushUnavailable.fill(v.lang, &[&super::error_text(refusal_code(&e), v.lang)]));
             }
         }
     }

@@ -98,7 +98,7 @@ catalogue! {
     RiskyNeedsBoth => "いつもと異なる環境からのログインのため、メールの認証コードに加えて、認証アプリでの承認(またはアプリのオフラインコード)が必要です。", "This login comes from an unfamiliar environment, so it needs the e-mailed code and the approval in the authenticator app (or the app's offline code).";
     OfflineCodeWrong => "コードが正しくありません。", "The code is not right.";
     PushFailed => "アプリに入力された確認番号が違ったため、この承認要求は拒否されました。ご自身の操作であれば、最初からやり直してください。", "The number typed into the app was wrong, so this approval request was refused. If it was you, start again.";
-    PushUnavailable => "認証アプリに通知を送れません ({0})。", "Cannot notify your authenticator app ({0}).";
+    PushUnavailable => "認証アプリに通知を送れません。{0}", "Cannot notify your authenticator app. {0}";
     SendPushAgain => "もう一度通知する", "Notify again";
     StartOver => "最初からやり直す", "Start over";
 

@@ -425,7 +425,7 @@ async fn push_step(
                 Err(e) => {
                     let code = e.code().map_or("verifier_unreachable", |c| c.as_str());
                     let body = html! {
-                        (pages::error(&T::PushUnavailable.fill(v.lang, &[&code])))
+                        (pages::error(&T::PushUnavailable.fill(v.lang, &[&super::error_text(code, v.lang)])))
                         @if !is_risky(attempt) { (email_instead_button(v)) }
                     };
                     return Ok(layout(v, T::VerifyTitle, None, body).into_response());

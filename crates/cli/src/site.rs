@@ -4,7 +4,7 @@
 //! register and use passkeys without a browser.
 //!
 //! The origin it sends is the origin it was opened for; the passkey client signs for that same
-//! origin, so pointing it at a look-alike site fails at [`crate::Passkeys`], not at the site.
+//! origin, so pointing it at a look-alike site fails at [`inkan_core::Passkeys`], not at the site.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,13 +13,11 @@ use std::time::Duration;
 use serde_json::Value;
 use url::Url;
 
-use crate::client::{CONNECT_TIMEOUT, REQUEST_TIMEOUT};
-use crate::error::{CoreError, CoreResult};
-use crate::passkeys::Passkeys;
+use inkan_core::client::{CONNECT_TIMEOUT, REQUEST_TIMEOUT};
+use inkan_core::{CoreError, CoreResult, Passkeys};
 
-/// The site's cookie names this client cares about.
+/// The CSRF cookie whose value each form sends back.
 pub const CSRF_COOKIE: &str = "inkan_csrf";
-pub const SESSION_COOKIE: &str = "inkan_session";
 /// The "known browser" cookie the site's risk check looks for; the CLI keeps it in the keychain.
 pub const BROWSER_COOKIE: &str = "inkan_browser";
 /// Longest this client waits for a push to be approved on another device.
