@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod limits;
+pub mod main_support;
 pub mod mask;
 pub mod qr;
 pub mod ratelimit;

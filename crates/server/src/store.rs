@@ -208,14 +208,7 @@ impl Store {
     /// Readiness: a read on the read pool and a real write (one row rewritten, committed and
     /// synced) on the write connection. Fails when the database cannot serve requests.
     pub async fn check_ready(&self, now: i64) -> sqlx::Result<()> {
-        sqlx::query("SELECT 1").execute(&self.reader).await?;
-        sqlx::query(
-            "INSERT INTO readiness_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
-        )
-        .bind(now)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        inkan_kit::sqlite::check_ready(&self.writer, &self.reader, now).await
     }
 
     /// The write connection (tests use it to check the schema's own guards).
@@ -239,11 +232,7 @@ impl Store {
 
     /// The account's audit events, newest first.
     pub async fn audit_for_account(&self, account_id: &str, limit: i64) -> sqlx::Result<Vec<AuditRow>> {
-        sqlx::query_as("SELECT at, event, device_id, challenge_id, detail FROM audit_events WHERE account_id = ? ORDER BY id DESC LIMIT ?")
-            .bind(account_id)
-            .bind(limit)
-            .fetch_all(&self.reader)
-            .await
+        inkan_kit::sqlite::audit_for_account(&self.reader, account_id, limit).await
     }
 
     // ---- enrollment tickets ----------------------------------------------------------

@@ -161,14 +161,7 @@ impl SiteStore {
 
     /// Readiness: a read, and a real write on the write connection.
     pub async fn check_ready(&self, now: i64) -> sqlx::Result<()> {
-        sqlx::query("SELECT 1").execute(&self.reader).await?;
-        sqlx::query(
-            "INSERT INTO readiness_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
-        )
-        .bind(now)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        inkan_kit::sqlite::check_ready(&self.writer, &self.reader, now).await
     }
 
     /// The write connection (tests use it to check the schema's own guards).
@@ -191,11 +184,7 @@ impl SiteStore {
 
     /// The account's rows in the site's audit log, newest first.
     pub async fn audit_for_account(&self, account_id: &str, limit: i64) -> sqlx::Result<Vec<AuditRow>> {
-        sqlx::query_as("SELECT at, event, device_id, challenge_id, detail FROM audit_events WHERE account_id = ? ORDER BY id DESC LIMIT ?")
-            .bind(account_id)
-            .bind(limit)
-            .fetch_all(&self.reader)
-            .await
+        inkan_kit::sqlite::audit_for_account(&self.reader, account_id, limit).await
     }
 
     // ---- customers -------------------------------------------------------------------

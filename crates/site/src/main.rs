@@ -257,69 +257,12 @@ fn txt_strings(value: &str) -> String {
     value.as_bytes().chunks(255).map(|c| format!("\"{}\"", String::from_utf8_lossy(c))).collect::<Vec<_>>().join(" ")
 }
 
-/// Ctrl-C, or SIGTERM from a service manager.
-async fn shutdown_signal() -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r?,
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await?;
-    Ok(())
-}
-
-/// Runs the command; a failure ends with one line on standard error that says, in Japanese and
-/// English, what could not be done and why (the path and the cause), and exit status 1. No
-/// backtrace: the cause chain is the message.
+/// Runs the command; a failure ends with one line on standard error and exit status 1
+/// ([`inkan_kit::main_support::run_main`]).
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    // JSON lines (one object a line, with the request span's id) unless the operator asks for
-    // text; `--dev` defaults to text for people reading a terminal. RUST_LOG sets the level.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let json = match std::env::var("INKAN_LOG_FORMAT").as_deref() {
-        Ok("json") => true,
-        Ok("text") => false,
-        _ => !cli.dev,
-    };
-    if json {
-        tracing_subscriber::fmt()
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .init();
-    } else {
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    }
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("inkan-site: 起動できません / cannot start: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(cli)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            // The cause chain as one line; a cause that its parent already quotes is said once.
-            let mut line = String::new();
-            for cause in e.chain().map(|c| c.to_string()) {
-                if !line.ends_with(&cause) {
-                    if !line.is_empty() {
-                        line.push_str(": ");
-                    }
-                    line.push_str(&cause);
-                }
-            }
-            eprintln!("inkan-site: エラー / error: {line}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    inkan_kit::main_support::init_logging(cli.dev);
+    inkan_kit::main_support::run_main("inkan-site", run(cli))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -339,7 +282,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("  出金パスワード / withdrawal password: {}", &*demo.withdrawal_password);
             }
             println!("inkan-site: listening on http://{} / 待ち受け中", server.addr);
-            shutdown_signal().await?;
+            inkan_kit::main_support::shutdown_signal().await?;
             println!("inkan-site: stopping / 停止します");
             server.stop().await;
         }
