@@ -122,7 +122,7 @@ pub async fn start(
                             Err(e) => tracing::warn!(error = %e, "purge failed"),
                         }
                         let before = sweeper.now() - sweeper.settings.limits.rp_event_retention_secs;
-                        if let Err(e) = sweeper.store.purge_events(before).await {
+                        if let Err(e) = sweeper.store.purge_events(before, sweeper.settings.webhook.is_some()).await {
                             tracing::warn!(error = %e, "relying-party event purge failed");
                         }
                     }

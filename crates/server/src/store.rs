@@ -786,14 +786,16 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes events older than `before` that the webhook has delivered; returns how many.
-    pub async fn purge_events(&self, before: i64) -> sqlx::Result<u64> {
-        Ok(sqlx::query(
-            "DELETE FROM rp_events WHERE at < ? AND seq <= COALESCE((SELECT seq FROM rp_webhook_cursor WHERE id = 1), 0)",
-        )
-        .bind(before)
-        .execute(&self.writer)
-        .await?
-        .rows_affected())
+    /// Deletes events older than `before` that the webhook (when there is one) has delivered;
+    /// returns how many.
+    pub async fn purge_events(&self, before: i64, webhook: bool) -> sqlx::Result<u64> {
+        // Without a webhook nothing waits for delivery: the retention alone decides (the pull
+        // endpoint's readers had that long).
+        let sql = if webhook {
+            "DELETE FROM rp_events WHERE at < ? AND seq <= COALESCE((SELECT seq FROM rp_webhook_cursor WHERE id = 1), 0)"
+        } else {
+            "DELETE FROM rp_events WHERE at < ?"
+        };
+        Ok(sqlx::query(sql).bind(before).execute(&self.writer).await?.rows_affected())
     }
 }

@@ -30,3 +30,21 @@ async fn spent_nonces_and_expired_sessions_are_purged() {
     assert!(store.session(b"old-token-hash").await.unwrap().is_none());
     assert!(store.session(b"fresh-token-hash").await.unwrap().is_some());
 }
+
+/// Old relying-party events go: with a webhook, only once it has delivered them; without one
+/// (pull only), by age alone, so the table does not grow without end.
+#[tokio::test]
+async fn old_events_are_purged_once_delivered_or_by_age_without_a_webhook() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("e.sqlite3").display());
+    let store = Store::open(&url).await.unwrap();
+    for at in [100, 150, 300] {
+        let data = inkan_protocol::RpEventData::DeviceRevoked { device_id: "d".into(), name: "n".into() };
+        inkan_server::store::EventEntry { at, account_id: "a", data }.write(store.pool()).await.unwrap();
+    }
+    assert_eq!(store.purge_events(200, true).await.unwrap(), 0, "undelivered events stay while a webhook waits");
+    store.advance_webhook_cursor(1).await.unwrap();
+    assert_eq!(store.purge_events(200, true).await.unwrap(), 1, "the delivered old one goes");
+    assert_eq!(store.purge_events(200, false).await.unwrap(), 1, "without a webhook, age alone decides");
+    assert_eq!(store.purge_events(200, false).await.unwrap(), 0, "the recent one stays");
+}

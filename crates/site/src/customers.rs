@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::codes::{self, CodeCheck};
-use super::db::{BankAccountRow, CustomerRow, WithdrawalRow};
+use super::db::{BankAccountRow, CustomerRow, WithdrawalRow, WithdrawalState};
 use super::i18n::{Lang, T};
 use super::login::{
     code_form, code_message, code_message_markup, count_failure_from, password_matches, push_state_body,
@@ -133,7 +133,7 @@ pub async fn withdraw_submit(
         account_id: c.row.account_id.clone(),
         amount,
         bank_account_id: bank.id.clone(),
-        state: if with_passkey { "awaiting_passkey" } else { "awaiting_approval" }.into(),
+        state: if with_passkey { WithdrawalState::AwaitingPasskey } else { WithdrawalState::AwaitingApproval },
         needs_push: has_device,
         challenge_id: None,
         number: None,
@@ -299,7 +299,7 @@ async fn still_bound(site: &SharedSite, w: &WithdrawalRow) -> SiteResult<bool> {
 async fn settle_withdrawal(site: &SharedSite, w: &WithdrawalRow) -> SiteResult<Option<ChallengeStatus>> {
     let Some(challenge_id) = &w.challenge_id else { return Ok(None) };
     let status = site.verifier.challenge_status(challenge_id).await?;
-    if w.state == "awaiting_approval" {
+    if w.state == WithdrawalState::AwaitingApproval {
         match status.state {
             ChallengeState::Pending => {}
             ChallengeState::Approved => finish_withdrawal(site, w, WithdrawalEnd::Completed("push")).await?,
@@ -325,14 +325,15 @@ pub async fn withdrawal_page(
             dt { (v.t(T::Destination)) } dd data-masked { (destination_text(&bank)) }
         }
     };
-    let interim =
-        w.state != "completed" && site.store.withdrawal_binding(&w.id).await?.is_none() && site.webauthn.is_some();
+    let interim = w.state != WithdrawalState::Completed
+        && site.store.withdrawal_binding(&w.id).await?.is_none()
+        && site.webauthn.is_some();
     let summary = html! {
         (summary)
         @if interim { (pages::notice(v.t(T::WithdrawInterim))) }
     };
-    let body = match (w.state.as_str(), challenge) {
-        ("awaiting_passkey", _) => html! {
+    let body = match (w.state, challenge) {
+        (WithdrawalState::AwaitingPasskey, _) => html! {
             (summary)
             p { (v.t(T::WithdrawPasskeyLead)) }
             form data-passkey-withdraw data-start-url={ "/withdraw/" (w.id) "/passkey/start" } data-finish-url={ "/withdraw/" (w.id) "/passkey/finish" }
@@ -342,11 +343,11 @@ pub async fn withdrawal_page(
                 p.passkey-status role="status" aria-live="polite" {}
             }
         },
-        ("completed", _) => html! { (summary) (pages::notice(v.t(T::WithdrawCompleted))) },
-        ("refused", Some(status)) => {
+        (WithdrawalState::Completed, _) => html! { (summary) (pages::notice(v.t(T::WithdrawCompleted))) },
+        (WithdrawalState::Refused, Some(status)) => {
             html! { (summary) (push_state_body(&v, status.state, None, 0, "", T::WithdrawPushLead, None, html! {})) (pages::error(v.t(T::WithdrawRefused))) }
         }
-        ("refused", None) => html! { (summary) (pages::error(v.t(T::WithdrawRefused))) },
+        (WithdrawalState::Refused, None) => html! { (summary) (pages::error(v.t(T::WithdrawRefused))) },
         (_, Some(status)) => {
             let url = format!("/withdraw/{}/status", w.id);
             html! { (summary) (push_state_body(&v, status.state, w.number.as_deref(), status.expires_at, &url, T::WithdrawPushLead, None, html! {})) }
@@ -371,7 +372,7 @@ pub async fn withdrawal_status(
 ) -> SiteResult<Json<serde_json::Value>> {
     let (w, _) = withdrawal_of(&site, &c, &id).await?;
     let settled = match &w.challenge_id {
-        Some(cid) if w.state == "awaiting_approval" => {
+        Some(cid) if w.state == WithdrawalState::AwaitingApproval => {
             site.verifier.wait(cid, super::WAIT_POLL_SECS).await?.state.is_final()
         }
         _ => true,
@@ -388,7 +389,7 @@ pub async fn withdrawal_code(
 ) -> SiteResult<Response> {
     let (w, _) = withdrawal_of(&site, &c, &id).await?;
     let back = format!("/withdraw/{}", w.id);
-    if w.state != "awaiting_approval" || w.needs_push {
+    if w.state != WithdrawalState::AwaitingApproval || w.needs_push {
         return Ok(see_other(&back));
     }
     let typed = form.field("code", 16)?.trim();

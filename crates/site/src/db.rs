@@ -94,12 +94,25 @@ pub struct WithdrawalRow {
     pub account_id: String,
     pub amount: i64,
     pub bank_account_id: String,
-    pub state: String,
+    pub state: WithdrawalState,
     pub needs_push: bool,
     pub challenge_id: Option<String>,
     pub number: Option<String>,
     pub created_at: i64,
     pub finished_at: Option<i64>,
+}
+
+/// Where a withdrawal stands (the `withdrawals.state` column; the statements that move it
+/// spell the same words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "TEXT", rename_all = "snake_case")]
+pub enum WithdrawalState {
+    /// Waiting for the customer's passkey (JSDA 2025), before the push.
+    AwaitingPasskey,
+    /// Waiting for the push (or the e-mailed code).
+    AwaitingApproval,
+    Completed,
+    Refused,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -827,7 +840,7 @@ fn insert_withdrawal_query(
         .bind(&w.account_id)
         .bind(w.amount)
         .bind(&w.bank_account_id)
-        .bind(&w.state)
+        .bind(w.state)
         .bind(w.needs_push)
         .bind(&w.challenge_id)
         .bind(&w.number)

@@ -38,8 +38,18 @@ pub struct DestinationChange {
     pub branch: String,
     pub number: String,
     pub holder: String,
-    pub state: String,
+    pub state: ChangeState,
     pub created_at: i64,
+}
+
+/// Where a change of withdrawal destination stands (`destination_changes.state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "TEXT", rename_all = "snake_case")]
+pub enum ChangeState {
+    /// Entered and checked; waiting for the passkey and the withdrawal password.
+    AwaitingPasskey,
+    Done,
+    Refused,
 }
 
 impl SiteStore {
@@ -51,7 +61,7 @@ impl SiteStore {
             .bind(&d.branch)
             .bind(&d.number)
             .bind(&d.holder)
-            .bind(&d.state)
+            .bind(d.state)
             .bind(d.created_at)
             .execute(&self.writer)
             .await?;
@@ -194,7 +204,7 @@ pub async fn change_submit(
         branch,
         number,
         holder,
-        state: "awaiting_passkey".into(),
+        state: ChangeState::AwaitingPasskey,
         created_at: site.now(),
     };
     site.store.insert_destination_change(&change).await?;
@@ -214,7 +224,7 @@ pub async fn change_confirm_page(
             dt { (v.t(T::DestNumber)) } dd data-masked { (mask_tail(&d.number)) }
             dt { (v.t(T::DestHolder)) } dd { (d.holder) }
         }
-        @if d.state == "awaiting_passkey" {
+        @if d.state == ChangeState::AwaitingPasskey {
             p { (T::DestPasskeyLead.fill(v.lang, &[&(site.limits().destination_wait_secs / 3600)])) }
             form data-passkey-withdraw data-start-url={ "/settings/destination/" (d.id) "/passkey/start" } data-finish-url={ "/settings/destination/" (d.id) "/passkey/finish" }
                 data-msg-unsupported=(v.t(T::PasskeyUnsupported)) data-msg-cancelled=(v.t(T::PasskeyCancelled)) {
@@ -237,7 +247,8 @@ pub async fn passkey_start(
     _form: Form,
 ) -> SiteResult<Response> {
     let store = &site.store;
-    let Some(d) = store.destination_change(&id, &c.row.account_id).await?.filter(|d| d.state == "awaiting_passkey")
+    let Some(d) =
+        store.destination_change(&id, &c.row.account_id).await?.filter(|d| d.state == ChangeState::AwaitingPasskey)
     else {
         return Ok(PasskeyRefusal::CeremonyExpired.respond(&v));
     };
@@ -257,7 +268,7 @@ pub async fn passkey_finish(
     };
     let store = &site.store;
     let Some(d) = store.destination_change(&id, &c.row.account_id).await? else { return Err(SiteError::NotFound) };
-    if d.state != "awaiting_passkey" || !passkeys::constant_eq(&change_binding(&d), &state.binding) {
+    if d.state != ChangeState::AwaitingPasskey || !passkeys::constant_eq(&change_binding(&d), &state.binding) {
         return Ok(PasskeyRefusal::WithdrawalChanged.respond(&v));
     }
     let passkey = match passkeys::verify_bound(&site, &v, &c, &state, &credential).await? {

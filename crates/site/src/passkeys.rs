@@ -610,7 +610,7 @@ pub async fn withdraw_start(
     _form: Form,
 ) -> SiteResult<Response> {
     let (w, bank) = super::customers::withdrawal_of(&site, &c, &id).await?;
-    if w.state != "awaiting_passkey" {
+    if w.state != super::db::WithdrawalState::AwaitingPasskey {
         return Ok(PasskeyRefusal::CeremonyExpired.respond(&v));
     }
     start_bound(&site, &v, &c, "withdrawal", &w.id, withdrawal_binding(&w, &bank)).await
@@ -632,7 +632,7 @@ pub async fn withdraw_finish(
     let stored = store.withdrawal_binding(&w.id).await?.map(|b| b.0);
     let now_binding = withdrawal_binding(&w, &bank);
     let still_active = store.bank_accounts(&c.row.account_id).await?.iter().any(|b| b.id == bank.id);
-    if w.state != "awaiting_passkey"
+    if w.state != super::db::WithdrawalState::AwaitingPasskey
         || !still_active
         || !constant_eq(&state.binding, &now_binding)
         || stored.as_deref().is_none_or(|s| !constant_eq(s, &now_binding))
