@@ -1,9 +1,10 @@
 //! The verifier and the demo site as two operating-system processes (the release shape: the
 //! `inkan-server` and `inkan-site` binaries, each with its own data directory), linked only by
 //! HTTP. The site is killed and stays down for a minute while a customer's devices enroll, one
-//! types a wrong number and one is revoked; the verifier keeps every event and retries; when
-//! the site is back it takes each event once: the failed factor is counted once toward the
-//! lock, and its own audit log records the enrolments and the revocation.
+//! types a wrong number, one reports "not me" and one is revoked; the verifier keeps every
+//! event and retries; when the site is back it takes each event once, in order: the failed
+//! factor is counted once toward the lock, "not me" sends one mail, and its own audit log
+//! records the enrolments, the report and the revocation.
 //!
 //! Needs the binaries built (`cargo build --workspace --bins`, which `scripts/test` does).
 
@@ -115,6 +116,24 @@ async fn ticket(http: &reqwest::Client, p: &Ports) -> TicketCreated {
         .unwrap()
 }
 
+async fn create_challenge(
+    http: &reqwest::Client,
+    p: &Ports,
+    details: inkan_protocol::ChallengeDetails,
+) -> inkan_protocol::ChallengeCreated {
+    http.post(format!("http://127.0.0.1:{}/v1/rp/challenges", p.verifier))
+        .bearer_auth(API_KEY)
+        .json(&inkan_protocol::CreateChallengeRequest { account_id: ACCOUNT.into(), details, number_match: true })
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 fn device(dir: &Path, name: &str) -> Authenticator {
     Authenticator::new(Profile::open(dir.join(name)).unwrap(), memory_keys(), Arc::new(SystemClock)).unwrap()
 }
@@ -157,25 +176,14 @@ async fn the_site_down_for_a_minute_loses_no_event_and_counts_each_once() {
     let failures_before = metric(&http, p.verifier, "inkan_webhook_failures_total").await;
     let laptop = device(dir.path(), "laptop");
     let laptop_account = laptop.enroll(&ticket(&http, &p).await.uri, "laptop").await.unwrap();
-    let challenge: inkan_protocol::ChallengeCreated = http
-        .post(format!("http://127.0.0.1:{}/v1/rp/challenges", p.verifier))
-        .bearer_auth(API_KEY)
-        .json(&inkan_protocol::CreateChallengeRequest {
-            account_id: ACCOUNT.into(),
-            details: withdrawal(20_000),
-            number_match: true,
-        })
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let challenge = create_challenge(&http, &p, withdrawal(20_000)).await;
     let shown = challenge.number_to_show.as_deref().unwrap();
     let wrong: String = shown.chars().map(|c| if c == '9' { '0' } else { char::from(c as u8 + 1) }).collect();
     phone.decide_by_id(&phone_account, &challenge.challenge_id, Decision::Approve, Some(&wrong)).await.unwrap_err();
+    // After the denial's cool-down, a login the customer did not start: "not me".
+    tokio::time::sleep(Duration::from_secs(31)).await;
+    let challenge = create_challenge(&http, &p, login()).await;
+    phone.decide_by_id(&phone_account, &challenge.challenge_id, Decision::DenyFraud, None).await.unwrap();
     http.post(format!(
         "http://127.0.0.1:{}/v1/rp/accounts/{ACCOUNT}/devices/{}/revoke",
         p.verifier, laptop_account.device_id
@@ -204,7 +212,7 @@ async fn the_site_down_for_a_minute_loses_no_event_and_counts_each_once() {
     .unwrap();
     let site_events = || async {
         sqlx::query_scalar::<_, String>(
-            "SELECT event FROM audit_events WHERE account_id = ? AND event IN ('device_enrolled', 'device_revoked', 'number_mismatch') ORDER BY id",
+            "SELECT event FROM audit_events WHERE account_id = ? AND event IN ('device_enrolled', 'device_revoked', 'number_mismatch', 'fraud_reported') ORDER BY id",
         )
         .bind(ACCOUNT)
         .fetch_all(&db)
@@ -214,8 +222,11 @@ async fn the_site_down_for_a_minute_loses_no_event_and_counts_each_once() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let events = site_events().await;
-        if events.len() >= 4 {
-            assert_eq!(events, ["device_enrolled", "device_enrolled", "number_mismatch", "device_revoked"]);
+        if events.len() >= 5 {
+            assert_eq!(
+                events,
+                ["device_enrolled", "device_enrolled", "number_mismatch", "fraud_reported", "device_revoked"]
+            );
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "events after the outage: {events:?}");
@@ -229,5 +240,8 @@ async fn the_site_down_for_a_minute_loses_no_event_and_counts_each_once() {
     assert_eq!(failed, 1, "the wrong number counts once toward the lock");
     // Whatever the verifier sends again from now on is no news to the site.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(site_events().await.len(), 4, "nothing processed twice");
+    assert_eq!(site_events().await.len(), 5, "nothing processed twice");
+    let not_me_mails: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE subject LIKE '%Not me%'").fetch_one(&db).await.unwrap();
+    assert_eq!(not_me_mails, 1, "one mail for the report");
 }
