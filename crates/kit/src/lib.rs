@@ -16,6 +16,13 @@ pub mod sqlite;
 
 use std::net::SocketAddr;
 
+/// The relying-party API key both services' `--dev` use when none is configured, so that the
+/// two find each other. Public knowledge: production settings refuse to start with it.
+pub const INSECURE_DEV_RP_API_KEY: &str = "insecure-dev-rp-api-key";
+/// The webhook secret the verifier's `--dev` signs with and the site's `--dev` checks, when
+/// none is configured. Public knowledge: outside `--dev` a secret must be given.
+pub const INSECURE_DEV_WEBHOOK_SECRET: &str = "insecure-dev-webhook-secret-not-for-production";
+
 use inkan_protocol::keys::{SigningKey, b64};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;

@@ -53,6 +53,38 @@ pub fn run_main(name: &str, work: impl std::future::Future<Output = anyhow::Resu
     }
 }
 
+/// The database URL a service starts with: `given`, or the embedded SQLite file `file_name` in
+/// `data_dir`. The data directory is created, and when the embedded file is used, checked
+/// for writing now, so that a failure names the directory rather than coming later as the
+/// database driver's bare message.
+pub fn database_url(data_dir: &std::path::Path, given: Option<&str>, file_name: &str) -> anyhow::Result<String> {
+    use anyhow::Context;
+    let dir = data_dir.display();
+    std::fs::create_dir_all(data_dir).with_context(|| {
+        format!("データディレクトリ {dir} を作成できません / cannot create the data directory {dir}")
+    })?;
+    if let Some(url) = given {
+        return Ok(url.to_owned());
+    }
+    let probe = data_dir.join(format!(".inkan-write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"").and_then(|()| std::fs::remove_file(&probe)).with_context(|| {
+        format!("データディレクトリ {dir} に書き込めません / cannot write to the data directory {dir}")
+    })?;
+    Ok(format!("sqlite://{}?mode=rwc", data_dir.join(file_name).display()))
+}
+
+/// The configuration file's text, if one is named.
+pub fn read_config(path: Option<&std::path::Path>) -> anyhow::Result<Option<String>> {
+    use anyhow::Context;
+    path.map(|path| {
+        std::fs::read_to_string(path).with_context(|| {
+            let p = path.display();
+            format!("設定ファイル {p} を読めません / cannot read the configuration file {p}")
+        })
+    })
+    .transpose()
+}
+
 /// Ctrl-C, or SIGTERM from a service manager.
 pub async fn shutdown_signal() -> anyhow::Result<()> {
     #[cfg(unix)]

@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 use inkan_protocol::keys::SigningKey;
 use inkan_server::settings::{self, INSECURE_DEV_RP_API_KEY, SecretString, Settings};
@@ -76,22 +75,8 @@ enum ConfigCommand {
 }
 
 fn settings(cli: &Cli, listen: SocketAddr) -> anyhow::Result<Settings> {
-    let dir = cli.data_dir.display();
-    std::fs::create_dir_all(&cli.data_dir).with_context(|| {
-        format!("データディレクトリ {dir} を作成できません / cannot create the data directory {dir}")
-    })?;
-    if cli.database_url.is_none() {
-        // The embedded database lives here: say so now, naming the directory, rather than
-        // with the database driver's bare message later.
-        let probe = cli.data_dir.join(format!(".inkan-write-check-{}", std::process::id()));
-        std::fs::write(&probe, b"").and_then(|()| std::fs::remove_file(&probe)).with_context(|| {
-            format!("データディレクトリ {dir} に書き込めません / cannot write to the data directory {dir}")
-        })?;
-    }
-    let database_url = cli
-        .database_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", cli.data_dir.join("inkan.sqlite3").display()));
+    let database_url =
+        inkan_kit::main_support::database_url(&cli.data_dir, cli.database_url.as_deref(), "inkan.sqlite3")?;
     let signing_key = match std::env::var("INKAN_SERVER_SIGNING_KEY") {
         Ok(text) => SigningKey::from_bytes(&zeroize::Zeroizing::new(inkan_protocol::keys::unb64(text.trim())?))?,
         Err(_) if cli.dev => settings::load_or_create_dev_signing_key(&cli.data_dir)?,
@@ -116,13 +101,7 @@ fn settings(cli: &Cli, listen: SocketAddr) -> anyhow::Result<Settings> {
         None if cli.dev => format!("http://{listen}"),
         None => anyhow::bail!("INKAN_PUBLIC_ORIGIN is required outside --dev"),
     };
-    let file = match &cli.config {
-        Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
-            let p = path.display();
-            format!("設定ファイル {p} を読めません / cannot read the configuration file {p}")
-        })?),
-        None => None,
-    };
+    let file = inkan_kit::main_support::read_config(cli.config.as_deref())?;
     let limits = Limits::load(file.as_deref(), std::env::vars())?;
     let settings = Settings {
         public_origin,

@@ -131,9 +131,7 @@ impl Limits {
     }
 }
 
-/// The relying-party API key that `--dev` accepts when none is configured. Public knowledge:
-/// the production configuration refuses to start with it.
-pub const INSECURE_DEV_RP_API_KEY: &str = "insecure-dev-rp-api-key";
+pub use inkan_kit::{INSECURE_DEV_RP_API_KEY, INSECURE_DEV_WEBHOOK_SECRET};
 /// File name of the secret-sealing key that `--dev` keeps in the data directory.
 pub const INSECURE_DEV_SECRET_KEY_FILE: &str = "insecure-dev-secret-key";
 /// File name of the challenge-signing key that `--dev` keeps in the data directory.
@@ -155,9 +153,6 @@ pub const WEBHOOK_URL_ENV: &str = "INKAN_RP_WEBHOOK_URL";
 pub const WEBHOOK_SECRET_ENV: &str = "INKAN_RP_WEBHOOK_SECRET";
 /// The relying party's web origin (its pages), which the app takes same-device requests from.
 pub const RP_WEB_ORIGIN_ENV: &str = "INKAN_RP_WEB_ORIGIN";
-/// The webhook secret `--dev` signs with when none is configured (the demo site's `--dev`
-/// default). Public knowledge: outside `--dev` a secret must be given.
-pub const INSECURE_DEV_WEBHOOK_SECRET: &str = "insecure-dev-webhook-secret-not-for-production";
 
 #[derive(Debug, Clone)]
 pub struct Settings {

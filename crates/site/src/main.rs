@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 use inkan_site::Clock;
 use inkan_site::seed::{self, CustomerSpec};
@@ -138,22 +137,8 @@ enum CustomerCommand {
 }
 
 fn settings(cli: &Cli, listen: SocketAddr) -> anyhow::Result<Settings> {
-    let dir = cli.data_dir.display();
-    std::fs::create_dir_all(&cli.data_dir).with_context(|| {
-        format!("データディレクトリ {dir} を作成できません / cannot create the data directory {dir}")
-    })?;
-    if cli.database_url.is_none() {
-        // The embedded database lives here: say so now, naming the directory, rather than
-        // with the database driver's bare message later.
-        let probe = cli.data_dir.join(format!(".inkan-write-check-{}", std::process::id()));
-        std::fs::write(&probe, b"").and_then(|()| std::fs::remove_file(&probe)).with_context(|| {
-            format!("データディレクトリ {dir} に書き込めません / cannot write to the data directory {dir}")
-        })?;
-    }
-    let database_url = cli
-        .database_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", cli.data_dir.join("inkan-site.sqlite3").display()));
+    let database_url =
+        inkan_kit::main_support::database_url(&cli.data_dir, cli.database_url.as_deref(), "inkan-site.sqlite3")?;
     let rp_api_key = match std::env::var("INKAN_RP_API_KEY") {
         Ok(k) => SecretString::new(k),
         Err(_) if cli.dev => SecretString::new(INSECURE_DEV_RP_API_KEY.to_owned()),
@@ -194,13 +179,7 @@ fn settings(cli: &Cli, listen: SocketAddr) -> anyhow::Result<Settings> {
     if let Some(list) = &cli.hosting_asns {
         geo.hosting_asns = inkan_site::geo::GeoSettings::parse_asns(list)?;
     }
-    let file = match &cli.config {
-        Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
-            let p = path.display();
-            format!("設定ファイル {p} を読めません / cannot read the configuration file {p}")
-        })?),
-        None => None,
-    };
+    let file = inkan_kit::main_support::read_config(cli.config.as_deref())?;
     let mut limits = Limits::load(file.as_deref(), std::env::vars())?;
     if cli.forbid_push_only_withdrawals {
         limits.withdrawal_push_only_allowed = false;

@@ -151,10 +151,7 @@ pub struct DkimSettings {
     pub private_key: SecretString,
 }
 
-/// The relying-party API key `--dev` uses with the verifier's `--dev` (public knowledge).
-pub const INSECURE_DEV_RP_API_KEY: &str = "insecure-dev-rp-api-key";
-/// The webhook secret `--dev` checks deliveries with, the verifier's `--dev` default.
-pub const INSECURE_DEV_WEBHOOK_SECRET: &str = "insecure-dev-webhook-secret-not-for-production";
+pub use inkan_kit::{INSECURE_DEV_RP_API_KEY, INSECURE_DEV_WEBHOOK_SECRET};
 /// Where `--dev` finds the verifier when `INKAN_VERIFIER_URL` is not given.
 pub const DEV_VERIFIER_URL: &str = "http://127.0.0.1:8400";
 
