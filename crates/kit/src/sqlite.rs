@@ -50,22 +50,23 @@ const INSERT_AUDIT: &str =
     "INSERT INTO audit_events (at, event, account_id, device_id, challenge_id, detail) VALUES (?, ?, ?, ?, ?, ?)";
 
 /// An audit row to write inside another statement's transaction, so that the change and its
-/// record commit together (or neither does).
-pub struct AuditEntry<'a> {
+/// record commit together (or neither does). `E` is the service's enum of event names: each
+/// service spells its events in one place, and a row cannot carry a name that is not in it.
+pub struct AuditEntry<'a, E> {
     pub at: i64,
-    pub event: &'a str,
+    pub event: E,
     pub account_id: Option<&'a str>,
     pub device_id: Option<&'a str>,
     pub challenge_id: Option<&'a str>,
     pub detail: serde_json::Value,
 }
 
-impl AuditEntry<'_> {
+impl<E: Copy + Into<&'static str>> AuditEntry<'_, E> {
     /// Writes the row on `conn`: a transaction's connection (`&mut *tx`), or the write pool.
     pub async fn write<'c>(&self, conn: impl sqlx::Executor<'c, Database = sqlx::Sqlite>) -> sqlx::Result<()> {
         sqlx::query(INSERT_AUDIT)
             .bind(self.at)
-            .bind(self.event)
+            .bind(Into::<&'static str>::into(self.event))
             .bind(self.account_id)
             .bind(self.device_id)
             .bind(self.challenge_id)

@@ -21,7 +21,7 @@ use crate::hub::{Hub, HubEvent};
 use crate::mask::mask_tail;
 use crate::settings::Settings;
 use crate::store::{
-    AuditEntry, ChallengeRow, NewChallenge, NewDevice, PushGate, PushStateChange, RecordedDecision, Store,
+    AuditEntry, AuditEvent, ChallengeRow, NewChallenge, NewDevice, PushGate, PushStateChange, RecordedDecision, Store,
 };
 use crate::{qr, random_bytes, random_id, random_number, random_token, sha256};
 use inkan_protocol::clock::SharedClock;
@@ -167,7 +167,9 @@ impl Service {
         let id = random_id(ID_BYTES);
         let expires_at = now + self.limits().ticket_ttl_secs;
         self.store.insert_ticket(&id, &sha256(secret.as_bytes()), account_id, &label, now, expires_at).await?;
-        self.store.audit(now, "ticket_created", Some(account_id), None, None, json!({"ticket_id": id})).await?;
+        self.store
+            .audit(now, AuditEvent::TicketCreated, Some(account_id), None, None, json!({"ticket_id": id}))
+            .await?;
         let text = uri.to_uri_string();
         Ok(TicketCreated {
             ticket_id: id,
@@ -188,7 +190,7 @@ impl Service {
             self.store
                 .audit(
                     now,
-                    "ticket_reuse_refused",
+                    AuditEvent::TicketReuseRefused,
                     Some(&ticket.account_id),
                     None,
                     None,
@@ -211,7 +213,7 @@ impl Service {
             self.store
                 .audit(
                     now,
-                    "enroll_bad_signature",
+                    AuditEvent::EnrollBadSignature,
                     Some(&ticket.account_id),
                     None,
                     None,
@@ -409,7 +411,7 @@ impl Service {
         let now = self.now();
         let audit = AuditEntry {
             at: now,
-            event: "login_reported",
+            event: AuditEvent::LoginReported,
             account_id: Some(account_id),
             device_id: None,
             challenge_id: None,
@@ -544,7 +546,7 @@ impl Service {
             self.store
                 .audit(
                     now,
-                    "decision_refused",
+                    AuditEvent::DecisionRefused,
                     Some(&row.account_id),
                     Some(&device.device_id),
                     Some(&row.id),
@@ -573,7 +575,7 @@ impl Service {
             self.store
                 .audit(
                     now,
-                    "decision_bad_signature",
+                    AuditEvent::DecisionBadSignature,
                     Some(&row.account_id),
                     Some(&device.device_id),
                     Some(&row.id),
@@ -726,7 +728,7 @@ impl Service {
         let now = self.now();
         let audit = AuditEntry {
             at: now,
-            event: "push_unblocked",
+            event: AuditEvent::PushUnblocked,
             account_id: Some(account_id),
             device_id: None,
             challenge_id: None,
@@ -765,16 +767,16 @@ impl Service {
             };
             if self.store.use_totp_step(&device.id, step as i64).await? {
                 self.store
-                    .audit(now, "offline_code_accepted", Some(account_id), Some(&device.id), None, json!({}))
+                    .audit(now, AuditEvent::OfflineCodeAccepted, Some(account_id), Some(&device.id), None, json!({}))
                     .await?;
                 return Ok(true);
             }
             self.store
-                .audit(now, "offline_code_replay_refused", Some(account_id), Some(&device.id), None, json!({}))
+                .audit(now, AuditEvent::OfflineCodeReplayRefused, Some(account_id), Some(&device.id), None, json!({}))
                 .await?;
             return Ok(false);
         }
-        self.store.audit(now, "offline_code_refused", Some(account_id), None, None, json!({})).await?;
+        self.store.audit(now, AuditEvent::OfflineCodeRefused, Some(account_id), None, None, json!({})).await?;
         Ok(false)
     }
 }

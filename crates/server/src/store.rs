@@ -6,7 +6,8 @@
 use inkan_protocol::{ChallengeState, FailedFactor, RpEvent, RpEventData};
 use sqlx::{FromRow, SqlitePool};
 
-pub use inkan_kit::sqlite::{AuditEntry, AuditRow, BUSY_TIMEOUT, READ_CONNECTIONS, open_sqlite};
+pub use crate::audit::{AuditEntry, AuditEvent};
+pub use inkan_kit::sqlite::{AuditRow, BUSY_TIMEOUT, READ_CONNECTIONS, open_sqlite};
 
 /// SQLite allows one writer at a time. Writes go through a one-connection pool, so this
 /// process's writers wait their turn in an async queue instead of colliding on the database
@@ -221,7 +222,7 @@ impl Store {
     pub async fn audit(
         &self,
         at: i64,
-        event: &str,
+        event: AuditEvent,
         account_id: Option<&str>,
         device_id: Option<&str>,
         challenge_id: Option<&str>,
@@ -298,7 +299,7 @@ impl Store {
             .await?;
         AuditEntry {
             at: device.enrolled_at,
-            event: "device_enrolled",
+            event: AuditEvent::DeviceEnrolled,
             account_id: Some(device.account_id),
             device_id: Some(device.id),
             challenge_id: None,
@@ -417,7 +418,7 @@ impl Store {
         sqlx::query("DELETE FROM device_sessions WHERE device_id = ?").bind(device_id).execute(&mut *tx).await?;
         AuditEntry {
             at: now,
-            event: "device_revoked",
+            event: AuditEvent::DeviceRevoked,
             account_id: Some(account_id),
             device_id: Some(device_id),
             challenge_id: None,
@@ -489,7 +490,7 @@ impl Store {
             if let Some(reason) = refusal_reason(&refused) {
                 AuditEntry {
                     at: c.created_at,
-                    event: "challenge_refused",
+                    event: AuditEvent::ChallengeRefused,
                     account_id: Some(c.account_id),
                     device_id: None,
                     challenge_id: None,
@@ -513,7 +514,7 @@ impl Store {
             .await?;
         AuditEntry {
             at: c.created_at,
-            event: "challenge_created",
+            event: AuditEvent::ChallengeCreated,
             account_id: Some(c.account_id),
             device_id: None,
             challenge_id: Some(c.id),
@@ -529,6 +530,8 @@ impl Store {
     /// pending), its audit entry, the account's push protection and the device's last use.
     /// `false`: the challenge was no longer pending; nothing written.
     pub async fn record_decision(&self, d: RecordedDecision<'_>) -> sqlx::Result<bool> {
+        // Pending is not a decision: nothing to record.
+        let Some(event) = AuditEvent::challenge_reached(d.state) else { return Ok(false) };
         let mut tx = self.writer.begin().await?;
         let n = sqlx::query(FINISH_PENDING_CHALLENGE)
             .bind(d.state.as_str())
@@ -545,7 +548,7 @@ impl Store {
         }
         AuditEntry {
             at: d.now,
-            event: &format!("challenge_{}", d.state.as_str()),
+            event,
             account_id: Some(d.account_id),
             device_id: Some(d.device_id),
             challenge_id: Some(d.challenge_id),
@@ -600,6 +603,8 @@ impl Store {
         now: i64,
         device_id: Option<&str>,
     ) -> sqlx::Result<bool> {
+        // Pending is not a final state: nothing to move.
+        let Some(event) = AuditEvent::challenge_reached(state) else { return Ok(false) };
         let mut tx = self.writer.begin().await?;
         let n = sqlx::query(FINISH_PENDING_CHALLENGE)
             .bind(state.as_str())
@@ -616,7 +621,7 @@ impl Store {
         }
         AuditEntry {
             at: now,
-            event: &format!("challenge_{}", state.as_str()),
+            event,
             account_id: Some(&row.account_id),
             device_id,
             challenge_id: Some(&row.id),
@@ -658,7 +663,7 @@ impl Store {
             challenge_id: Some(&row.id),
             detail,
         };
-        audit("number_mismatch", serde_json::json!({"attempts": attempts})).write(&mut *tx).await?;
+        audit(AuditEvent::NumberMismatch, serde_json::json!({"attempts": attempts})).write(&mut *tx).await?;
         let failed = RpEventData::FactorFailed {
             challenge_id: row.id.clone(),
             device_id: device_id.to_owned(),
@@ -675,7 +680,7 @@ impl Store {
                 .bind(&row.id)
                 .execute(&mut *tx)
                 .await?;
-            audit("challenge_failed", serde_json::json!({})).write(&mut *tx).await?;
+            audit(AuditEvent::ChallengeFailed, serde_json::json!({})).write(&mut *tx).await?;
             EventEntry { at: now, account_id: &row.account_id, data: settled(&row.id, ChallengeState::Failed) }
                 .write(&mut *tx)
                 .await?;
@@ -711,7 +716,7 @@ impl Store {
         for (id, account) in &expired {
             AuditEntry {
                 at: now,
-                event: "challenge_expired",
+                event: AuditEvent::ChallengeExpired,
                 account_id: Some(account),
                 device_id: None,
                 challenge_id: Some(id),

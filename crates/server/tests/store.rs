@@ -1,13 +1,13 @@
 //! The store's own guards: the append-only audit log and the purge of spent credentials.
 
-use inkan_server::store::Store;
+use inkan_server::store::{AuditEvent, Store};
 
 #[tokio::test]
 async fn audit_log_is_append_only() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("a.sqlite3").display());
     let store = Store::open(&url).await.unwrap();
-    store.audit(1, "test_event", Some("a"), None, None, serde_json::json!({})).await.unwrap();
+    store.audit(1, AuditEvent::LoginReported, Some("a"), None, None, serde_json::json!({})).await.unwrap();
     let update = sqlx::query("UPDATE audit_events SET event = 'rewritten'").execute(store.pool()).await;
     assert!(update.unwrap_err().to_string().contains("append-only"));
     let delete = sqlx::query("DELETE FROM audit_events").execute(store.pool()).await;

@@ -1,6 +1,7 @@
 //! E-mailed one-time codes (ワンタイム認証コード): 6 digits, short-lived, a few attempts, one
 //! use; stored only as a hash; one subject (a login attempt or a withdrawal) at a time.
 
+use crate::audit::AuditEvent;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
@@ -59,7 +60,7 @@ pub async fn send(site: &SharedSite, customer: &CustomerRow, purpose: &str, subj
     store
         .audit(
             now,
-            "email_code_sent",
+            AuditEvent::EmailCodeSent,
             Some(&customer.account_id),
             None,
             None,
@@ -88,13 +89,13 @@ pub async fn check(site: &SharedSite, account_id: &str, subject_id: &str, typed:
     }
     if bool::from(code_hash(&row.id, typed).ct_eq(&row.code_hash)) {
         if store.use_email_code(&row.id, now).await? {
-            store.audit(now, "email_code_accepted", Some(account_id), None, None, json!({})).await?;
+            store.audit(now, AuditEvent::EmailCodeAccepted, Some(account_id), None, None, json!({})).await?;
             return Ok(CodeCheck::Accepted);
         }
         return Ok(CodeCheck::NoCode);
     }
     let attempts = store.add_email_code_attempt(&row.id).await?;
-    store.audit(now, "email_code_wrong", Some(account_id), None, None, json!({"attempts": attempts})).await?;
+    store.audit(now, AuditEvent::EmailCodeWrong, Some(account_id), None, None, json!({"attempts": attempts})).await?;
     if attempts >= max {
         return Ok(CodeCheck::TooManyAttempts);
     }

@@ -25,7 +25,7 @@ use super::{
     Customer, Form, MAX_EMAIL_CHARS, MAX_PASSWORD_FIELD_CHARS, SharedSite, SiteError, SiteResult, Visitor, mask_email,
     mask_phone, mask_tail, see_other,
 };
-use inkan_kit::sqlite::AuditEntry;
+use crate::audit::{AuditEntry, AuditEvent};
 
 fn yen(lang: Lang, amount: i64) -> String {
     T::Yen.fill(lang, &[&group_thousands(amount.unsigned_abs())])
@@ -112,7 +112,7 @@ pub async fn withdraw_submit(
     let wpassword = form.field("withdrawal_password", MAX_PASSWORD_FIELD_CHARS)?;
     if !password_matches(wpassword, &c.row.withdrawal_password_hash).await {
         // At the limit the account locks and its sessions end (count_factor_failure).
-        if count_failure_from(&site, &c.row, "withdrawal_password_wrong", &v).await? {
+        if count_failure_from(&site, &c.row, AuditEvent::WithdrawalPasswordWrong, &v).await? {
             return Ok(see_other("/login"));
         }
         return fail(v.t(T::WrongWithdrawalPassword).to_owned());
@@ -124,7 +124,14 @@ pub async fn withdraw_submit(
     let with_passkey = super::passkeys::withdrawals_use_passkeys(&site, &c.row.account_id).await?;
     if !with_passkey && !site.limits().withdrawal_push_only_allowed {
         store
-            .audit(now, "withdrawal_refused_no_passkey", Some(&c.row.account_id), None, None, json!({"amount": amount}))
+            .audit(
+                now,
+                AuditEvent::WithdrawalRefusedNoPasskey,
+                Some(&c.row.account_id),
+                None,
+                None,
+                json!({"amount": amount}),
+            )
             .await?;
         return fail(v.t(T::WithdrawNeedsPasskey).to_owned());
     }
@@ -146,7 +153,7 @@ pub async fn withdraw_submit(
     let binding = with_passkey.then(|| super::passkeys::withdrawal_binding(&w, bank));
     let requested = AuditEntry {
         at: now,
-        event: "withdrawal_requested",
+        event: AuditEvent::WithdrawalRequested,
         account_id: Some(&c.row.account_id),
         device_id: None,
         challenge_id: None,
@@ -270,12 +277,14 @@ async fn finish_withdrawal(site: &SharedSite, w: &WithdrawalRow, end: Withdrawal
     // The state change and its audit row commit together.
     match end {
         WithdrawalEnd::Completed(factor) => {
-            let entry =
-                audit("withdrawal_completed", json!({"withdrawal_id": w.id, "amount": w.amount, "factor": factor}));
+            let entry = audit(
+                AuditEvent::WithdrawalCompleted,
+                json!({"withdrawal_id": w.id, "amount": w.amount, "factor": factor}),
+            );
             store.complete_withdrawal(&w.id, now, &entry).await?;
         }
         WithdrawalEnd::Refused(reason) => {
-            let entry = audit("withdrawal_refused", json!({"withdrawal_id": w.id, "reason": reason}));
+            let entry = audit(AuditEvent::WithdrawalRefused, json!({"withdrawal_id": w.id, "reason": reason}));
             store.refuse_withdrawal(&w.id, now, &entry).await?;
         }
     }
@@ -398,7 +407,7 @@ pub async fn withdrawal_code(
     }
     let outcome = codes::check(&site, &c.row.account_id, &w.id, typed).await?;
     if matches!(outcome, CodeCheck::Wrong { .. } | CodeCheck::TooManyAttempts)
-        && count_failure_from(&site, &c.row, "withdrawal_code_wrong", &v).await?
+        && count_failure_from(&site, &c.row, AuditEvent::WithdrawalCodeWrong, &v).await?
     {
         finish_withdrawal(&site, &w, WithdrawalEnd::Refused("account_locked")).await?;
         return Ok(see_other("/login"));
@@ -596,7 +605,7 @@ pub async fn change_password(
     let new = form.field("new", MAX_PASSWORD_FIELD_CHARS)?;
     let confirm = form.field("confirm", MAX_PASSWORD_FIELD_CHARS)?;
     let problem = if !password_matches(current, &c.row.password_hash).await {
-        if count_failure_from(&site, &c.row, "password_change_wrong_current", &v).await? {
+        if count_failure_from(&site, &c.row, AuditEvent::PasswordChangeWrongCurrent, &v).await? {
             return Ok(see_other("/login"));
         }
         Some(v.t(T::WrongCurrentPassword).to_owned())
@@ -653,7 +662,8 @@ pub async fn change_email(State(site): State<SharedSite>, v: Visitor, c: Custome
         bool::from(current.to_ascii_lowercase().as_bytes().ct_eq(c.row.email.to_ascii_lowercase().as_bytes()));
     let password_right = password_matches(password, &c.row.password_hash).await;
     let message = if !address_right || !password_right {
-        let event = if address_right { "email_change_wrong_password" } else { "email_change_wrong_current" };
+        let event =
+            if address_right { AuditEvent::EmailChangeWrongPassword } else { AuditEvent::EmailChangeWrongCurrent };
         if count_failure_from(&site, &c.row, event, &v).await? {
             return Ok(see_other("/login"));
         }
@@ -670,7 +680,7 @@ pub async fn change_email(State(site): State<SharedSite>, v: Visitor, c: Custome
     store
         .audit(
             now,
-            "email_changed",
+            AuditEvent::EmailChanged,
             Some(&c.row.account_id),
             None,
             None,

@@ -5,8 +5,9 @@
 use sqlx::FromRow;
 use sqlx::sqlite::SqlitePool;
 
+use crate::audit::{AuditEntry, AuditEvent};
 use crate::mail::Mail;
-use inkan_kit::sqlite::{AuditEntry, AuditRow};
+use inkan_kit::sqlite::AuditRow;
 
 /// The site's database: one write connection, several readers.
 #[derive(Clone)]
@@ -186,7 +187,7 @@ impl SiteStore {
     pub async fn audit(
         &self,
         at: i64,
-        event: &str,
+        event: AuditEvent,
         account_id: Option<&str>,
         device_id: Option<&str>,
         challenge_id: Option<&str>,
@@ -236,7 +237,7 @@ impl SiteStore {
         account_id: &str,
         now: i64,
         max: i64,
-        event: &str,
+        event: AuditEvent,
         detail: serde_json::Value,
     ) -> sqlx::Result<FailureCount> {
         let mut tx = self.writer.begin().await?;
@@ -296,7 +297,7 @@ impl SiteStore {
                     let detail =
                         serde_json::json!({"factor": "push", "challenge_id": challenge_id, "event_id": event.id});
                     let event_name = match factor {
-                        inkan_protocol::FailedFactor::NumberMismatch => "number_mismatch",
+                        inkan_protocol::FailedFactor::NumberMismatch => AuditEvent::NumberMismatch,
                     };
                     Some(count_failure_in(&mut tx, &event.account_id, now, max_failures, event_name, detail).await?)
                 }
@@ -305,22 +306,25 @@ impl SiteStore {
             // The customer's own record of what happened to their authenticators (the
             // verifier keeps its audit; the site keeps its own).
             let recorded = match &event.data {
-                inkan_protocol::RpEventData::DeviceEnrolled { device_id, name, platform, .. } => {
-                    Some((device_id, None, serde_json::json!({"name": name, "platform": platform})))
-                }
+                inkan_protocol::RpEventData::DeviceEnrolled { device_id, name, platform, .. } => Some((
+                    AuditEvent::DeviceEnrolled,
+                    device_id,
+                    None,
+                    serde_json::json!({"name": name, "platform": platform}),
+                )),
                 inkan_protocol::RpEventData::DeviceRevoked { device_id, name } => {
-                    Some((device_id, None, serde_json::json!({"name": name})))
+                    Some((AuditEvent::DeviceRevoked, device_id, None, serde_json::json!({"name": name})))
                 }
                 inkan_protocol::RpEventData::FraudReported { challenge_id, device_id } => {
-                    Some((device_id, Some(challenge_id), serde_json::json!({})))
+                    Some((AuditEvent::FraudReported, device_id, Some(challenge_id), serde_json::json!({})))
                 }
                 _ => None,
             };
-            if let (true, Some((device_id, challenge_id, mut detail))) = (is_customer, recorded) {
+            if let (true, Some((audit_event, device_id, challenge_id, mut detail))) = (is_customer, recorded) {
                 detail["event_id"] = serde_json::json!(event.id);
                 AuditEntry {
                     at: now,
-                    event: event.data.kind(),
+                    event: audit_event,
                     account_id: Some(&event.account_id),
                     device_id: Some(device_id),
                     challenge_id: challenge_id.map(String::as_str),
@@ -373,7 +377,7 @@ impl SiteStore {
             .rows_affected();
         AuditEntry {
             at: now,
-            event: "password_changed",
+            event: AuditEvent::PasswordChanged,
             account_id: Some(account_id),
             device_id: None,
             challenge_id: None,
@@ -794,7 +798,7 @@ async fn count_failure_in(
     account_id: &str,
     now: i64,
     max: i64,
-    event: &str,
+    event: AuditEvent,
     mut detail: serde_json::Value,
 ) -> sqlx::Result<FailureCount> {
     let (failed_logins, locked_at): (i64, Option<i64>) = sqlx::query_as(
@@ -818,7 +822,9 @@ async fn count_failure_in(
     audit(event, detail).write(&mut *tx).await?;
     if locked_now {
         sqlx::query("DELETE FROM web_sessions WHERE account_id = ?").bind(account_id).execute(&mut *tx).await?;
-        audit("account_locked", serde_json::json!({"failed": failed_logins, "last": event})).write(&mut *tx).await?;
+        audit(AuditEvent::AccountLocked, serde_json::json!({"failed": failed_logins, "last": event.as_str()}))
+            .write(&mut *tx)
+            .await?;
     }
     Ok(FailureCount { failed_logins, locked_now })
 }

@@ -5,6 +5,7 @@
 //! [`crate::Limits::destination_wait_secs`]; the authentication address is mailed and the
 //! change audited. After entry the number is shown masked everywhere.
 
+use crate::audit::AuditEvent;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -192,7 +193,7 @@ pub async fn change_submit(
         return fail(T::DestNeedsPasskey);
     }
     if !password_matches(wpassword, &c.row.withdrawal_password_hash).await {
-        if count_failure_from(&site, &c.row, "destination_change_password_wrong", &v).await? {
+        if count_failure_from(&site, &c.row, AuditEvent::DestinationChangePasswordWrong, &v).await? {
             return Ok(see_other("/login"));
         }
         return fail(T::WrongWithdrawalPassword);
@@ -284,7 +285,7 @@ pub async fn passkey_finish(
     store
         .audit(
             now,
-            "destination_changed",
+            AuditEvent::DestinationChanged,
             Some(&c.row.account_id),
             None,
             None,

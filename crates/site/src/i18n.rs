@@ -246,6 +246,17 @@ catalogue! {
     Required => "{0}を入力してください。", "Please enter: {0}.";
 
     EvLoginSucceeded => "ログイン", "Logged in";
+    EvCustomerCreated => "口座開設", "Account opened";
+    EvLoginUnknownAccount => "未登録の口座番号でのログイン", "Login with an unknown account number";
+    EvRefusedLockedWrongPassword => "ロック中の口座へのパスワード誤り", "Wrong password for a locked account";
+    EvLoginAttemptEnded => "ログインの中断", "Login not completed";
+    EvWithdrawalCodeWrong => "出金時の認証コード誤り", "Wrong code for a withdrawal";
+    EvWithdrawalRefusedNoPasskey => "出金不可(パスキー未登録)", "Withdrawal refused: no passkey";
+    EvWithdrawalPasskeyConfirmed => "出金をパスキーで確認", "Withdrawal confirmed with a passkey";
+    EvDestinationChangePasswordWrong => "出金先変更時の出金パスワード誤り", "Wrong withdrawal password when changing the withdrawal account";
+    EvEmailChangeWrongPassword => "メールアドレス変更時のパスワード誤り", "Wrong password when changing the e-mail";
+    EvPasskeyRegisterRefused => "パスキー登録の拒否", "Passkey registration refused";
+    EvPasskeyLoginUnknown => "未登録のパスキーでのログイン", "Login with an unknown passkey";
     EvPasswordOk => "パスワード確認(追加認証へ)", "Password accepted (second factor next)";
     EvPasswordWrong => "パスワード誤り", "Wrong password";
     EvRefusedLocked => "ロック中のためログイン拒否", "Login refused: account locked";
@@ -257,13 +268,7 @@ catalogue! {
     EvCodeSent => "認証コード送信", "Code e-mailed";
     EvCodeAccepted => "認証コード確認", "Code accepted";
     EvCodeWrong => "認証コード誤り", "Wrong code";
-    EvChallengeCreated => "認証アプリへ通知", "Sent to the authenticator app";
-    EvApproved => "認証アプリで承認", "Approved in the app";
-    EvDenied => "認証アプリで拒否", "Denied in the app";
     EvNotMe => "「身に覚えがない」と報告", "\"Not me\" reported";
-    EvChallengeExpired => "承認の期限切れ", "Approval expired";
-    EvChallengeFailed => "確認番号の誤りが上限に", "Too many wrong numbers";
-    EvChallengeRefused => "通知を抑止", "Notification held back";
     EvNumberMismatch => "確認番号の誤り", "Wrong number typed";
     EvDeviceEnrolled => "認証アプリ登録", "Authenticator app added";
     EvDeviceRevoked => "認証アプリ登録解除", "Authenticator app removed";
@@ -271,7 +276,6 @@ catalogue! {
     EvPasskeyRemoved => "パスキー削除", "Passkey removed";
     EvPasskeyCloneSuspected => "パスキー停止(複製の疑い)", "Passkey suspended (possible copy)";
     EvPasskeyRefused => "パスキーでのログイン拒否", "Passkey login refused";
-    EvTicketCreated => "登録用 QR コード発行", "Enrollment QR code issued";
     EvWithdrawalRequested => "出金申込", "Withdrawal requested";
     EvWithdrawalCompleted => "出金受付", "Withdrawal accepted";
     EvWithdrawalRefused => "出金取消", "Withdrawal cancelled";
@@ -280,9 +284,6 @@ catalogue! {
     EvPasswordChangeWrong => "パスワード変更時の現在パスワード誤り", "Wrong current password when changing it";
     EvEmailChanged => "認証メールアドレス変更", "Authentication e-mail changed";
     EvEmailChangeWrong => "メールアドレス変更時の入力誤り", "Wrong current e-mail when changing it";
-    EvOfflineCode => "オフラインコード確認", "Offline code accepted";
-    EvOfflineCodeRefused => "オフラインコード誤り", "Offline code refused";
-    EvPushUnblocked => "通知の再開", "Notifications resumed";
 }
 
 #[cfg(test)]

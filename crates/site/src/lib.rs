@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod codes;
 pub mod customers;
 pub mod db;
@@ -29,6 +30,7 @@ pub mod session;
 pub mod settings;
 pub mod webhook;
 
+use crate::audit::AuditEvent;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -519,7 +521,7 @@ impl FromRequestParts<SharedSite> for Customer {
             SessionCheck::Expired => {
                 store.delete_web_session(&hash).await.map_err(internal)?;
                 store
-                    .audit(site.now(), "session_expired", Some(&account_id), None, None, serde_json::json!({}))
+                    .audit(site.now(), AuditEvent::SessionExpired, Some(&account_id), None, None, serde_json::json!({}))
                     .await
                     .map_err(internal)?;
                 let mut res = Redirect::to("/login?expired=1").into_response();

@@ -2,6 +2,7 @@
 //! the e-mailed code, or the app's offline code), with risk-based step-up; logout; the mailed
 //! language switch.
 
+use crate::audit::AuditEvent;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -121,7 +122,7 @@ pub async fn login_submit(State(site): State<SharedSite>, v: Visitor, form: Form
         store
             .audit(
                 now,
-                "login_unknown_account",
+                AuditEvent::LoginUnknownAccount,
                 None,
                 None,
                 None,
@@ -135,7 +136,7 @@ pub async fn login_submit(State(site): State<SharedSite>, v: Visitor, form: Form
     // wrong password does: "locked" is said only to whoever knows the password (and mailed to
     // the customer when the lock happens), never to anyone who merely types an account number.
     if customer.locked_at.is_some() {
-        let event = if matches { "login_refused_locked" } else { "login_refused_locked_wrong_password" };
+        let event = if matches { AuditEvent::LoginRefusedLocked } else { AuditEvent::LoginRefusedLockedWrongPassword };
         store.audit(now, event, Some(&account), None, None, json!({"ip": v.ip.to_string()})).await?;
         if !matches {
             return Ok(wrong(&v));
@@ -143,7 +144,7 @@ pub async fn login_submit(State(site): State<SharedSite>, v: Visitor, form: Form
         return Ok(login_form(&site, &v, &account, Some(pages::error(v.t(T::AccountLocked)))).into_response());
     }
     if !matches {
-        count_failure_from(&site, &customer, "login_password_wrong", &v).await?;
+        count_failure_from(&site, &customer, AuditEvent::LoginPasswordWrong, &v).await?;
         return Ok(wrong(&v));
     }
     start_second_factor(&site, &v, &customer).await
@@ -158,7 +159,7 @@ pub async fn login_submit(State(site): State<SharedSite>, v: Visitor, form: Form
 pub async fn count_factor_failure(
     site: &SharedSite,
     customer: &CustomerRow,
-    event: &str,
+    event: AuditEvent,
     detail: serde_json::Value,
 ) -> SiteResult<bool> {
     let max = i64::from(site.limits().max_failed_logins);
@@ -173,7 +174,7 @@ pub async fn count_factor_failure(
 pub async fn count_failure_from(
     site: &SharedSite,
     customer: &CustomerRow,
-    event: &str,
+    event: AuditEvent,
     v: &Visitor,
 ) -> SiteResult<bool> {
     count_factor_failure(site, customer, event, json!({"ip": v.ip.to_string()})).await
@@ -221,7 +222,7 @@ async fn start_second_factor(site: &SharedSite, v: &Visitor, customer: &Customer
     store
         .audit(
             now,
-            "login_password_ok",
+            AuditEvent::LoginPasswordOk,
             Some(&customer.account_id),
             None,
             None,
@@ -291,7 +292,7 @@ async fn open_attempt(
             store
                 .audit(
                     site.now(),
-                    "login_attempt_ended",
+                    AuditEvent::LoginAttemptEnded,
                     Some(&row.account_id),
                     None,
                     Some(id),
@@ -565,7 +566,7 @@ pub async fn open_session(
     store
         .audit(
             now,
-            "login_succeeded",
+            AuditEvent::LoginSucceeded,
             Some(&customer.account_id),
             None,
             challenge_id,
@@ -628,7 +629,7 @@ pub async fn verify_code(State(site): State<SharedSite>, v: Visitor, form: Form)
         CodeCheck::NoCode => offline_may_count,
         CodeCheck::Expired | CodeCheck::Accepted => false,
     };
-    if guessed && count_failure_from(&site, &customer, "login_code_wrong", &v).await? {
+    if guessed && count_failure_from(&site, &customer, AuditEvent::LoginCodeWrong, &v).await? {
         return Ok(
             login_form(&site, &v, &customer.account_id, Some(pages::error(v.t(T::AccountLocked)))).into_response()
         );
@@ -685,7 +686,7 @@ pub async fn email_instead(State(site): State<SharedSite>, v: Visitor, _form: Fo
     store
         .audit(
             site.now(),
-            "login_switched_to_email_code",
+            AuditEvent::LoginSwitchedToEmailCode,
             Some(&customer.account_id),
             None,
             attempt.challenge_id.as_deref(),
@@ -714,7 +715,7 @@ pub async fn push_again(State(site): State<SharedSite>, v: Visitor, _form: Form)
 pub async fn logout(State(site): State<SharedSite>, customer: Customer, _form: Form) -> SiteResult<Response> {
     let store = &site.store;
     store.delete_web_session(&customer.session_hash).await?;
-    store.audit(site.now(), "logout", Some(&customer.row.account_id), None, None, json!({})).await?;
+    store.audit(site.now(), AuditEvent::Logout, Some(&customer.row.account_id), None, None, json!({})).await?;
     let mut res = see_other("/login?out=1");
     res.headers_mut().append(header::SET_COOKIE, site.cookie(SESSION_COOKIE, "", Some(0)));
     Ok(res)

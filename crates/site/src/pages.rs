@@ -1,5 +1,6 @@
 //! The page frame, the stylesheet and the one script, and small pieces every page uses.
 
+use crate::audit::AuditEvent;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::db::CustomerRow;
@@ -129,49 +130,51 @@ pub fn inline_svg(svg: &str) -> Markup {
     PreEscaped(svg[start..].to_owned())
 }
 
-/// An audit event's name for people; unknown events show their code.
-pub fn event_label(lang: Lang, event: &str) -> String {
+/// An audit event's name for people; a name this version does not write shows as stored.
+/// The match has no catch-all: every event the site writes has its words.
+pub fn event_label(lang: Lang, stored: &str) -> String {
+    let Some(event) = AuditEvent::from_stored(stored) else { return stored.to_owned() };
     let t = match event {
-        "login_succeeded" => T::EvLoginSucceeded,
-        "login_password_ok" => T::EvPasswordOk,
-        "login_password_wrong" => T::EvPasswordWrong,
-        "login_refused_locked" => T::EvRefusedLocked,
-        "login_switched_to_email_code" => T::EvSwitchedToEmail,
-        "account_locked" => T::EvAccountLocked,
-        "account_unlocked" => T::EvAccountUnlocked,
-        "logout" => T::EvLogout,
-        "session_expired" => T::EvSessionExpired,
-        "email_code_sent" => T::EvCodeSent,
-        "email_code_accepted" => T::EvCodeAccepted,
-        "email_code_wrong" => T::EvCodeWrong,
-        "challenge_created" => T::EvChallengeCreated,
-        "challenge_approved" => T::EvApproved,
-        "challenge_denied" => T::EvDenied,
-        "challenge_denied_fraud" => T::EvNotMe,
-        "challenge_expired" => T::EvChallengeExpired,
-        "challenge_failed" => T::EvChallengeFailed,
-        "challenge_refused" => T::EvChallengeRefused,
-        "number_mismatch" => T::EvNumberMismatch,
-        "device_enrolled" => T::EvDeviceEnrolled,
-        "device_revoked" => T::EvDeviceRevoked,
-        "ticket_created" => T::EvTicketCreated,
-        "withdrawal_requested" => T::EvWithdrawalRequested,
-        "withdrawal_completed" => T::EvWithdrawalCompleted,
-        "withdrawal_refused" => T::EvWithdrawalRefused,
-        "withdrawal_password_wrong" => T::EvWithdrawalPasswordWrong,
-        "password_changed" => T::EvPasswordChanged,
-        "password_change_wrong_current" => T::EvPasswordChangeWrong,
-        "email_changed" => T::EvEmailChanged,
-        "email_change_wrong_current" => T::EvEmailChangeWrong,
-        "offline_code_accepted" => T::EvOfflineCode,
-        "offline_code_refused" => T::EvOfflineCodeRefused,
-        "push_unblocked" => T::EvPushUnblocked,
-        "passkey_registered" => T::EvPasskeyRegistered,
-        "destination_changed" => T::EvDestinationChanged,
-        "passkey_removed" => T::EvPasskeyRemoved,
-        "passkey_clone_suspected" => T::EvPasskeyCloneSuspected,
-        "passkey_login_refused" | "passkey_login_refused_suspended" => T::EvPasskeyRefused,
-        other => return other.to_owned(),
+        AuditEvent::CustomerCreated => T::EvCustomerCreated,
+        AuditEvent::AccountLocked => T::EvAccountLocked,
+        AuditEvent::AccountUnlocked => T::EvAccountUnlocked,
+        AuditEvent::LoginUnknownAccount => T::EvLoginUnknownAccount,
+        AuditEvent::LoginPasswordOk => T::EvPasswordOk,
+        AuditEvent::LoginPasswordWrong => T::EvPasswordWrong,
+        AuditEvent::LoginRefusedLocked => T::EvRefusedLocked,
+        AuditEvent::LoginRefusedLockedWrongPassword => T::EvRefusedLockedWrongPassword,
+        AuditEvent::LoginSwitchedToEmailCode => T::EvSwitchedToEmail,
+        AuditEvent::LoginCodeWrong | AuditEvent::EmailCodeWrong => T::EvCodeWrong,
+        AuditEvent::LoginSucceeded => T::EvLoginSucceeded,
+        AuditEvent::LoginAttemptEnded => T::EvLoginAttemptEnded,
+        AuditEvent::Logout => T::EvLogout,
+        AuditEvent::SessionExpired => T::EvSessionExpired,
+        AuditEvent::EmailCodeSent => T::EvCodeSent,
+        AuditEvent::EmailCodeAccepted => T::EvCodeAccepted,
+        AuditEvent::DeviceEnrolled => T::EvDeviceEnrolled,
+        AuditEvent::DeviceRevoked => T::EvDeviceRevoked,
+        AuditEvent::FraudReported => T::EvNotMe,
+        AuditEvent::NumberMismatch => T::EvNumberMismatch,
+        AuditEvent::WithdrawalRequested => T::EvWithdrawalRequested,
+        AuditEvent::WithdrawalPasswordWrong => T::EvWithdrawalPasswordWrong,
+        AuditEvent::WithdrawalCodeWrong => T::EvWithdrawalCodeWrong,
+        AuditEvent::WithdrawalRefusedNoPasskey => T::EvWithdrawalRefusedNoPasskey,
+        AuditEvent::WithdrawalPasskeyConfirmed => T::EvWithdrawalPasskeyConfirmed,
+        AuditEvent::WithdrawalCompleted => T::EvWithdrawalCompleted,
+        AuditEvent::WithdrawalRefused => T::EvWithdrawalRefused,
+        AuditEvent::DestinationChangePasswordWrong => T::EvDestinationChangePasswordWrong,
+        AuditEvent::DestinationChanged => T::EvDestinationChanged,
+        AuditEvent::PasswordChanged => T::EvPasswordChanged,
+        AuditEvent::PasswordChangeWrongCurrent => T::EvPasswordChangeWrong,
+        AuditEvent::EmailChanged => T::EvEmailChanged,
+        AuditEvent::EmailChangeWrongCurrent => T::EvEmailChangeWrong,
+        AuditEvent::EmailChangeWrongPassword => T::EvEmailChangeWrongPassword,
+        AuditEvent::PasskeyRegistered => T::EvPasskeyRegistered,
+        AuditEvent::PasskeyRegisterRefused => T::EvPasskeyRegisterRefused,
+        AuditEvent::PasskeyRemoved => T::EvPasskeyRemoved,
+        AuditEvent::PasskeyLoginUnknown => T::EvPasskeyLoginUnknown,
+        AuditEvent::PasskeyLoginRefused | AuditEvent::PasskeyLoginRefusedSuspended => T::EvPasskeyRefused,
+        AuditEvent::PasskeyCloneSuspected => T::EvPasskeyCloneSuspected,
     };
     t.get(lang).to_owned()
 }

@@ -13,6 +13,7 @@
 //!
 //! The pages post form-encoded fields (CSRF token and `Origin` checked by [`Form`]) and get JSON.
 
+use crate::audit::AuditEvent;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -271,7 +272,7 @@ pub async fn register_finish(
             store
                 .audit(
                     now,
-                    "passkey_register_refused",
+                    AuditEvent::PasskeyRegisterRefused,
                     Some(&c.row.account_id),
                     None,
                     None,
@@ -290,7 +291,7 @@ pub async fn register_finish(
     store
         .audit(
             now,
-            "passkey_registered",
+            AuditEvent::PasskeyRegistered,
             Some(&c.row.account_id),
             None,
             None,
@@ -330,7 +331,7 @@ pub async fn remove(
     store
         .audit(
             now,
-            "passkey_removed",
+            AuditEvent::PasskeyRemoved,
             Some(&c.row.account_id),
             None,
             None,
@@ -379,7 +380,14 @@ pub async fn login_finish(State(site): State<SharedSite>, v: Visitor, form: Form
     let row = store.passkey(&cred_id).await?.filter(|p| Some(&p.account_id) == account.as_ref());
     let Some(row) = row else {
         store
-            .audit(now, "passkey_login_unknown", None, None, None, json!({"passkey": short_id(&cred_id), "ip": ip}))
+            .audit(
+                now,
+                AuditEvent::PasskeyLoginUnknown,
+                None,
+                None,
+                None,
+                json!({"passkey": short_id(&cred_id), "ip": ip}),
+            )
             .await?;
         return Ok(PasskeyRefusal::Unknown.respond(&v));
     };
@@ -390,7 +398,7 @@ pub async fn login_finish(State(site): State<SharedSite>, v: Visitor, form: Form
         store
             .audit(
                 now,
-                "login_refused_locked",
+                AuditEvent::LoginRefusedLocked,
                 Some(&row.account_id),
                 None,
                 None,
@@ -432,7 +440,7 @@ pub(super) async fn accept_assertion(
         store
             .audit(
                 now,
-                "passkey_login_refused_suspended",
+                AuditEvent::PasskeyLoginRefusedSuspended,
                 Some(&row.account_id),
                 None,
                 None,
@@ -445,7 +453,7 @@ pub(super) async fn accept_assertion(
         super::login::count_factor_failure(
             site,
             customer,
-            "passkey_login_refused",
+            AuditEvent::PasskeyLoginRefused,
             json!({"passkey": short_id(&row.cred_id), "reason": reason, "ip": ip}),
         )
         .await
@@ -462,7 +470,7 @@ pub(super) async fn accept_assertion(
             store
                 .audit(
                     now,
-                    "passkey_clone_suspected",
+                    AuditEvent::PasskeyCloneSuspected,
                     Some(&row.account_id),
                     None,
                     None,
@@ -651,7 +659,7 @@ pub async fn withdraw_finish(
     store
         .audit(
             site.now(),
-            "withdrawal_passkey_confirmed",
+            AuditEvent::WithdrawalPasskeyConfirmed,
             Some(&c.row.account_id),
             None,
             None,

@@ -4,6 +4,7 @@
 use super::db::SiteStore;
 use super::db::{BankAccountRow, NewCustomer};
 use super::password::{check_password, generate_password, hash_password};
+use crate::audit::AuditEvent;
 
 /// Cash a new demo or QA customer starts with, in yen.
 pub const STARTING_BALANCE_YEN: i64 = 3_000_000;
@@ -61,7 +62,7 @@ pub async fn create_customer(store: &SiteStore, spec: CustomerSpec, now: i64) ->
         usable_from: 0,
     };
     store.insert_bank_account(&bank, now).await?;
-    store.audit(now, "customer_created", Some(&spec.account_id), None, None, serde_json::json!({})).await?;
+    store.audit(now, AuditEvent::CustomerCreated, Some(&spec.account_id), None, None, serde_json::json!({})).await?;
     Ok(CreatedCustomer { account_id: spec.account_id, password, withdrawal_password })
 }
 
@@ -98,7 +99,7 @@ pub async fn operator_unlock(
     store
         .audit(
             now,
-            "account_unlocked",
+            AuditEvent::AccountUnlocked,
             Some(account),
             None,
             None,
