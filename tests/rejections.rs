@@ -1,6 +1,7 @@
 //! Every way a decision, an enrollment or a request can be wrong: each is refused with its
 //! own error code, and nothing changes on the server or the device.
 
+use inkan_kit::with_db;
 use std::sync::Arc;
 
 use inkan_core::KeyStore;
@@ -746,7 +747,8 @@ async fn a_database_that_cannot_write_answers_503_and_recovers_without_a_restart
     };
     assert_eq!(get("/readyz").await, (200, "ready".into()));
     let ticket = || t.raw_post("/v1/rp/enrollment-tickets", Some(&t.api_key), br#"{"account_id":"40000001"}"#.to_vec());
-    let writer = t.service().store.pool().clone();
+    // SQLite's own read-only switch; PostgreSQL's outage is its own test (the server stopped).
+    let inkan_kit::db::Db::Sqlite { writer, .. } = t.service().store.db().clone() else { return };
 
     // Every write refused by SQLite (SQLITE_READONLY on the one write connection).
     sqlx::query("PRAGMA query_only = ON").execute(&writer).await.unwrap();
@@ -975,13 +977,17 @@ async fn offline_code_secrets_are_sealed_at_rest_and_rotate() {
     let keys = memory_keys();
     let (device, account) = t.enrolled_device(keys.clone(), ACCOUNT).await;
     let secret = keys.get(&account.totp_entry()).unwrap().expect("the device holds its secret");
-    let db = sqlx::SqlitePool::connect(&t.database_url).await.unwrap();
+    // The database itself, on whichever backend the verifier runs.
+    let store = inkan_server::store::Store::open(&t.database_url).await.unwrap();
+    let db = store.db();
     let row = || async {
-        sqlx::query_as::<_, (Vec<u8>, Option<String>)>("SELECT totp_secret, totp_key_id FROM devices WHERE id = ?")
-            .bind(&account.device_id)
-            .fetch_one(&db)
-            .await
-            .unwrap()
+        with_db!(db, |w, r, pg| sqlx::query_as::<_, (Vec<u8>, Option<String>)>(
+            "SELECT totp_secret, totp_key_id FROM devices WHERE id = $1"
+        )
+        .bind(&account.device_id)
+        .fetch_one(r)
+        .await
+        .unwrap())
     };
     let (stored, key_id) = row().await;
     assert!(!stored.windows(secret.len()).any(|w| w == &secret[..]), "not in the clear");
@@ -991,12 +997,13 @@ async fn offline_code_secrets_are_sealed_at_rest_and_rotate() {
 
     // A row from before sealing (in the clear, no key id) is sealed when the server starts.
     t.kill();
-    sqlx::query("UPDATE devices SET totp_secret = ?, totp_key_id = NULL WHERE id = ?")
+    with_db!(db, |w, r, pg| sqlx::query("UPDATE devices SET totp_secret = $1, totp_key_id = NULL WHERE id = $2")
         .bind(&secret[..])
         .bind(&account.device_id)
-        .execute(&db)
+        .execute(w)
         .await
-        .unwrap();
+        .map(|_| ())
+        .unwrap());
     let old = t.settings_mut().secret_keys.clone();
     let new_spec = inkan_server::secrets::SecretKeys::generate_spec("k2");
     t.restart().await;
@@ -1019,12 +1026,14 @@ async fn offline_code_secrets_are_sealed_at_rest_and_rotate() {
     // Moved onto another device's row, the sealed secret does not open.
     let (other, other_account) = t.enrolled_device(memory_keys(), ACCOUNT).await;
     t.revoke(ACCOUNT, &account.device_id).await;
-    sqlx::query("UPDATE devices SET totp_secret = ? WHERE id = ?")
-        .bind(&row().await.0)
+    let moved = row().await.0;
+    with_db!(db, |w, r, pg| sqlx::query("UPDATE devices SET totp_secret = $1 WHERE id = $2")
+        .bind(&moved)
         .bind(&other_account.device_id)
-        .execute(&db)
+        .execute(w)
         .await
-        .unwrap();
+        .map(|_| ())
+        .unwrap());
     let code = other.offline_code(&other_account).await.unwrap().code;
     assert!(!t.verify_code(ACCOUNT, &code).await, "an altered row opens nothing");
 }
@@ -1094,13 +1103,15 @@ async fn a_sweep_stopped_at_any_point_leaves_no_settled_challenge_without_its_au
         }
     }
     t.service().sweep_expired().await.unwrap();
-    let db = sqlx::SqlitePool::connect(&t.database_url).await.unwrap();
-    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+    let store = inkan_server::store::Store::open(&t.database_url).await.unwrap();
+    let rows: Vec<(String, String, i64)> = with_db!(store.db(), |w, r, pg| {
+        sqlx::query_as(
         "SELECT c.id, c.state, (SELECT COUNT(*) FROM audit_events a WHERE a.challenge_id = c.id AND a.event = 'challenge_' || c.state) FROM challenges c",
     )
-    .fetch_all(&db)
+    .fetch_all(r)
     .await
-    .unwrap();
+    .unwrap()
+    });
     assert_eq!(rows.len(), 30 * limits.max_open_challenges as usize);
     for (id, state, audited) in rows {
         assert_eq!(state, "expired", "{id}");
@@ -1139,8 +1150,10 @@ async fn a_device_session_holds_a_bounded_number_of_live_channels() {
 #[tokio::test]
 async fn the_database_syncs_every_commit() {
     let t = TestServer::start().await;
-    let (level,): (i64,) = sqlx::query_as("PRAGMA synchronous").fetch_one(t.service().store.pool()).await.unwrap();
+    // SQLite's settings; PostgreSQL commits are durable by its own default (synchronous_commit on).
+    let inkan_kit::db::Db::Sqlite { writer, .. } = t.service().store.db().clone() else { return };
+    let (level,): (i64,) = sqlx::query_as("PRAGMA synchronous").fetch_one(&writer).await.unwrap();
     assert_eq!(level, 2, "FULL");
-    let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode").fetch_one(t.service().store.pool()).await.unwrap();
+    let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode").fetch_one(&writer).await.unwrap();
     assert_eq!(mode, "wal");
 }

@@ -164,7 +164,7 @@ impl TestServer {
         change_site: impl FnOnce(&mut inkan_site::Settings),
     ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("inkan.sqlite3").display());
+        let database_url = verifier_database_url(dir.path()).await;
         let site_database_url = format!("sqlite://{}?mode=rwc", dir.path().join("inkan-site.sqlite3").display());
         let addr = listener.local_addr().unwrap();
         let site_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
@@ -636,5 +636,21 @@ impl LossyPath {
 impl Drop for LossyPath {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// Which backend the tests run the verifier on: `INKAN_TEST_DATABASE=postgres` for a fresh
+/// database in the test process's PostgreSQL cluster ([`inkan_kit::pg_test`]), else SQLite in
+/// `dir` (the default).
+pub fn on_postgres() -> bool {
+    std::env::var("INKAN_TEST_DATABASE").is_ok_and(|v| v == "postgres")
+}
+
+/// A new verifier database on the backend [`on_postgres`] chooses.
+pub async fn verifier_database_url(dir: &std::path::Path) -> String {
+    if on_postgres() {
+        inkan_kit::pg_test::fresh_database_url().await.expect("the test PostgreSQL cluster")
+    } else {
+        format!("sqlite://{}?mode=rwc", dir.join("inkan.sqlite3").display())
     }
 }

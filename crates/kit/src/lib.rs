@@ -6,9 +6,11 @@
 //! The site never depends on the verifier; both depend on this.
 #![forbid(unsafe_code)]
 
+pub mod db;
 pub mod limits;
 pub mod main_support;
 pub mod mask;
+pub mod pg_test;
 pub mod qr;
 pub mod ratelimit;
 pub mod serve;

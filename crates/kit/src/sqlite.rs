@@ -45,12 +45,9 @@ pub async fn open_sqlite(
 /// An audit event as read back: at, event, device, challenge, detail (JSON text).
 pub type AuditRow = (i64, String, Option<String>, Option<String>, String);
 
-/// One audit row: at, event, account, device, challenge, detail (JSON text).
-const INSERT_AUDIT: &str =
-    "INSERT INTO audit_events (at, event, account_id, device_id, challenge_id, detail) VALUES (?, ?, ?, ?, ?, ?)";
-
 /// An audit row to write inside another statement's transaction, so that the change and its
-/// record commit together (or neither does). `E` is the service's enum of event names: each
+/// record commit together (or neither does): [`crate::db::WriteRow::write`] on either backend.
+/// `E` is the service's enum of event names: each
 /// service spells its events in one place, and a row cannot carry a name that is not in it.
 pub struct AuditEntry<'a, E> {
     pub at: i64,
@@ -61,22 +58,6 @@ pub struct AuditEntry<'a, E> {
     pub detail: serde_json::Value,
 }
 
-impl<E: Copy + Into<&'static str>> AuditEntry<'_, E> {
-    /// Writes the row on `conn`: a transaction's connection (`&mut *tx`), or the write pool.
-    pub async fn write<'c>(&self, conn: impl sqlx::Executor<'c, Database = sqlx::Sqlite>) -> sqlx::Result<()> {
-        sqlx::query(INSERT_AUDIT)
-            .bind(self.at)
-            .bind(Into::<&'static str>::into(self.event))
-            .bind(self.account_id)
-            .bind(self.device_id)
-            .bind(self.challenge_id)
-            .bind(self.detail.to_string())
-            .execute(conn)
-            .await?;
-        Ok(())
-    }
-}
-
 /// Whether a database error is the database being unavailable (full disk, I/O error, read-only
 /// file, lock held too long, connection lost or refused) rather than a fault in the request or
 /// the code: those answer 503 and recover by themselves when the database does.
@@ -84,6 +65,9 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => {
+            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                return crate::db::pg_unavailable(pg.code());
+            }
             // SQLite's primary result codes (the low byte of the extended code).
             let primary = db.code().and_then(|c| c.parse::<i32>().ok()).map(|c| c & 0xff);
             // SQLITE_BUSY 5, LOCKED 6, READONLY 8, IOERR 10, FULL 13, CANTOPEN 14, PROTOCOL 15.

@@ -83,7 +83,7 @@ pub async fn start(
     listener: Option<TcpListener>,
 ) -> anyhow::Result<RunningServer> {
     settings.check()?;
-    let store = store::Store::open(&settings.database_url).await?;
+    let store = store::Store::open_with(&settings.database_url, &settings.limits).await?;
     let resealed = store.reseal_offline_secrets(&settings.secret_keys).await?;
     if resealed > 0 {
         tracing::info!(

@@ -181,7 +181,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .and_then(|l| l.parse().ok())
                 .unwrap_or_else(|| "127.0.0.1:8400".parse().expect("address"));
             let settings = settings(&cli, listen)?;
-            let store = inkan_server::store::Store::open(&settings.database_url).await?;
+            let store = inkan_server::store::Store::open_with(&settings.database_url, &settings.limits).await?;
             let service = inkan_server::Service::new(settings, store, Arc::new(SystemClock));
             let ticket = service.create_ticket(account, label.as_deref()).await?;
             println!("{}", inkan_server::qr::terminal(&ticket.uri)?);
@@ -191,7 +191,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::RotateSecrets => {
             let settings = settings(&cli, "127.0.0.1:8400".parse().expect("address"))?;
-            let store = inkan_server::store::Store::open(&settings.database_url).await?;
+            let store = inkan_server::store::Store::open_with(&settings.database_url, &settings.limits).await?;
             let n = store.reseal_offline_secrets(&settings.secret_keys).await?;
             println!(
                 "{n} 件のオフラインコード用シークレットを鍵 {0} で封印し直しました / {n} offline-code secrets re-sealed under key {0}",

@@ -76,6 +76,12 @@ pub struct Limits {
     pub webhook_retry_max_secs: u64,
     /// How often the webhook sender looks for events even if nothing woke it.
     pub webhook_poll_ms: u64,
+    /// PostgreSQL: connections each instance's pool may hold (SQLite has one writer and its
+    /// own read pool).
+    pub database_connections: u32,
+    /// PostgreSQL: how long a request waits for a pool connection (or for a new one to open)
+    /// before it answers 503 "database unavailable".
+    pub database_wait_ms: u64,
 }
 
 impl Default for Limits {
@@ -108,6 +114,8 @@ impl Default for Limits {
             webhook_retry_min_ms: 250,
             webhook_retry_max_secs: 60,
             webhook_poll_ms: 1000,
+            database_connections: 16,
+            database_wait_ms: 3000,
         }
     }
 }

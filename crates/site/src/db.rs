@@ -7,6 +7,7 @@ use sqlx::sqlite::SqlitePool;
 
 use crate::audit::{AuditEntry, AuditEvent};
 use crate::mail::Mail;
+use inkan_kit::db::WriteRow;
 use inkan_kit::sqlite::AuditRow;
 
 /// The site's database: one write connection, several readers.
