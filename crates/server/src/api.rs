@@ -274,8 +274,11 @@ async fn events(
         return Err(ApiError::RateLimited);
     };
     let rx = s.hub.subscribe(&d.account_id);
-    let initial: Vec<Event> =
-        s.pending_for(&d).await?.into_iter().map(|c| sse_event(&PushEvent::Challenge(Box::new(c)))).collect();
+    let pending = s.pending_for(&d).await?;
+    for c in &pending {
+        s.hub.mark_pushed(&c.challenge.id, c.challenge.expires_at);
+    }
+    let initial: Vec<Event> = pending.into_iter().map(|c| sse_event(&PushEvent::Challenge(Box::new(c)))).collect();
     let me = d.device_id.clone();
     let clock = s.clock.clone();
     // The gauge counts this channel until its stream is dropped.

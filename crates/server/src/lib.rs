@@ -16,6 +16,7 @@ pub mod audit;
 pub mod error;
 pub mod hub;
 pub mod metrics;
+pub mod relay;
 pub mod secrets;
 pub use inkan_kit::{mask, qr, ratelimit, serve};
 pub mod service;
@@ -101,6 +102,10 @@ pub async fn start(
         settings.webhook.as_ref().map(|hook| webhook::Target { url: hook.url.clone(), secret: hook.secret.clone() });
     let service = Arc::new(Service::new(settings, store, clock));
     let sender = target.map(|target| webhook::spawn(service.clone(), target));
+    let relay = match service.store.db() {
+        inkan_kit::db::Db::Postgres(pool) => Some(relay::spawn(service.clone(), pool.clone())),
+        inkan_kit::db::Db::Sqlite { .. } => None,
+    };
     let app = api::router(service.clone()).layer(axum::middleware::from_fn(request_span));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let sweeper = service.clone();
@@ -139,6 +144,9 @@ pub async fn start(
         }
         if let Some(sender) = sender {
             sender.abort();
+        }
+        if let Some(relay) = relay {
+            relay.abort();
         }
     });
     Ok(RunningServer { addr, service, shutdown: Some(tx), task })

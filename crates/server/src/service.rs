@@ -396,7 +396,7 @@ impl Service {
         Ok(created)
     }
 
-    fn signed(row: &ChallengeRow) -> ApiResult<SignedChallenge> {
+    pub(crate) fn signed(row: &ChallengeRow) -> ApiResult<SignedChallenge> {
         let challenge: Challenge =
             serde_json::from_str(&row.challenge_json).map_err(|e| ApiError::Internal(e.into()))?;
         let server_signature =
@@ -513,9 +513,21 @@ impl Service {
         let deadline = tokio::time::Instant::now() + timeout;
         let stopping = self.stopping();
         tokio::pin!(stopping);
+        // Several instances: the decision may be posted to another one, and its note lost on
+        // the way ([`crate::relay`]); the database is re-read on the relay's timer.
+        let several = self.store.db().is_postgres();
+        let mut recheck =
+            tokio::time::interval(std::time::Duration::from_millis(self.settings.limits.relay_resync_ms.max(50)));
+        recheck.tick().await;
         loop {
             let next = tokio::select! {
                 next = tokio::time::timeout_at(deadline, rx.recv()) => next,
+                _ = recheck.tick(), if several => {
+                    if self.challenge_status(id).await?.state.is_final() {
+                        break;
+                    }
+                    continue;
+                }
                 _ = &mut stopping => break,
             };
             match next {

@@ -82,6 +82,10 @@ pub struct Limits {
     /// PostgreSQL: how long a request waits for a pool connection (or for a new one to open)
     /// before it answers 503 "database unavailable".
     pub database_wait_ms: u64,
+    /// Several instances on PostgreSQL: how often each re-reads the database for what a lost
+    /// notification would have told it (pending challenges of its listeners, the state a long
+    /// poll waits for). The longest a lost notification delays a wake-up.
+    pub relay_resync_ms: u64,
 }
 
 impl Default for Limits {
@@ -116,6 +120,7 @@ impl Default for Limits {
             webhook_poll_ms: 1000,
             database_connections: 16,
             database_wait_ms: 3000,
+            relay_resync_ms: 1000,
         }
     }
 }

@@ -19,6 +19,8 @@
 use inkan_kit::db::{Db, PgOptions, WriteRow};
 use inkan_kit::with_db;
 use inkan_protocol::{ChallengeState, FailedFactor, RpEvent, RpEventData};
+
+use crate::hub::HubNote;
 use sqlx::{FromRow, Postgres, Sqlite};
 
 pub use crate::audit::{AuditEntry, AuditEvent};
@@ -30,10 +32,19 @@ pub use inkan_kit::sqlite::{AuditRow, BUSY_TIMEOUT, READ_CONNECTIONS, open_sqlit
 #[derive(Clone)]
 pub struct Store {
     pub(crate) db: Db,
+    /// This process's id in the notes it sends other instances ([`crate::hub::HubNote`]).
+    pub instance: String,
 }
+
+/// Sends a note to the other instances, delivered when the transaction commits (PostgreSQL).
+const NOTIFY_SQL: &str = "SELECT pg_notify('inkan_hub', $1)";
 
 /// The advisory-lock key that orders event inserts on PostgreSQL ("inkan ev" in ASCII).
 pub const EVENT_ORDER_LOCK: i64 = 0x696e_6b61_6e20_6576;
+
+/// The session advisory lock the one webhook sender among several instances holds
+/// ("inkan wh").
+pub const WEBHOOK_SENDER_LOCK: i64 = 0x696e_6b61_6e20_7768;
 
 /// Locks one account for the rest of the transaction, on PostgreSQL.
 pub const ACCOUNT_LOCK_SQL: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
@@ -252,6 +263,10 @@ const PUSH_GATE: &str = "SELECT
 const CHALLENGE_COLUMNS: &str = "id, account_id, challenge_json, server_signature, number_to_match, number_attempts, state, created_at, expires_at, decided_at, device_id";
 
 impl Store {
+    fn settled_note(&self, account_id: &str, challenge_id: &str, state: ChallengeState) -> HubNote {
+        HubNote::Settled { i: self.instance.clone(), a: account_id.into(), c: challenge_id.into(), s: state }
+    }
+
     /// Opens (creating an SQLite file if missing) and migrates the database, with the default
     /// limits.
     pub async fn open(database_url: &str) -> anyhow::Result<Store> {
@@ -266,7 +281,10 @@ impl Store {
             max_connections: limits.database_connections,
             acquire_timeout: std::time::Duration::from_millis(limits.database_wait_ms),
         };
-        Ok(Store { db: Db::open(database_url, &sqlx::migrate!("./migrations"), pg).await? })
+        Ok(Store {
+            db: Db::open(database_url, &sqlx::migrate!("./migrations"), pg).await?,
+            instance: crate::random_id(crate::service::ID_BYTES),
+        })
     }
 
     /// Readiness: a read and a real write (one row rewritten and committed). Fails when the
@@ -514,6 +532,10 @@ impl Store {
             }
             .write(&mut *tx)
             .await?;
+            if pg {
+                let note = HubNote::Revoked { i: self.instance.clone(), a: account_id.into(), d: device_id.into() };
+                sqlx::query(NOTIFY_SQL).bind(note.to_payload()).execute(&mut *tx).await?;
+            }
             EventEntry {
                 at: now,
                 account_id,
@@ -627,6 +649,10 @@ impl Store {
             }
             .write(&mut *tx)
             .await?;
+            if pg {
+                let note = HubNote::Created { i: self.instance.clone(), a: c.account_id.into(), c: c.id.into() };
+                sqlx::query(NOTIFY_SQL).bind(note.to_payload()).execute(&mut *tx).await?;
+            }
             tx.commit().await?;
             Ok(Ok(()))
         })
@@ -672,6 +698,10 @@ impl Store {
                 .bind(d.device_id)
                 .execute(&mut *tx)
                 .await?;
+            if pg {
+                let note = self.settled_note(d.account_id, d.challenge_id, d.state);
+                sqlx::query(NOTIFY_SQL).bind(note.to_payload()).execute(&mut *tx).await?;
+            }
             if d.state == ChallengeState::DeniedFraud {
                 let data = RpEventData::FraudReported {
                     challenge_id: d.challenge_id.to_owned(),
@@ -743,6 +773,10 @@ impl Store {
             }
             .write(&mut *tx)
             .await?;
+            if pg {
+                let note = self.settled_note(&row.account_id, &row.id, state);
+                sqlx::query(NOTIFY_SQL).bind(note.to_payload()).execute(&mut *tx).await?;
+            }
             EventEntry { at: now, account_id: &row.account_id, data: settled(&row.id, state) }.write(&mut *tx).await?;
             tx.commit().await?;
             Ok(true)
@@ -797,6 +831,10 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 audit(AuditEvent::ChallengeFailed, serde_json::json!({})).write(&mut *tx).await?;
+                if pg {
+                    let note = self.settled_note(&row.account_id, &row.id, ChallengeState::Failed);
+                    sqlx::query(NOTIFY_SQL).bind(note.to_payload()).execute(&mut *tx).await?;
+                }
                 EventEntry { at: now, account_id: &row.account_id, data: settled(&row.id, ChallengeState::Failed) }
                     .write(&mut *tx)
                     .await?;
@@ -834,6 +872,10 @@ impl Store {
                 .fetch_all(&mut *tx)
                 .await?;
             for (id, account) in &expired {
+                if pg {
+                    let note = self.settled_note(account, id, ChallengeState::Expired);
+                    sqlx::query(NOTIFY_SQL).bind(note.to_payload()).execute(&mut *tx).await?;
+                }
                 AuditEntry {
                     at: now,
                     event: AuditEvent::ChallengeExpired,
@@ -899,6 +941,25 @@ impl Store {
         with_db!(&self.db, |w, r, pg| {
             sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM rp_events").fetch_one(r).await
         })
+    }
+
+    /// Several instances on PostgreSQL: a connection holding the webhook sender's session lock
+    /// ([`WEBHOOK_SENDER_LOCK`]), if this instance got it; `None` if another instance holds it.
+    /// The lock goes with the connection, so a sender that dies hands the turn on. `Ok(None)`
+    /// on SQLite too (one instance: [`Store::is_single_instance`]).
+    pub async fn try_webhook_turn(&self) -> sqlx::Result<Option<sqlx::PgConnection>> {
+        let Db::Postgres(pool) = &self.db else { return Ok(None) };
+        let mut conn = pool.acquire().await?.detach();
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(WEBHOOK_SENDER_LOCK)
+            .fetch_one(&mut conn)
+            .await?;
+        Ok(got.then_some(conn))
+    }
+
+    /// SQLite: one instance, which always sends the webhook.
+    pub fn is_single_instance(&self) -> bool {
+        !self.db.is_postgres()
     }
 
     /// How far the webhook sender got (0: nothing delivered yet).

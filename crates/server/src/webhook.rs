@@ -86,7 +86,34 @@ pub fn spawn(service: Arc<Service>, target: Target) -> tokio::task::JoinHandle<(
         let mut failures = 0u32;
         let stopping = service.stopping();
         tokio::pin!(stopping);
+        // Several instances: one sends at a time (the one holding the turn's lock); the
+        // others wait and take over if it goes.
+        let mut turn: Option<sqlx::PgConnection> = None;
         loop {
+            if !service.store.is_single_instance() {
+                if let Some(conn) = turn.as_mut()
+                    && sqlx::query("SELECT 1").execute(&mut *conn).await.is_err()
+                {
+                    turn = None; // The connection, and with it the lock, is gone.
+                }
+                if turn.is_none() {
+                    match service.store.try_webhook_turn().await {
+                        Ok(Some(conn)) => {
+                            tracing::info!("this instance sends the webhook");
+                            turn = Some(conn);
+                        }
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!(error = %e, "cannot take the webhook sender's turn"),
+                    }
+                }
+                if turn.is_none() {
+                    tokio::select! {
+                        _ = tokio::time::sleep(poll) => {}
+                        _ = &mut stopping => return,
+                    }
+                    continue;
+                }
+            }
             let wait = match deliver_once(&service, &client, &target).await {
                 Ok(0) => {
                     failures = 0;

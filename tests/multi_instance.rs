@@ -1,0 +1,305 @@
+//! Three verifier processes (`inkan-server`) on one PostgreSQL, behind a real HAProxy, with no
+//! sticky sessions; the device and the relying party connect only through the load balancer,
+//! except where a step names the instance it goes to.
+//!
+//! - A challenge created through an instance that does not hold the device's live channel
+//!   reaches the device; the decision, posted wherever the balancer sends it, wakes a long poll
+//!   waiting on a third instance.
+//! - `kill -9` of the instance that holds the device's live channel and a pending long poll: the
+//!   device reconnects through the balancer and gets its pending challenge; the relying party
+//!   polls again and gets the outcome; the challenge is settled once.
+//! - The webhook is sent by one instance at a time.
+//!
+//! Needs the binaries built (`cargo build --workspace --bins`), PostgreSQL's and HAProxy's
+//! (`scripts/install-deps` installs both).
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use inkan_core::{Authenticator, Profile, SystemClock, WatchEvent};
+use inkan_e2e::*;
+use inkan_protocol::{ChallengeCreated, ChallengeState, ChallengeStatus, Decision, TicketCreated};
+
+const API_KEY: &str = "insecure-dev-rp-api-key";
+const ACCOUNT: &str = "60000001";
+/// The one challenge-signing key every instance is given (devices pin it).
+const SIGNING_KEY: [u8; 32] = [7; 32];
+/// Longest a step waits for something that should take milliseconds.
+const STEP: Duration = Duration::from_secs(20);
+
+/// A child process killed (SIGKILL) when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn instance(dir: &Path, n: usize, port: u16, lb: u16, database_url: &str) -> Proc {
+    let child = Command::new(workspace_bin("inkan-server"))
+        .args(["--dev", "--data-dir"])
+        .arg(dir.join(format!("v{n}")))
+        .args(["--database-url", database_url, "--public-origin", &format!("http://127.0.0.1:{lb}")])
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("INKAN_SERVER_SIGNING_KEY", inkan_protocol::keys::b64(&SIGNING_KEY))
+        // Nobody receives a webhook here; deliveries fail and are retried, by one instance.
+        .env("INKAN_RP_WEBHOOK_URL", format!("http://127.0.0.1:{}/hook", free_port()))
+        .env("INKAN_RP_WEBHOOK_SECRET", "the multi-instance test's webhook secret, 32+ bytes")
+        .env("INKAN_LIMIT_WEBHOOK_RETRY_MAX_SECS", "1")
+        .env("INKAN_LIMIT_MAX_CONNECTIONS_PER_CLIENT", "0")
+        .env("INKAN_LOG_FORMAT", "text")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join(format!("v{n}.log"))).unwrap())
+        .spawn()
+        .expect("inkan-server starts");
+    Proc(child)
+}
+
+fn haproxy(dir: &Path, lb: u16, ports: &[u16]) -> Proc {
+    let servers: String = ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("  server v{i} 127.0.0.1:{p} check inter 300ms fall 1 rise 1\n"))
+        .collect();
+    let config = format!(
+        "global\n  maxconn 4000\n\
+         defaults\n  mode http\n  timeout connect 1s\n  timeout client 120s\n  timeout server 120s\n  timeout tunnel 120s\n  retries 3\n  option redispatch\n\
+         frontend inkan\n  bind 127.0.0.1:{lb}\n  default_backend verifiers\n\
+         backend verifiers\n  balance roundrobin\n  option httpchk GET /readyz\n{servers}"
+    );
+    let file = dir.join("haproxy.cfg");
+    std::fs::write(&file, config).unwrap();
+    let child = Command::new("haproxy")
+        .arg("-db")
+        .arg("-f")
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("haproxy.log")).unwrap())
+        .spawn()
+        .expect("haproxy starts (apt install haproxy)");
+    Proc(child)
+}
+
+async fn ready(http: &reqwest::Client, port: u16) {
+    let deadline = tokio::time::Instant::now() + STEP;
+    loop {
+        if let Ok(r) = http.get(format!("http://127.0.0.1:{port}/readyz")).send().await
+            && r.status().is_success()
+        {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "nothing ready on port {port}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn metric(http: &reqwest::Client, port: u16, name: &str) -> u64 {
+    let text = http.get(format!("http://127.0.0.1:{port}/metrics")).send().await.unwrap().text().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+async fn post<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    port: u16,
+    path: &str,
+    body: serde_json::Value,
+) -> T {
+    http.post(format!("http://127.0.0.1:{port}{path}"))
+        .bearer_auth(API_KEY)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn create(http: &reqwest::Client, port: u16) -> ChallengeCreated {
+    post(
+        http,
+        port,
+        "/v1/rp/challenges",
+        serde_json::json!({"account_id": ACCOUNT, "details": login(), "number_match": false}),
+    )
+    .await
+}
+
+async fn wait(http: &reqwest::Client, port: u16, id: &str, secs: u64) -> ChallengeStatus {
+    http.get(format!("http://127.0.0.1:{port}/v1/rp/challenges/{id}/wait?timeout={secs}"))
+        .bearer_auth(API_KEY)
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The next challenge the device's live channel delivers.
+async fn next_challenge(rx: &mut tokio::sync::mpsc::Receiver<WatchEvent>) -> String {
+    let deadline = tokio::time::Instant::now() + STEP;
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await.expect("a challenge on the live channel") {
+            Some(WatchEvent::Challenge(p)) => return p.challenge.id,
+            Some(_) => continue,
+            None => panic!("the watch ended"),
+        }
+    }
+}
+
+/// Which instance holds the device's live channel.
+async fn channel_holder(http: &reqwest::Client, ports: &[u16]) -> usize {
+    let deadline = tokio::time::Instant::now() + STEP;
+    loop {
+        for (i, p) in ports.iter().enumerate() {
+            if metric(http, *p, "inkan_live_channels").await > 0 {
+                return i;
+            }
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no instance holds the live channel");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_instances_behind_haproxy_share_challenges_and_survive_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = inkan_kit::pg_test::fresh_database_url().await.expect("the test PostgreSQL cluster");
+    let lb = free_port();
+    let ports = [free_port(), free_port(), free_port()];
+    let http = reqwest::Client::new();
+    // The first instance migrates the empty database; the others find it done.
+    let mut procs: Vec<Option<Proc>> = vec![Some(instance(dir.path(), 0, ports[0], lb, &database_url))];
+    ready(&http, ports[0]).await;
+    for (n, port) in ports.iter().enumerate().skip(1) {
+        procs.push(Some(instance(dir.path(), n, *port, lb, &database_url)));
+    }
+    for port in &ports {
+        ready(&http, *port).await;
+    }
+    let _lb = haproxy(dir.path(), lb, &ports);
+    ready(&http, lb).await;
+
+    // Enrolled and connected through the balancer only.
+    let ticket: TicketCreated =
+        post(&http, lb, "/v1/rp/enrollment-tickets", serde_json::json!({"account_id": ACCOUNT})).await;
+    let device = Arc::new(
+        Authenticator::new(Profile::open(dir.path().join("phone")).unwrap(), memory_keys(), Arc::new(SystemClock))
+            .unwrap(),
+    );
+    let account = device.enroll(&ticket.uri, "phone").await.unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let watcher = {
+        let (device, account) = (device.clone(), account.clone());
+        tokio::spawn(async move { device.watch(&account, tx).await })
+    };
+    let holder = channel_holder(&http, &ports).await;
+    let others: Vec<usize> = (0..3).filter(|i| *i != holder).collect();
+
+    // Created on another instance, the challenge reaches the device; the long poll waits on
+    // the third; the decision goes through the balancer, wherever it lands.
+    for round in 0..6 {
+        let creator = others[round % 2];
+        let poller = others[(round + 1) % 2];
+        let created = create(&http, ports[creator]).await;
+        assert_eq!(next_challenge(&mut rx).await, created.challenge_id, "round {round}");
+        let poll = {
+            let (http, id) = (http.clone(), created.challenge_id.clone());
+            let port = ports[poller];
+            tokio::spawn(async move { wait(&http, port, &id, 30).await })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        device.decide_by_id(&account, &created.challenge_id, Decision::Approve, None).await.unwrap();
+        let status = tokio::time::timeout(STEP, poll).await.expect("the long poll wakes").unwrap();
+        assert_eq!(status.state, ChallengeState::Approved, "round {round}");
+        // The next login push counts from a successful login.
+        post::<serde_json::Value>(&http, lb, &format!("/v1/rp/accounts/{ACCOUNT}/logins"), serde_json::json!({})).await;
+    }
+
+    // kill -9 of the instance holding the live channel, with a long poll pending on it.
+    let created = create(&http, ports[others[0]]).await;
+    assert_eq!(next_challenge(&mut rx).await, created.challenge_id);
+    let doomed_poll = {
+        let (http, id, port) = (http.clone(), created.challenge_id.clone(), ports[holder]);
+        tokio::spawn(async move {
+            http.get(format!("http://127.0.0.1:{port}/v1/rp/challenges/{id}/wait?timeout=30"))
+                .bearer_auth(API_KEY)
+                .send()
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(procs[holder].take());
+    assert!(doomed_poll.await.unwrap().is_err(), "the killed instance's long poll breaks");
+    // The device reconnects through the balancer and is sent its pending challenge again.
+    assert_eq!(next_challenge(&mut rx).await, created.challenge_id, "replayed after the reconnect");
+    let new_holder = channel_holder(&http, &others.iter().map(|i| ports[*i]).collect::<Vec<_>>()).await;
+    assert!(new_holder < 2);
+    // The relying party polls again, through the balancer, and gets the outcome.
+    let poll = {
+        let (http, id) = (http.clone(), created.challenge_id.clone());
+        tokio::spawn(async move { wait(&http, lb, &id, 30).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    device.decide_by_id(&account, &created.challenge_id, Decision::Deny, None).await.unwrap();
+    assert_eq!(tokio::time::timeout(STEP, poll).await.unwrap().unwrap().state, ChallengeState::Denied);
+    // A second decision is refused: one outcome.
+    device.decide_by_id(&account, &created.challenge_id, Decision::Approve, None).await.unwrap_err();
+
+    // Every challenge settled exactly once, as the events (read through the balancer) say.
+    let events: inkan_protocol::RpEventPage = http
+        .get(format!("http://127.0.0.1:{lb}/v1/rp/events?after=0&limit=500&account={ACCOUNT}"))
+        .bearer_auth(API_KEY)
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut settled: Vec<&str> = events
+        .events
+        .iter()
+        .filter_map(|e| match &e.data {
+            inkan_protocol::RpEventData::ChallengeSettled { challenge_id, .. } => Some(challenge_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(settled.len(), 7, "{settled:?}");
+    settled.sort();
+    settled.dedup();
+    assert_eq!(settled.len(), 7, "no challenge settled twice");
+    let seqs: Vec<i64> = events.events.iter().map(|e| e.seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in order");
+
+    // One webhook sender among the survivors: only one of them tries deliveries.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut trying = 0;
+    for i in &others {
+        let before = metric(&http, ports[*i], "inkan_webhook_failures_total").await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        if metric(&http, ports[*i], "inkan_webhook_failures_total").await > before {
+            trying += 1;
+        }
+    }
+    assert_eq!(trying, 1, "exactly one instance sends the webhook");
+    watcher.abort();
+}
