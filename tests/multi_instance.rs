@@ -9,6 +9,9 @@
 //!   device reconnects through the balancer and gets its pending challenge; the relying party
 //!   polls again and gets the outcome; the challenge is settled once.
 //! - The webhook is sent by one instance at a time.
+//! - Approve posted to one instance and deny to another, at once: exactly one wins, each of
+//!   20 rounds. (Tickets, nonces and the push limits racing on one database are the store's
+//!   conformance cases, `crates/server/tests/store.rs`, run on PostgreSQL.)
 //!
 //! Needs the binaries built (`cargo build --workspace --bins`), PostgreSQL's and HAProxy's
 //! (`scripts/install-deps` installs both).
@@ -18,9 +21,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use inkan_core::{Authenticator, Profile, SystemClock, WatchEvent};
+use inkan_core::{Authenticator, Clock, Profile, SystemClock, WatchEvent};
 use inkan_e2e::*;
-use inkan_protocol::{ChallengeCreated, ChallengeState, ChallengeStatus, Decision, TicketCreated};
+use inkan_protocol::{ApprovalPayload, ChallengeCreated, ChallengeState, ChallengeStatus, Decision, TicketCreated};
 
 const API_KEY: &str = "insecure-dev-rp-api-key";
 const ACCOUNT: &str = "60000001";
@@ -28,6 +31,8 @@ const ACCOUNT: &str = "60000001";
 const SIGNING_KEY: [u8; 32] = [7; 32];
 /// Longest a step waits for something that should take milliseconds.
 const STEP: Duration = Duration::from_secs(20);
+/// Each race across instances is run this many times.
+const RACE_ROUNDS: usize = 20;
 
 /// A child process killed (SIGKILL) when dropped.
 struct Proc(Child);
@@ -55,6 +60,8 @@ fn instance(dir: &Path, n: usize, port: u16, lb: u16, database_url: &str) -> Pro
         .env("INKAN_RP_WEBHOOK_SECRET", "the multi-instance test's webhook secret, 32+ bytes")
         .env("INKAN_LIMIT_WEBHOOK_RETRY_MAX_SECS", "1")
         .env("INKAN_LIMIT_MAX_CONNECTIONS_PER_CLIENT", "0")
+        // The races deny half the time; no cool-down between rounds.
+        .env("INKAN_LIMIT_DENIAL_COOLDOWN_SECS", "0")
         .env("INKAN_LOG_FORMAT", "text")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join(format!("v{n}.log"))).unwrap())
@@ -302,4 +309,34 @@ async fn three_instances_behind_haproxy_share_challenges_and_survive_a_kill() {
     }
     assert_eq!(trying, 1, "exactly one instance sends the webhook");
     watcher.abort();
+
+    // Races across instances: approve sent to one, deny to the other, at once; exactly one
+    // wins, every time.
+    let ticket: TicketCreated =
+        post(&http, lb, "/v1/rp/enrollment-tickets", serde_json::json!({"account_id": ACCOUNT})).await;
+    let clock = SystemClock;
+    let raw = inkan_core::testing::RawDevice::enroll(reqwest::Client::new(), &ticket.uri, clock.now()).await.unwrap();
+    let (a, b) = (
+        raw.at(&format!("http://127.0.0.1:{}", ports[others[0]])),
+        raw.at(&format!("http://127.0.0.1:{}", ports[others[1]])),
+    );
+    for round in 0..RACE_ROUNDS {
+        let created = create(&http, lb).await;
+        let challenge = raw
+            .pending()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|c| c.challenge.id == created.challenge_id)
+            .expect("pending")
+            .challenge;
+        let sign = |decision| raw.sign(&ApprovalPayload::new(&challenge, &raw.device_id, decision, None, clock.now()));
+        let (approve, deny) = (sign(Decision::Approve), sign(Decision::Deny));
+        let (x, y) = tokio::join!(a.submit(&challenge.id, &approve), b.submit(&challenge.id, &deny));
+        assert_eq!(u8::from(x.is_ok()) + u8::from(y.is_ok()), 1, "round {round}: {x:?} {y:?}");
+        let final_state = wait(&http, lb, &challenge.id, 5).await.state;
+        let winner = if x.is_ok() { ChallengeState::Approved } else { ChallengeState::Denied };
+        assert_eq!(final_state, winner, "round {round}");
+        post::<serde_json::Value>(&http, lb, &format!("/v1/rp/accounts/{ACCOUNT}/logins"), serde_json::json!({})).await;
+    }
 }

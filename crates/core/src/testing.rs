@@ -61,6 +61,17 @@ impl RawDevice {
         Ok(RawDevice { key, device_id: account.device_id.clone(), origin: account.origin.clone(), token, http })
     }
 
+    /// The same device and session, its requests sent to `origin` (one instance of several).
+    pub fn at(&self, origin: &str) -> RawDevice {
+        RawDevice {
+            key: self.key.clone(),
+            device_id: self.device_id.clone(),
+            origin: origin.to_owned(),
+            token: self.token.clone(),
+            http: self.http.clone(),
+        }
+    }
+
     pub async fn pending(&self) -> CoreResult<Vec<SignedChallenge>> {
         self.api().get("/v1/device/challenges", Some(&self.token)).await
     }
