@@ -113,45 +113,74 @@ fn start() -> anyhow::Result<PgCluster> {
         bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
     }
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    // The server is started from a thread that lives as long as the process, so that its
-    // parent-death signal (SIGQUIT: immediate shutdown) comes when the process ends, not when the
-    // test thread that first asked for it does.
-    let (tx, rx) = std::sync::mpsc::channel();
-    let (bin2, data2, dir2) = (bin.clone(), data.clone(), dir.clone());
-    std::thread::spawn(move || {
-        let child = as_cluster_user(&bin2.join("postgres"), "QUIT")
-            .arg("-D")
-            .arg(&data2)
-            .arg("-k")
-            .arg(&dir2)
-            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
-            .args(["-c", "max_connections=300", "-c", "shared_buffers=32MB"])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir2.join("postgres.log")).map(Stdio::from).unwrap_or(Stdio::null()))
-            .spawn();
-        let ok = child.is_ok();
-        let _ = tx.send(child.map(|_| ()).map_err(|e| e.to_string()));
-        if ok {
-            loop {
-                std::thread::park();
-            }
-        }
-    });
-    rx.recv()?.map_err(|e| anyhow::anyhow!("postgres: {e}"))?;
-    let deadline = Instant::now() + START_TIMEOUT;
-    let (_keep, pause) = std::sync::mpsc::channel::<()>();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            let log = std::fs::read_to_string(dir.join("postgres.log")).unwrap_or_default();
-            bail!("PostgreSQL did not start within {START_TIMEOUT:?}: {log}");
-        }
-        // A blocking wait is fine here: nothing else runs until the cluster is up.
-        let _ = pause.recv_timeout(Duration::from_millis(100));
-    }
-    Ok(PgCluster { port, dir, bin })
+    let cluster = PgCluster { port, dir, bin };
+    cluster.spawn_postmaster()?;
+    Ok(cluster)
 }
 
 impl PgCluster {
+    /// Starts the server on the cluster and waits until it accepts connections.
+    fn spawn_postmaster(&self) -> anyhow::Result<()> {
+        // The server is started from a thread that lives as long as the process, so that its
+        // parent-death signal (SIGQUIT: immediate shutdown) comes when the process ends, not
+        // when the test thread that first asked for it does.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (bin, dir, port) = (self.bin.clone(), self.dir.clone(), self.port);
+        std::thread::spawn(move || {
+            let child = as_cluster_user(&bin.join("postgres"), "QUIT")
+                .arg("-D")
+                .arg(dir.join("data"))
+                .arg("-k")
+                .arg(&dir)
+                .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+                .args(["-c", "max_connections=300", "-c", "shared_buffers=32MB"])
+                .stdout(Stdio::null())
+                .stderr(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(dir.join("postgres.log"))
+                        .map(Stdio::from)
+                        .unwrap_or(Stdio::null()),
+                )
+                .spawn();
+            let ok = child.is_ok();
+            let _ = tx.send(child.map(|_| ()).map_err(|e| e.to_string()));
+            if ok {
+                loop {
+                    std::thread::park();
+                }
+            }
+        });
+        rx.recv()?.map_err(|e| anyhow::anyhow!("postgres: {e}"))?;
+        let deadline = Instant::now() + START_TIMEOUT;
+        let (_keep, pause) = std::sync::mpsc::channel::<()>();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if Instant::now() > deadline {
+                let log = std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default();
+                bail!("PostgreSQL did not start within {START_TIMEOUT:?}: {log}");
+            }
+            // A blocking wait is fine here: nothing else runs until the cluster is up.
+            let _ = pause.recv_timeout(Duration::from_millis(100));
+        }
+        Ok(())
+    }
+
+    /// Stops the server (fast shutdown: open connections are ended), as an operator's restart
+    /// or a crash would take the database away. Every test of this process loses it.
+    pub fn stop(&self) -> anyhow::Result<()> {
+        let out = self.pg_ctl().args(["stop", "-m", "fast", "-w"]).output()?;
+        if !out.status.success() {
+            bail!("pg_ctl stop: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(())
+    }
+
+    /// Starts the server again after [`PgCluster::stop`], on the same port and data.
+    pub fn start_again(&self) -> anyhow::Result<()> {
+        self.spawn_postmaster()
+    }
+
     /// `pg_ctl` on the cluster (tests that stop and start the database use it).
     pub fn pg_ctl(&self) -> Command {
         let mut cmd = as_cluster_user(&self.bin.join("pg_ctl"), "KILL");
