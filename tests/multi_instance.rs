@@ -17,15 +17,15 @@
 //! (`scripts/install-deps` installs both).
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use inkan_core::{Authenticator, Clock, Profile, SystemClock, WatchEvent};
+use inkan_e2e::procs::*;
 use inkan_e2e::*;
 use inkan_protocol::{ApprovalPayload, ChallengeCreated, ChallengeState, ChallengeStatus, Decision, TicketCreated};
 
-const API_KEY: &str = "insecure-dev-rp-api-key";
+const API_KEY: &str = DEV_API_KEY;
 const ACCOUNT: &str = "60000001";
 /// The one challenge-signing key every instance is given (devices pin it).
 const SIGNING_KEY: [u8; 32] = [7; 32];
@@ -34,87 +34,19 @@ const STEP: Duration = Duration::from_secs(20);
 /// Each race across instances is run this many times.
 const RACE_ROUNDS: usize = 20;
 
-/// A child process killed (SIGKILL) when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 fn instance(dir: &Path, n: usize, port: u16, lb: u16, database_url: &str) -> Proc {
-    let child = Command::new(workspace_bin("inkan-server"))
-        .args(["--dev", "--data-dir"])
-        .arg(dir.join(format!("v{n}")))
-        .args(["--database-url", database_url, "--public-origin", &format!("http://127.0.0.1:{lb}")])
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("INKAN_SERVER_SIGNING_KEY", inkan_protocol::keys::b64(&SIGNING_KEY))
+    let env = [
+        ("INKAN_SERVER_SIGNING_KEY", inkan_protocol::keys::b64(&SIGNING_KEY)),
         // Nobody receives a webhook here; deliveries fail and are retried, by one instance.
-        .env("INKAN_RP_WEBHOOK_URL", format!("http://127.0.0.1:{}/hook", free_port()))
-        .env("INKAN_RP_WEBHOOK_SECRET", "the multi-instance test's webhook secret, 32+ bytes")
-        .env("INKAN_LIMIT_WEBHOOK_RETRY_MAX_SECS", "1")
-        .env("INKAN_LIMIT_MAX_CONNECTIONS_PER_CLIENT", "0")
+        ("INKAN_RP_WEBHOOK_URL", format!("http://127.0.0.1:{}/hook", free_port())),
+        ("INKAN_RP_WEBHOOK_SECRET", "the multi-instance test's webhook secret, 32+ bytes".into()),
+        ("INKAN_LIMIT_WEBHOOK_RETRY_MAX_SECS", "1".into()),
+        ("INKAN_LIMIT_MAX_CONNECTIONS_PER_CLIENT", "0".into()),
         // The races deny half the time; no cool-down between rounds.
-        .env("INKAN_LIMIT_DENIAL_COOLDOWN_SECS", "0")
-        .env("INKAN_LOG_FORMAT", "text")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join(format!("v{n}.log"))).unwrap())
-        .spawn()
-        .expect("inkan-server starts");
-    Proc(child)
-}
-
-fn haproxy(dir: &Path, lb: u16, ports: &[u16]) -> Proc {
-    let servers: String = ports
-        .iter()
-        .enumerate()
-        .map(|(i, p)| format!("  server v{i} 127.0.0.1:{p} check inter 300ms fall 1 rise 1\n"))
-        .collect();
-    let config = format!(
-        "global\n  maxconn 4000\n\
-         defaults\n  mode http\n  timeout connect 1s\n  timeout client 120s\n  timeout server 120s\n  timeout tunnel 120s\n  retries 3\n  option redispatch\n\
-         frontend inkan\n  bind 127.0.0.1:{lb}\n  default_backend verifiers\n\
-         backend verifiers\n  balance roundrobin\n  option httpchk GET /readyz\n{servers}"
-    );
-    let file = dir.join("haproxy.cfg");
-    std::fs::write(&file, config).unwrap();
-    let child = Command::new("haproxy")
-        .arg("-db")
-        .arg("-f")
-        .arg(&file)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("haproxy.log")).unwrap())
-        .spawn()
-        .expect("haproxy starts (apt install haproxy)");
-    Proc(child)
-}
-
-async fn ready(http: &reqwest::Client, port: u16) {
-    let deadline = tokio::time::Instant::now() + STEP;
-    loop {
-        if let Ok(r) = http.get(format!("http://127.0.0.1:{port}/readyz")).send().await
-            && r.status().is_success()
-        {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "nothing ready on port {port}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn metric(http: &reqwest::Client, port: u16, name: &str) -> u64 {
-    let text = http.get(format!("http://127.0.0.1:{port}/metrics")).send().await.unwrap().text().await.unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
-        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
-        .parse()
-        .unwrap()
+        ("INKAN_LIMIT_DENIAL_COOLDOWN_SECS", "0".into()),
+    ];
+    let origin = format!("http://127.0.0.1:{lb}");
+    verifier(&workspace_bin("inkan-server"), dir, &format!("v{n}"), port, &origin, database_url, &env)
 }
 
 async fn post<T: serde::de::DeserializeOwned>(

@@ -6,12 +6,13 @@
 //!
 //! Its own test binary: it stops the process's PostgreSQL cluster ([`inkan_kit::pg_test`]).
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use inkan_core::testing::RawDevice;
 use inkan_core::{Clock, SystemClock};
+use inkan_e2e::procs::Proc;
 use inkan_e2e::*;
 use inkan_protocol::{
     ApprovalPayload, ChallengeCreated, ChallengeState, Decision, ErrorBody, ErrorCode, TicketCreated,
@@ -20,15 +21,6 @@ use inkan_protocol::{
 const API_KEY: &str = "insecure-dev-rp-api-key";
 const ACCOUNT: &str = "70000001";
 const DOWN: Duration = Duration::from_secs(10);
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[derive(Default)]
 struct Seen {

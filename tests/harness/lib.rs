@@ -561,6 +561,7 @@ pub use inkan_core::testing::RawDevice;
 pub use inkan_server;
 pub use inkan_site;
 
+pub mod procs;
 pub mod site;
 
 /// Submits a hand-made decision and returns the HTTP status with the error body, so tests can

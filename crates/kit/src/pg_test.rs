@@ -10,6 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -28,6 +29,12 @@ pub struct PgCluster {
 }
 
 static CLUSTER: OnceLock<Result<PgCluster, String>> = OnceLock::new();
+static FSYNC: AtomicBool = AtomicBool::new(false);
+
+/// Makes the cluster (started after this call) fsync its commits, as production does.
+pub fn sync_commits_to_disk() {
+    FSYNC.store(true, Ordering::Relaxed);
+}
 
 /// The process's cluster, started on first use.
 pub fn cluster() -> anyhow::Result<&'static PgCluster> {
@@ -132,7 +139,10 @@ impl PgCluster {
                 .arg(dir.join("data"))
                 .arg("-k")
                 .arg(&dir)
-                .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+                .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
+                // Tests need no crash safety of the OS (a killed postgres keeps what it
+                // wrote); benchmarks call `sync_commits_to_disk` to measure what production pays.
+                .args(["-c", if FSYNC.load(Ordering::Relaxed) { "fsync=on" } else { "fsync=off" }])
                 .args(["-c", "max_connections=300", "-c", "shared_buffers=32MB"])
                 .stdout(Stdio::null())
                 .stderr(
