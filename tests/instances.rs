@@ -13,7 +13,7 @@
 //! PostgreSQL is the test cluster ([`inkan_kit::pg_test`]) with `fsync=on`, so both backends
 //! sync every commit.
 //!
-//! Run: `cargo build --release -p inkan-server && (ulimit -n 65536; cargo bench -p inkan-e2e --bench instances)`
+//! Run: `cargo build --release -p inkan-server && (ulimit -n 20000; cargo bench -p inkan-e2e --bench instances)`
 //! Knobs: INKAN_BENCH_ROUNDS (per setup and concurrency, default 2000), INKAN_BENCH_CHANNELS
 //! (default 10000).
 
