@@ -39,9 +39,10 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn cpu(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<u64> = after.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    let f: Vec<&str> = after.split_whitespace().collect();
     // Fields 14 and 15 (utime, stime) are the 12th and 13th after the command name.
-    let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+    let field = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = field(11) + field(12);
     Duration::from_millis(ticks * 10)
 }
 
@@ -78,7 +79,7 @@ async fn start(name: &'static str, instances: usize, postgres: bool) -> Setup {
         format!("sqlite://{}?mode=rwc", dir.path().join("inkan.sqlite3").display())
     };
     let ports: Vec<u16> = (0..instances).map(|_| free_port()).collect();
-    let lb = (instances > 1).then(free_port);
+    let lb = (instances > 1 || std::env::var("INKAN_BENCH_LB").is_ok()).then(free_port);
     let front = lb.unwrap_or(ports[0]);
     let origin = format!("http://127.0.0.1:{front}");
     let mut env: Vec<(&str, String)> = ENV_LIMITS.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
