@@ -109,14 +109,6 @@ impl Db {
             .await
         })
     }
-
-    /// Closes every connection (tests that take the database away use it).
-    pub async fn close(&self) {
-        with_db!(self, |w, r, pg| {
-            w.close().await;
-            r.close().await;
-        })
-    }
 }
 
 /// Whether `url` names PostgreSQL (`postgres://` or `postgresql://`).

@@ -76,26 +76,3 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
         _ => false,
     }
 }
-
-/// Readiness: a read on the read pool and a real write (one row of `readiness_probe`
-/// rewritten, committed and synced) on the write connection. Fails when the database cannot
-/// serve requests.
-pub async fn check_ready(writer: &SqlitePool, reader: &SqlitePool, now: i64) -> sqlx::Result<()> {
-    sqlx::query("SELECT 1").execute(reader).await?;
-    sqlx::query("INSERT INTO readiness_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at")
-        .bind(now)
-        .execute(writer)
-        .await?;
-    Ok(())
-}
-
-/// The account's rows of `audit_events`, newest first.
-pub async fn audit_for_account(reader: &SqlitePool, account_id: &str, limit: i64) -> sqlx::Result<Vec<AuditRow>> {
-    sqlx::query_as(
-        "SELECT at, event, device_id, challenge_id, detail FROM audit_events WHERE account_id = ? ORDER BY id DESC LIMIT ?",
-    )
-    .bind(account_id)
-    .bind(limit)
-    .fetch_all(reader)
-    .await
-}

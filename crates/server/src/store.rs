@@ -36,9 +36,6 @@ pub struct Store {
     pub instance: String,
 }
 
-/// Sends a note to the other instances, delivered when the transaction commits (PostgreSQL).
-const NOTIFY_SQL: &str = "SELECT pg_notify('inkan_hub', $1)";
-
 /// The advisory-lock key that orders event inserts on PostgreSQL ("inkan ev" in ASCII).
 pub const EVENT_ORDER_LOCK: i64 = 0x696e_6b61_6e20_6576;
 
@@ -189,6 +186,33 @@ impl WriteRow<Postgres> for EventEntry<'_> {
         .bind(EVENT_ORDER_LOCK)
         .execute(conn)
         .await?;
+        Ok(())
+    }
+}
+
+/// A note to the other instances, sent in the transaction of the change it reports and
+/// delivered when that commits. The callers build it only on PostgreSQL (`if pg`), so the
+/// SQLite path allocates nothing for it.
+impl WriteRow<Postgres> for HubNote {
+    async fn write<'c, X>(&self, conn: X) -> sqlx::Result<()>
+    where
+        X: sqlx::Executor<'c, Database = Postgres> + 'c,
+    {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(crate::hub::NOTIFY_CHANNEL)
+            .bind(self.to_payload())
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
+
+/// One process on SQLite: there is nobody to tell.
+impl WriteRow<Sqlite> for HubNote {
+    async fn write<'c, X>(&self, _conn: X) -> sqlx::Result<()>
+    where
+        X: sqlx::Executor<'c, Database = Sqlite> + 'c,
+    {
         Ok(())
     }
 }
@@ -533,8 +557,9 @@ impl Store {
             .write(&mut *tx)
             .await?;
             if pg {
-                let note = HubNote::Revoked { i: self.instance.clone(), a: account_id.into(), d: device_id.into() };
-                sqlx::query(NOTIFY_SQL).bind(note.to_payload()).execute(&mut *tx).await?;
+                HubNote::Revoked { i: self.instance.clone(), a: account_id.into(), d: device_id.into() }
+                    .write(&mut *tx)
+                    .await?;
             }
             EventEntry {
                 at: now,
@@ -650,8 +675,9 @@ impl Store {
             .write(&mut *tx)
             .await?;
             if pg {
-                let note = HubNote::Created { i: self.instance.clone(), a: c.account_id.into(), c: c.id.into() };
-                sqlx::query(NOTIFY_SQL).bind(note.to_payload()).execute(&mut *tx).await?;
+                HubNote::Created { i: self.instance.clone(), a: c.account_id.into(), c: c.id.into() }
+                    .write(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
             Ok(Ok(()))
@@ -699,8 +725,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             if pg {
-                let note = self.settled_note(d.account_id, d.challenge_id, d.state);
-                sqlx::query(NOTIFY_SQL).bind(note.to_payload()).execute(&mut *tx).await?;
+                self.settled_note(d.account_id, d.challenge_id, d.state).write(&mut *tx).await?;
             }
             if d.state == ChallengeState::DeniedFraud {
                 let data = RpEventData::FraudReported {
@@ -774,8 +799,7 @@ impl Store {
             .write(&mut *tx)
             .await?;
             if pg {
-                let note = self.settled_note(&row.account_id, &row.id, state);
-                sqlx::query(NOTIFY_SQL).bind(note.to_payload()).execute(&mut *tx).await?;
+                self.settled_note(&row.account_id, &row.id, state).write(&mut *tx).await?;
             }
             EventEntry { at: now, account_id: &row.account_id, data: settled(&row.id, state) }.write(&mut *tx).await?;
             tx.commit().await?;
@@ -832,8 +856,7 @@ impl Store {
                     .await?;
                 audit(AuditEvent::ChallengeFailed, serde_json::json!({})).write(&mut *tx).await?;
                 if pg {
-                    let note = self.settled_note(&row.account_id, &row.id, ChallengeState::Failed);
-                    sqlx::query(NOTIFY_SQL).bind(note.to_payload()).execute(&mut *tx).await?;
+                    self.settled_note(&row.account_id, &row.id, ChallengeState::Failed).write(&mut *tx).await?;
                 }
                 EventEntry { at: now, account_id: &row.account_id, data: settled(&row.id, ChallengeState::Failed) }
                     .write(&mut *tx)
@@ -873,8 +896,7 @@ impl Store {
                 .await?;
             for (id, account) in &expired {
                 if pg {
-                    let note = self.settled_note(account, id, ChallengeState::Expired);
-                    sqlx::query(NOTIFY_SQL).bind(note.to_payload()).execute(&mut *tx).await?;
+                    self.settled_note(account, id, ChallengeState::Expired).write(&mut *tx).await?;
                 }
                 AuditEntry {
                     at: now,
@@ -946,7 +968,7 @@ impl Store {
     /// Several instances on PostgreSQL: a connection holding the webhook sender's session lock
     /// ([`WEBHOOK_SENDER_LOCK`]), if this instance got it; `None` if another instance holds it.
     /// The lock goes with the connection, so a sender that dies hands the turn on. `Ok(None)`
-    /// on SQLite too (one instance: [`Store::is_single_instance`]).
+    /// on SQLite too, where the one instance always sends.
     pub async fn try_webhook_turn(&self) -> sqlx::Result<Option<sqlx::PgConnection>> {
         let Db::Postgres(pool) = &self.db else { return Ok(None) };
         let mut conn = pool.acquire().await?.detach();
@@ -955,11 +977,6 @@ impl Store {
             .fetch_one(&mut conn)
             .await?;
         Ok(got.then_some(conn))
-    }
-
-    /// SQLite: one instance, which always sends the webhook.
-    pub fn is_single_instance(&self) -> bool {
-        !self.db.is_postgres()
     }
 
     /// How far the webhook sender got (0: nothing delivered yet).

@@ -90,7 +90,7 @@ pub fn spawn(service: Arc<Service>, target: Target) -> tokio::task::JoinHandle<(
         // others wait and take over if it goes.
         let mut turn: Option<sqlx::PgConnection> = None;
         loop {
-            if !service.store.is_single_instance() {
+            if service.store.db().is_postgres() {
                 if let Some(conn) = turn.as_mut()
                     && sqlx::query("SELECT 1").execute(&mut *conn).await.is_err()
                 {

@@ -168,6 +168,12 @@ pub(super) fn insert_bank_account_query(
 }
 
 impl SiteStore {
+    /// The site's pools as the database both services share the readiness check and the
+    /// audit read of ([`inkan_kit::db::Db`]); cloning a pool is a reference count.
+    fn db(&self) -> inkan_kit::db::Db {
+        inkan_kit::db::Db::Sqlite { writer: self.writer.clone(), reader: self.reader.clone() }
+    }
+
     /// Opens (creating if missing) and migrates the site's database.
     pub async fn open(database_url: &str) -> anyhow::Result<SiteStore> {
         let (writer, reader) = inkan_kit::sqlite::open_sqlite(database_url, &sqlx::migrate!("./migrations")).await?;
@@ -176,7 +182,7 @@ impl SiteStore {
 
     /// Readiness: a read, and a real write on the write connection.
     pub async fn check_ready(&self, now: i64) -> sqlx::Result<()> {
-        inkan_kit::sqlite::check_ready(&self.writer, &self.reader, now).await
+        self.db().check_ready(now).await
     }
 
     /// The write connection (tests use it to check the schema's own guards).
@@ -199,7 +205,7 @@ impl SiteStore {
 
     /// The account's rows in the site's audit log, newest first.
     pub async fn audit_for_account(&self, account_id: &str, limit: i64) -> sqlx::Result<Vec<AuditRow>> {
-        inkan_kit::sqlite::audit_for_account(&self.reader, account_id, limit).await
+        self.db().audit_for_account(account_id, limit).await
     }
 
     // ---- customers -------------------------------------------------------------------
