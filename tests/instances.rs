@@ -96,17 +96,7 @@ async fn start(name: &'static str, instances: usize, postgres: bool) -> Setup {
 }
 
 async fn ticket(http: &reqwest::Client, front: u16, account: &str) -> TicketCreated {
-    http.post(format!("http://127.0.0.1:{front}/v1/rp/enrollment-tickets"))
-        .bearer_auth(DEV_API_KEY)
-        .json(&serde_json::json!({"account_id": account}))
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    rp_post(http, front, "/v1/rp/enrollment-tickets", &serde_json::json!({"account_id": account})).await
 }
 
 /// A device on `account` that approves every challenge it is pushed.
@@ -150,27 +140,10 @@ async fn round_trips(setup: &Setup, concurrency: usize, rounds: usize, base: usi
             let mut latencies = Vec::with_capacity(per_worker);
             for _ in 0..per_worker {
                 let t0 = Instant::now();
-                let created: ChallengeCreated = http
-                    .post(format!("http://127.0.0.1:{front}/v1/rp/challenges"))
-                    .bearer_auth(DEV_API_KEY)
-                    .json(&serde_json::json!({"account_id": a, "details": login(), "number_match": false}))
-                    .send()
-                    .await
-                    .unwrap()
-                    .error_for_status()
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                let status: ChallengeStatus = http
-                    .get(format!("http://127.0.0.1:{front}/v1/rp/challenges/{}/wait?timeout=30", created.challenge_id))
-                    .bearer_auth(DEV_API_KEY)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let body = serde_json::json!({"account_id": a, "details": login(), "number_match": false});
+                let created: ChallengeCreated = rp_post(&http, front, "/v1/rp/challenges", &body).await;
+                let wait = format!("/v1/rp/challenges/{}/wait?timeout=30", created.challenge_id);
+                let status: ChallengeStatus = rp_get(&http, front, &wait).await;
                 assert_eq!(status.state, ChallengeState::Approved);
                 latencies.push(t0.elapsed());
             }

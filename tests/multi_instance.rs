@@ -49,46 +49,13 @@ fn instance(dir: &Path, n: usize, port: u16, lb: u16, database_url: &str) -> Pro
     verifier(&workspace_bin("inkan-server"), dir, &format!("v{n}"), port, &origin, database_url, &env)
 }
 
-async fn post<T: serde::de::DeserializeOwned>(
-    http: &reqwest::Client,
-    port: u16,
-    path: &str,
-    body: serde_json::Value,
-) -> T {
-    http.post(format!("http://127.0.0.1:{port}{path}"))
-        .bearer_auth(API_KEY)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 async fn create(http: &reqwest::Client, port: u16) -> ChallengeCreated {
-    post(
-        http,
-        port,
-        "/v1/rp/challenges",
-        serde_json::json!({"account_id": ACCOUNT, "details": login(), "number_match": false}),
-    )
-    .await
+    let body = serde_json::json!({"account_id": ACCOUNT, "details": login(), "number_match": false});
+    rp_post(http, port, "/v1/rp/challenges", &body).await
 }
 
 async fn wait(http: &reqwest::Client, port: u16, id: &str, secs: u64) -> ChallengeStatus {
-    http.get(format!("http://127.0.0.1:{port}/v1/rp/challenges/{id}/wait?timeout={secs}"))
-        .bearer_auth(API_KEY)
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    rp_get(http, port, &format!("/v1/rp/challenges/{id}/wait?timeout={secs}")).await
 }
 
 /// The next challenge the device's live channel delivers.
@@ -138,7 +105,7 @@ async fn three_instances_behind_haproxy_share_challenges_and_survive_a_kill() {
 
     // Enrolled and connected through the balancer only.
     let ticket: TicketCreated =
-        post(&http, lb, "/v1/rp/enrollment-tickets", serde_json::json!({"account_id": ACCOUNT})).await;
+        rp_post(&http, lb, "/v1/rp/enrollment-tickets", &serde_json::json!({"account_id": ACCOUNT})).await;
     let device = Arc::new(
         Authenticator::new(Profile::open(dir.path().join("phone")).unwrap(), memory_keys(), Arc::new(SystemClock))
             .unwrap(),
@@ -169,7 +136,8 @@ async fn three_instances_behind_haproxy_share_challenges_and_survive_a_kill() {
         let status = tokio::time::timeout(STEP, poll).await.expect("the long poll wakes").unwrap();
         assert_eq!(status.state, ChallengeState::Approved, "round {round}");
         // The next login push counts from a successful login.
-        post::<serde_json::Value>(&http, lb, &format!("/v1/rp/accounts/{ACCOUNT}/logins"), serde_json::json!({})).await;
+        rp_post::<serde_json::Value>(&http, lb, &format!("/v1/rp/accounts/{ACCOUNT}/logins"), &serde_json::json!({}))
+            .await;
     }
 
     // kill -9 of the instance holding the live channel, with a long poll pending on it.
@@ -203,17 +171,8 @@ async fn three_instances_behind_haproxy_share_challenges_and_survive_a_kill() {
     device.decide_by_id(&account, &created.challenge_id, Decision::Approve, None).await.unwrap_err();
 
     // Every challenge settled exactly once, as the events (read through the balancer) say.
-    let events: inkan_protocol::RpEventPage = http
-        .get(format!("http://127.0.0.1:{lb}/v1/rp/events?after=0&limit=500&account={ACCOUNT}"))
-        .bearer_auth(API_KEY)
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let events: inkan_protocol::RpEventPage =
+        rp_get(&http, lb, &format!("/v1/rp/events?after=0&limit=500&account={ACCOUNT}")).await;
     let mut settled: Vec<&str> = events
         .events
         .iter()
@@ -245,7 +204,7 @@ async fn three_instances_behind_haproxy_share_challenges_and_survive_a_kill() {
     // Races across instances: approve sent to one, deny to the other, at once; exactly one
     // wins, every time.
     let ticket: TicketCreated =
-        post(&http, lb, "/v1/rp/enrollment-tickets", serde_json::json!({"account_id": ACCOUNT})).await;
+        rp_post(&http, lb, "/v1/rp/enrollment-tickets", &serde_json::json!({"account_id": ACCOUNT})).await;
     let clock = SystemClock;
     let raw = inkan_core::testing::RawDevice::enroll(reqwest::Client::new(), &ticket.uri, clock.now()).await.unwrap();
     let (a, b) = (
@@ -269,6 +228,7 @@ async fn three_instances_behind_haproxy_share_challenges_and_survive_a_kill() {
         let final_state = wait(&http, lb, &challenge.id, 5).await.state;
         let winner = if x.is_ok() { ChallengeState::Approved } else { ChallengeState::Denied };
         assert_eq!(final_state, winner, "round {round}");
-        post::<serde_json::Value>(&http, lb, &format!("/v1/rp/accounts/{ACCOUNT}/logins"), serde_json::json!({})).await;
+        rp_post::<serde_json::Value>(&http, lb, &format!("/v1/rp/accounts/{ACCOUNT}/logins"), &serde_json::json!({}))
+            .await;
     }
 }

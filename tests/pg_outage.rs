@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use inkan_core::testing::RawDevice;
 use inkan_core::{Clock, SystemClock};
-use inkan_e2e::procs::Proc;
+use inkan_e2e::procs::{DEV_API_KEY, Proc, rp_get, rp_post};
 use inkan_e2e::*;
 use inkan_protocol::{
     ApprovalPayload, ChallengeCreated, ChallengeState, Decision, ErrorBody, ErrorCode, TicketCreated,
 };
 
-const API_KEY: &str = "insecure-dev-rp-api-key";
+const API_KEY: &str = DEV_API_KEY;
 const ACCOUNT: &str = "70000001";
 const DOWN: Duration = Duration::from_secs(10);
 
@@ -83,16 +83,8 @@ async fn postgres_stopped_for_ten_seconds_gives_clear_503s_and_loses_nothing() {
         assert!(tokio::time::Instant::now() < deadline, "the verifier did not get ready");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let ticket: TicketCreated = http
-        .post(format!("{origin}/v1/rp/enrollment-tickets"))
-        .bearer_auth(API_KEY)
-        .json(&serde_json::json!({"account_id": ACCOUNT}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ticket: TicketCreated =
+        rp_post(&http, port, "/v1/rp/enrollment-tickets", &serde_json::json!({"account_id": ACCOUNT})).await;
     let clock = SystemClock;
     let raw = Arc::new(RawDevice::enroll(reqwest::Client::new(), &ticket.uri, clock.now()).await.unwrap());
 
@@ -157,7 +149,8 @@ async fn postgres_stopped_for_ten_seconds_gives_clear_503s_and_loses_nothing() {
     running.store(false, std::sync::atomic::Ordering::Relaxed);
     traffic.await.unwrap();
 
-    let seen = seen.lock().unwrap();
+    // The traffic task is over: the record is this test's alone now.
+    let seen = Arc::try_unwrap(seen).ok().expect("the traffic task has ended").into_inner().unwrap();
     eprintln!(
         "pg outage: {} challenges created, {} approved ({} before the stop, {} by the recovery), {} answers 503 database_unavailable",
         seen.created.len(),
@@ -170,20 +163,7 @@ async fn postgres_stopped_for_ten_seconds_gives_clear_503s_and_loses_nothing() {
     assert!(seen.other.is_empty(), "only 2xx or 503 database_unavailable: {:?}", seen.other);
     // Nothing answered 2xx is lost: every created challenge is there, every approval stands.
     for id in &seen.created {
-        let status: inkan_protocol::ChallengeStatus = tokio::task::block_in_place(|| {
-            tokio::runtime::Handle::current().block_on(async {
-                http.get(format!("{origin}/v1/rp/challenges/{id}"))
-                    .bearer_auth(API_KEY)
-                    .send()
-                    .await
-                    .unwrap()
-                    .error_for_status()
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap()
-            })
-        });
+        let status: inkan_protocol::ChallengeStatus = rp_get(&http, port, &format!("/v1/rp/challenges/{id}")).await;
         if seen.approved.contains(id) {
             assert_eq!(status.state, ChallengeState::Approved, "{id}");
         }

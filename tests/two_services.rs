@@ -9,33 +9,20 @@
 //! Needs the binaries built (`cargo build --workspace --bins`, which `scripts/test` does).
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use inkan_core::{Authenticator, Profile, SystemClock};
+use inkan_e2e::procs::{DEV_API_KEY, Proc, free_port, metric, ready, rp_post};
 use inkan_e2e::*;
 use inkan_protocol::{Decision, TicketCreated};
 
 /// How long the site stays down.
 const SITE_DOWN: Duration = Duration::from_secs(60);
 const SECRET: &str = "the two-process test's webhook secret, 32+ bytes";
-const API_KEY: &str = "insecure-dev-rp-api-key";
+const API_KEY: &str = DEV_API_KEY;
 const ACCOUNT: &str = "50000001";
-
-/// A child process killed (SIGKILL) when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 struct Ports {
     verifier: u16,
@@ -80,40 +67,8 @@ fn site(dir: &Path, p: &Ports) -> Proc {
     Proc(child)
 }
 
-async fn healthy(http: &reqwest::Client, port: u16) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = http.get(format!("http://127.0.0.1:{port}/readyz")).send().await
-            && r.status().is_success()
-        {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "nothing ready on port {port}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn metric(http: &reqwest::Client, port: u16, name: &str) -> u64 {
-    let text = http.get(format!("http://127.0.0.1:{port}/metrics")).send().await.unwrap().text().await.unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
-        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
-        .parse()
-        .unwrap()
-}
-
 async fn ticket(http: &reqwest::Client, p: &Ports) -> TicketCreated {
-    http.post(format!("http://127.0.0.1:{}/v1/rp/enrollment-tickets", p.verifier))
-        .bearer_auth(API_KEY)
-        .json(&serde_json::json!({"account_id": ACCOUNT}))
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    rp_post(http, p.verifier, "/v1/rp/enrollment-tickets", &serde_json::json!({"account_id": ACCOUNT})).await
 }
 
 async fn create_challenge(
@@ -121,17 +76,8 @@ async fn create_challenge(
     p: &Ports,
     details: inkan_protocol::ChallengeDetails,
 ) -> inkan_protocol::ChallengeCreated {
-    http.post(format!("http://127.0.0.1:{}/v1/rp/challenges", p.verifier))
-        .bearer_auth(API_KEY)
-        .json(&inkan_protocol::CreateChallengeRequest { account_id: ACCOUNT.into(), details, number_match: true })
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    let body = inkan_protocol::CreateChallengeRequest { account_id: ACCOUNT.into(), details, number_match: true };
+    rp_post(http, p.verifier, "/v1/rp/challenges", &serde_json::to_value(body).unwrap()).await
 }
 
 fn device(dir: &Path, name: &str) -> Authenticator {
@@ -157,8 +103,8 @@ async fn the_site_down_for_a_minute_loses_no_event_and_counts_each_once() {
     assert!(created.success(), "the customer is created with the site's operator command");
     let _verifier = verifier(dir.path(), &p);
     let mut site_proc = Some(site(dir.path(), &p));
-    healthy(&http, p.verifier).await;
-    healthy(&http, p.site).await;
+    ready(&http, p.verifier).await;
+    ready(&http, p.site).await;
 
     // A first device while both run: the site hears of it.
     let phone = device(dir.path(), "phone");
@@ -203,7 +149,7 @@ async fn the_site_down_for_a_minute_loses_no_event_and_counts_each_once() {
 
     // Back after a minute, on the same database: every event arrives, each is taken once.
     let _site = site(dir.path(), &p);
-    healthy(&http, p.site).await;
+    ready(&http, p.site).await;
     let db = sqlx::SqlitePool::connect(&format!(
         "sqlite://{}?mode=ro",
         dir.path().join("site").join("inkan-site.sqlite3").display()

@@ -120,3 +120,21 @@ pub fn rss_kib(pid: u32) -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// A relying-party POST of `body` to `path` on `port` with the `--dev` API key: the 2xx answer's
+/// JSON (any other status fails the caller).
+pub async fn rp_post<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    port: u16,
+    path: &str,
+    body: &serde_json::Value,
+) -> T {
+    let resp = http.post(format!("http://127.0.0.1:{port}{path}")).bearer_auth(DEV_API_KEY).json(body).send().await;
+    resp.unwrap().error_for_status().unwrap().json().await.unwrap()
+}
+
+/// A relying-party GET of `path` on `port` with the `--dev` API key: the 2xx answer's JSON.
+pub async fn rp_get<T: serde::de::DeserializeOwned>(http: &reqwest::Client, port: u16, path: &str) -> T {
+    let resp = http.get(format!("http://127.0.0.1:{port}{path}")).bearer_auth(DEV_API_KEY).send().await;
+    resp.unwrap().error_for_status().unwrap().json().await.unwrap()
+}
