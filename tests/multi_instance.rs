@@ -9,9 +9,11 @@
 //!   device reconnects through the balancer and gets its pending challenge; the relying party
 //!   polls again and gets the outcome; the challenge is settled once.
 //! - The webhook is sent by one instance at a time.
-//! - Approve posted to one instance and deny to another, at once: exactly one wins, each of
-//!   20 rounds. (Tickets, nonces and the push limits racing on one database are the store's
-//!   conformance cases, `crates/server/tests/store.rs`, run on PostgreSQL.)
+//! - Races across instances, each repeated 20 times: approve posted to one instance and deny to
+//!   another; one enrollment ticket redeemed on two; one session nonce spent on two. Exactly
+//!   one wins every time, and the other gets its own error code. (The push limits racing on one
+//!   database are the store's conformance cases, `crates/server/tests/store.rs`, run on
+//!   PostgreSQL.)
 //!
 //! Needs the binaries built (`cargo build --workspace --bins`), PostgreSQL's and HAProxy's
 //! (`scripts/install-deps` installs both).
@@ -20,6 +22,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use inkan_core::testing::RawDevice;
 use inkan_core::{Authenticator, Clock, Profile, SystemClock, WatchEvent};
 use inkan_e2e::procs::*;
 use inkan_e2e::*;
@@ -206,7 +209,7 @@ async fn three_instances_behind_haproxy_share_challenges_and_survive_a_kill() {
     let ticket: TicketCreated =
         rp_post(&http, lb, "/v1/rp/enrollment-tickets", &serde_json::json!({"account_id": ACCOUNT})).await;
     let clock = SystemClock;
-    let raw = inkan_core::testing::RawDevice::enroll(reqwest::Client::new(), &ticket.uri, clock.now()).await.unwrap();
+    let raw = RawDevice::enroll(reqwest::Client::new(), &ticket.uri, clock.now()).await.unwrap();
     let (a, b) = (
         raw.at(&format!("http://127.0.0.1:{}", ports[others[0]])),
         raw.at(&format!("http://127.0.0.1:{}", ports[others[1]])),
@@ -230,5 +233,37 @@ async fn three_instances_behind_haproxy_share_challenges_and_survive_a_kill() {
         assert_eq!(final_state, winner, "round {round}");
         rp_post::<serde_json::Value>(&http, lb, &format!("/v1/rp/accounts/{ACCOUNT}/logins"), &serde_json::json!({}))
             .await;
+    }
+
+    // One enrollment ticket redeemed on two instances at once (two keys), and one session
+    // nonce spent on two: exactly one wins, every time, and the other gets its own code.
+    let send = |port: u16, path: &'static str, body: serde_json::Value| {
+        let http = http.clone();
+        async move {
+            let r = http.post(format!("http://127.0.0.1:{port}{path}")).json(&body).send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let one_wins = |x: &(u16, serde_json::Value), y: &(u16, serde_json::Value), code: &str, what: &str| {
+        let (winner, loser) = match (x.0, y.0) {
+            (200, _) => (x, y),
+            _ => (y, x),
+        };
+        assert_eq!(winner.0, 200, "{what}: {x:?} {y:?}");
+        assert_eq!(loser.1["code"], code, "{what}: {x:?} {y:?}");
+    };
+    let (p, q) = (ports[others[0]], ports[others[1]]);
+    for round in 0..RACE_ROUNDS {
+        let ticket: TicketCreated =
+            rp_post(&http, lb, "/v1/rp/enrollment-tickets", &serde_json::json!({"account_id": ACCOUNT})).await;
+        let body = || serde_json::to_value(RawDevice::enroll_request(&ticket.uri).unwrap().1).unwrap();
+        let (x, y) = tokio::join!(send(p, "/v1/device/enroll", body()), send(q, "/v1/device/enroll", body()));
+        one_wins(&x, &y, "ticket_already_used", &format!("ticket, round {round}"));
+
+        let nonce = send(lb, "/v1/device/nonce", serde_json::json!({})).await.1["nonce"].as_str().unwrap().to_owned();
+        let body = serde_json::to_value(raw.session_request(&nonce, clock.now()).unwrap()).unwrap();
+        let (x, y) = tokio::join!(send(p, "/v1/device/session", body.clone()), send(q, "/v1/device/session", body));
+        one_wins(&x, &y, "nonce_unknown", &format!("nonce, round {round}"));
     }
 }

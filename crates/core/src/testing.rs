@@ -4,8 +4,8 @@
 
 use inkan_protocol::keys::SigningKey;
 use inkan_protocol::{
-    ApprovalPayload, DecisionOutcome, DecisionSubmission, EnrollPayload, EnrollRequest, EnrollResponse, EnrollmentUri,
-    Label, SignedChallenge,
+    ApprovalPayload, DecisionOutcome, DecisionSubmission, DeviceAuthPayload, EnrollPayload, EnrollRequest,
+    EnrollResponse, EnrollmentUri, Label, SessionRequest, SignedChallenge,
 };
 
 use crate::authenticator::{new_signing_key, open_session};
@@ -27,8 +27,9 @@ impl RawDevice {
         Api { http: &self.http, origin: &self.origin }
     }
 
-    /// Enrolls a fresh key from an enrollment link and opens a session.
-    pub async fn enroll(http: reqwest::Client, link: &str, now: i64) -> CoreResult<RawDevice> {
+    /// A fresh key and the signed enrollment request for `link`'s ticket, not sent: races send
+    /// the same ticket to several servers.
+    pub fn enroll_request(link: &str) -> CoreResult<(SigningKey, EnrollRequest)> {
         let uri = EnrollmentUri::parse(link)?;
         let key = new_signing_key();
         let payload = EnrollPayload {
@@ -45,10 +46,30 @@ impl RawDevice {
             platform: payload.platform.clone(),
             signature: Label::Enroll.sign(&key, &payload)?,
         };
-        let api = Api { http: &http, origin: &uri.origin };
+        Ok((key, request))
+    }
+
+    /// Enrolls a fresh key from an enrollment link and opens a session.
+    pub async fn enroll(http: reqwest::Client, link: &str, now: i64) -> CoreResult<RawDevice> {
+        let origin = EnrollmentUri::parse(link)?.origin;
+        let (key, request) = Self::enroll_request(link)?;
+        let api = Api { http: &http, origin: &origin };
         let enrolled: EnrollResponse = api.post("/v1/device/enroll", None, &request).await?;
         let token = open_session(&api, &key, &enrolled.device_id, now).await?.token;
-        Ok(RawDevice { key, device_id: enrolled.device_id, origin: uri.origin, token, http })
+        Ok(RawDevice { key, device_id: enrolled.device_id, origin, token, http })
+    }
+
+    /// The signed request that opens a session over `nonce`, not sent: races send the same
+    /// nonce to several servers.
+    pub fn session_request(&self, nonce: &str, now: i64) -> CoreResult<SessionRequest> {
+        let payload = DeviceAuthPayload {
+            origin: self.origin.clone(),
+            device_id: self.device_id.clone(),
+            nonce: nonce.to_owned(),
+            signed_at: now,
+        };
+        let signature = Label::DeviceAuth.sign(&self.key, &payload)?;
+        Ok(SessionRequest { device_id: self.device_id.clone(), nonce: nonce.to_owned(), signed_at: now, signature })
     }
 
     /// Takes `account`'s key out of `keys` and opens a session with it.
