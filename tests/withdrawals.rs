@@ -7,6 +7,7 @@
 use inkan_core::{Account, Authenticator, PasskeyStore, Passkeys};
 use inkan_e2e::site::{PASSWORD, Page, Visitor, WITHDRAWAL_PASSWORD};
 use inkan_e2e::{TestServer, platform_keys};
+use inkan_kit::with_db;
 use inkan_protocol::{ChallengeDetails, ChallengeState, Decision};
 use serde_json::{Value, json};
 use url::Url;
@@ -103,13 +104,14 @@ async fn passkey_then_push_both_bound_to_amount_and_destination() {
 }
 
 /// Plays an insider (or a compromised back office) changing the destination's account number.
-async fn change_destination_behind_the_site(t: &TestServer, account: &str) {
-    let pool = sqlx::SqlitePool::connect(&t.site_database_url()).await.unwrap();
-    sqlx::query("UPDATE bank_accounts SET number = '9999999' WHERE account_id = ?")
+async fn change_destination_behind_the_site(t: &TestServer, account: &str, number: &str) {
+    with_db!(t.site_store().db(), |w, r, pg| sqlx::query("UPDATE bank_accounts SET number = $1 WHERE account_id = $2")
+        .bind(number)
         .bind(account)
-        .execute(&pool)
+        .execute(w)
         .await
-        .unwrap();
+        .map(|_| ())
+        .unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -124,7 +126,7 @@ async fn a_destination_changed_between_page_and_push_is_rejected() {
     let done = confirm_with_passkey(&mut v, &pk, &page, &t.site_origin).await.unwrap();
     let page = v.get(done["next"].as_str().unwrap()).await;
     let number = page.attr("data-number").unwrap();
-    change_destination_behind_the_site(&t, &account).await;
+    change_destination_behind_the_site(&t, &account, "9999999").await;
     let pending = device.pending(&acct).await.unwrap();
     let ChallengeDetails::Withdrawal(w) = &pending[0].challenge.details else { panic!("a withdrawal") };
     assert!(page.text().contains(w.account_masked.as_str()), "the app shows the destination it signs");
@@ -138,12 +140,7 @@ async fn a_destination_changed_between_page_and_push_is_rejected() {
 
     // Changed between the page and the passkey: the passkey step itself is refused.
     let page = request(&mut v, "10000").await;
-    let pool = sqlx::SqlitePool::connect(&t.site_database_url()).await.unwrap();
-    sqlx::query("UPDATE bank_accounts SET number = '1111111' WHERE account_id = ?")
-        .bind(&account)
-        .execute(&pool)
-        .await
-        .unwrap();
+    change_destination_behind_the_site(&t, &account, "1111111").await;
     let done = confirm_with_passkey(&mut v, &pk, &page, &t.site_origin).await.unwrap();
     assert_eq!(done["error"], "withdrawal_changed", "{done}");
     assert!(device.pending(&acct).await.unwrap().is_empty(), "no push for a changed withdrawal");

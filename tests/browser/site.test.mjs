@@ -27,6 +27,23 @@ const WEBHOOK_SECRET = "the browser suite's webhook secret, 32 bytes or more";
 const CLI = join(target, "debug", "inkan");
 const CHROMIUM = process.env.INKAN_CHROMIUM ?? "/usr/bin/chromium";
 const ARTIFACTS = join(root, "test-artifacts", "browser");
+/**
+ * On PostgreSQL (`scripts/test` runs this suite again under `with-test-postgres`, which sets
+ * INKAN_TEST_PG_URL): a fresh database for each data directory, given as --database-url.
+ */
+const PG_ADMIN_URL = process.env.INKAN_TEST_PG_URL;
+const databases = new Map();
+/** A service's --data-dir (under the suite's temporary directory) and, on PostgreSQL, its database. */
+function dataArgs(name) {
+  const args = ["--data-dir", join(work, name)];
+  if (!PG_ADMIN_URL) return args;
+  if (!databases.has(name)) {
+    const db = `browser_${name.replace(/\W/g, "_")}_${process.pid}`;
+    execFileSync("psql", [PG_ADMIN_URL, "-q", "-c", `CREATE DATABASE ${db}`]);
+    databases.set(name, PG_ADMIN_URL.replace(/\/postgres$/, `/${db}`));
+  }
+  return [...args, "--database-url", databases.get(name)];
+}
 /** Longest a step waits for something that should take milliseconds. */
 const STEP_MS = 15_000;
 // Addresses the MaxMind test databases (scripts/fetch-test-mmdb) know: Japan (Tokyo's
@@ -202,7 +219,7 @@ before(async () => {
   // A host name, not 127.0.0.1: WebAuthn needs one for the relying party id.
   origin = `http://localhost:${port}`;
   // The verifier: its webhook goes to the site, and it tells enrolled apps the site's origin.
-  const verifier = start(SERVER, ["--dev", "--data-dir", join(work, "verifier"), "serve", "--listen", `127.0.0.1:${verifierPort}`], {
+  const verifier = start(SERVER, ["--dev", ...dataArgs("verifier"), "serve", "--listen", `127.0.0.1:${verifierPort}`], {
     INKAN_RP_WEBHOOK_URL: `http://127.0.0.1:${port}/inkan/webhook`,
     INKAN_RP_WEBHOOK_SECRET: WEBHOOK_SECRET,
     INKAN_RP_WEB_ORIGIN: origin,
@@ -214,7 +231,7 @@ before(async () => {
   writeFileSync(dkimKeyFile, privateKey.export({ type: "pkcs1", format: "pem" }), { mode: 0o600 });
   const mmdb = execFileSync(join(here, "..", "..", "scripts", "fetch-test-mmdb"), { encoding: "utf8" }).trim();
   serverArgs = [
-    "--dev", "--data-dir", join(work, "data"), "--smtp-url", `smtp://127.0.0.1:${smtpPort}`,
+    "--dev", ...dataArgs("data"), "--smtp-url", `smtp://127.0.0.1:${smtpPort}`,
     "--dkim-selector", "s2026", "--dkim-key-file", dkimKeyFile,
     "--geoip-city-db", join(mmdb, "GeoIP2-City-Test.mmdb"), "--geoip-asn-db", join(mmdb, "GeoLite2-ASN-Test.mmdb"),
     "--trust-x-forwarded-for", "--app-loopback-port", String(loopbackPort),
@@ -443,7 +460,7 @@ test("a revoked device's next approval fails", async () => {
 });
 
 test("five wrong passwords lock the account, with a mail that sends the customer to the support centre", async () => {
-  const created = execFileSync(SITE, ["--dev", "--data-dir", join(work, "data"), "customer", "create", "--account", "10000002",
+  const created = execFileSync(SITE, ["--dev", ...dataArgs("data"), "customer", "create", "--account", "10000002",
     "--email", "hanako@example.com"], { encoding: "utf8" });
   const password = created.match(/パスワード \/ password: +(\S+)/)[1];
   const page = await newPage();
@@ -574,12 +591,12 @@ test("where the deployment forbids push-only withdrawals, a customer without a p
   const strictPort = await freePort();
   // Another deployment: its own verifier (with the --dev webhook secret) and site.
   const strictVerifierPort = await freePort();
-  const strictVerifier = start(SERVER, ["--dev", "--data-dir", join(work, "strict-verifier"), "serve", "--listen", `127.0.0.1:${strictVerifierPort}`], {
+  const strictVerifier = start(SERVER, ["--dev", ...dataArgs("strict-verifier"), "serve", "--listen", `127.0.0.1:${strictVerifierPort}`], {
     INKAN_RP_WEBHOOK_URL: `http://127.0.0.1:${strictPort}/inkan/webhook`,
     INKAN_RP_WEBHOOK_SECRET: "insecure-dev-webhook-secret-not-for-production",
   });
   const strict = start(SITE, [
-    "--dev", "--data-dir", join(work, "strict"), "--smtp-url", `smtp://127.0.0.1:${smtpPort}`,
+    "--dev", ...dataArgs("strict"), "--smtp-url", `smtp://127.0.0.1:${smtpPort}`,
     "--verifier-url", `http://127.0.0.1:${strictVerifierPort}`,
     "--forbid-push-only-withdrawals", "serve", "--listen", `127.0.0.1:${strictPort}`,
   ]);
@@ -589,7 +606,7 @@ test("where the deployment forbids push-only withdrawals, a customer without a p
   }
   const out = strict.output();
   // No key given: --dev signs with the development key it made in its data directory.
-  dkimRecords.push(dkimRecord(["--dev", "--data-dir", join(work, "strict")]));
+  dkimRecords.push(dkimRecord(["--dev", ...dataArgs("strict")]));
   const account = /account number:\s+(\S+)/.exec(out)[1];
   const password = /\/ password:\s+(\S+)/.exec(out)[1];
   const withdrawal = /withdrawal password:\s+(\S+)/.exec(out)[1];
@@ -653,7 +670,7 @@ test("QA pipeline: a fleet enrolls from the site's QR codes as the screen shows 
   await fleet.next((e) => e.event === "ready");
   const customers = ["10000101", "10000102"].map((account) => ({ account, password: "QaFleet2026Pw7" }));
   for (const c of customers) {
-    execFileSync(SITE, ["--dev", "--data-dir", join(work, "data"), "customer", "create", "--account", c.account,
+    execFileSync(SITE, ["--dev", ...dataArgs("data"), "customer", "create", "--account", c.account,
       "--email", `qa-${c.account}@example.com`, "--passwords-stdin"], { input: `${c.password}\nQaWd2026Pw99x\n` });
   }
   for (const c of customers) {

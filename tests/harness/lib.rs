@@ -165,7 +165,7 @@ impl TestServer {
     ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = verifier_database_url(dir.path()).await;
-        let site_database_url = format!("sqlite://{}?mode=rwc", dir.path().join("inkan-site.sqlite3").display());
+        let site_database_url = site_database_url(dir.path()).await;
         let addr = listener.local_addr().unwrap();
         let site_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let site_addr = site_listener.local_addr().unwrap();
@@ -459,11 +459,6 @@ impl TestServer {
         &self.server.as_ref().expect("server running").service
     }
 
-    /// The demo site's database URL (its own file, never the verifier's).
-    pub fn site_database_url(&self) -> String {
-        self.site_settings.database_url.clone()
-    }
-
     /// The demo site's own database.
     pub fn site_store(&self) -> &inkan_site::db::SiteStore {
         &self.site.as_ref().expect("site running").site.store
@@ -640,9 +635,9 @@ impl Drop for LossyPath {
     }
 }
 
-/// Which backend the tests run the verifier on: `INKAN_TEST_DATABASE=postgres` for a fresh
-/// database in the test process's PostgreSQL cluster ([`inkan_kit::pg_test`]), else SQLite in
-/// `dir` (the default).
+/// Which backend the tests run the verifier and the demo site on: `INKAN_TEST_DATABASE=postgres`
+/// for a fresh database each in the test process's PostgreSQL cluster ([`inkan_kit::pg_test`]),
+/// else SQLite in `dir` (the default).
 pub fn on_postgres() -> bool {
     std::env::var("INKAN_TEST_DATABASE").is_ok_and(|v| v == "postgres")
 }
@@ -653,5 +648,14 @@ pub async fn verifier_database_url(dir: &std::path::Path) -> String {
         inkan_kit::pg_test::fresh_database_url().await.expect("the test PostgreSQL cluster")
     } else {
         format!("sqlite://{}?mode=rwc", dir.join("inkan.sqlite3").display())
+    }
+}
+
+/// A new demo-site database on the backend [`on_postgres`] chooses (never the verifier's).
+pub async fn site_database_url(dir: &std::path::Path) -> String {
+    if on_postgres() {
+        inkan_kit::pg_test::fresh_database_url().await.expect("the test PostgreSQL cluster")
+    } else {
+        format!("sqlite://{}?mode=rwc", dir.join("inkan-site.sqlite3").display())
     }
 }

@@ -14,6 +14,8 @@ use maud::{Markup, html};
 use serde_json::json;
 use sqlx::FromRow;
 
+use inkan_kit::with_db;
+
 use super::db::BankAccountRow;
 use super::db::SiteStore;
 use super::i18n::T;
@@ -39,13 +41,14 @@ pub struct DestinationChange {
     pub branch: String,
     pub number: String,
     pub holder: String,
+    #[sqlx(try_from = "String")]
     pub state: ChangeState,
     pub created_at: i64,
 }
 
 /// Where a change of withdrawal destination stands (`destination_changes.state`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
-#[sqlx(type_name = "TEXT", rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum ChangeState {
     /// Entered and checked; waiting for the passkey and the withdrawal password.
     AwaitingPasskey,
@@ -53,28 +56,39 @@ pub enum ChangeState {
     Refused,
 }
 
+impl TryFrom<String> for ChangeState {
+    type Error = strum::ParseError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
 impl SiteStore {
     async fn insert_destination_change(&self, d: &DestinationChange) -> sqlx::Result<()> {
-        sqlx::query("INSERT INTO destination_changes (id, account_id, bank, branch, number, holder, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-            .bind(&d.id)
-            .bind(&d.account_id)
-            .bind(&d.bank)
-            .bind(&d.branch)
-            .bind(&d.number)
-            .bind(&d.holder)
-            .bind(d.state)
-            .bind(d.created_at)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        with_db!(&self.db, |w, r, pg| {
+            sqlx::query("INSERT INTO destination_changes (id, account_id, bank, branch, number, holder, state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                .bind(&d.id)
+                .bind(&d.account_id)
+                .bind(&d.bank)
+                .bind(&d.branch)
+                .bind(&d.number)
+                .bind(&d.holder)
+                .bind(<&'static str>::from(d.state))
+                .bind(d.created_at)
+                .execute(w)
+                .await?;
+            Ok(())
+        })
     }
 
     async fn destination_change(&self, id: &str, account_id: &str) -> sqlx::Result<Option<DestinationChange>> {
-        sqlx::query_as("SELECT id, account_id, bank, branch, number, holder, state, created_at FROM destination_changes WHERE id = ? AND account_id = ?")
-            .bind(id)
-            .bind(account_id)
-            .fetch_optional(&self.writer)
-            .await
+        with_db!(&self.db, |w, r, pg| {
+            sqlx::query_as("SELECT id, account_id, bank, branch, number, holder, state, created_at FROM destination_changes WHERE id = $1 AND account_id = $2")
+                .bind(id)
+                .bind(account_id)
+                .fetch_optional(w)
+                .await
+        })
     }
 
     /// Applies a confirmed change once: retires the current destinations and adds the new one,
@@ -86,35 +100,37 @@ impl SiteStore {
         now: i64,
         usable_from: i64,
     ) -> sqlx::Result<bool> {
-        let mut tx = self.writer.begin().await?;
-        let n = sqlx::query(
-            "UPDATE destination_changes SET state = 'done', done_at = ? WHERE id = ? AND state = 'awaiting_passkey'",
-        )
-        .bind(now)
-        .bind(&d.id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n != 1 {
-            return Ok(false);
-        }
-        sqlx::query("UPDATE bank_accounts SET retired_at = ? WHERE account_id = ? AND retired_at IS NULL")
+        with_db!(&self.db, |w, r, pg| {
+            let mut tx = w.begin().await?;
+            let n = sqlx::query(
+                "UPDATE destination_changes SET state = 'done', done_at = $1 WHERE id = $2 AND state = 'awaiting_passkey'",
+            )
             .bind(now)
-            .bind(&d.account_id)
+            .bind(&d.id)
             .execute(&mut *tx)
-            .await?;
-        let added = BankAccountRow {
-            id: new_id.to_owned(),
-            account_id: d.account_id.clone(),
-            bank: d.bank.clone(),
-            branch: d.branch.clone(),
-            number: d.number.clone(),
-            holder: d.holder.clone(),
-            usable_from,
-        };
-        super::db::insert_bank_account_query(&added, now).execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(true)
+            .await?
+            .rows_affected();
+            if n != 1 {
+                return Ok(false);
+            }
+            sqlx::query("UPDATE bank_accounts SET retired_at = $1 WHERE account_id = $2 AND retired_at IS NULL")
+                .bind(now)
+                .bind(&d.account_id)
+                .execute(&mut *tx)
+                .await?;
+            let added = BankAccountRow {
+                id: new_id.to_owned(),
+                account_id: d.account_id.clone(),
+                bank: d.bank.clone(),
+                branch: d.branch.clone(),
+                number: d.number.clone(),
+                holder: d.holder.clone(),
+                usable_from,
+            };
+            super::db::insert_bank_account!(&added, now).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(true)
+        })
     }
 }
 

@@ -348,7 +348,7 @@ pub async fn start(
     listener: Option<tokio::net::TcpListener>,
 ) -> anyhow::Result<RunningSite> {
     settings.check()?;
-    let store = db::SiteStore::open(&settings.database_url).await?;
+    let store = db::SiteStore::open(&settings.database_url, &settings.limits).await?;
     let listener = match listener {
         Some(l) => l,
         None => tokio::net::TcpListener::bind(settings.listen).await?,

@@ -304,7 +304,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn customer(cli: &Cli, command: &CustomerCommand) -> anyhow::Result<()> {
     let settings = settings(cli, "127.0.0.1:8401".parse().expect("address"))?;
-    let store = inkan_site::db::SiteStore::open(&settings.database_url).await?;
+    let store = inkan_site::db::SiteStore::open(&settings.database_url, &settings.limits).await?;
     let now = SystemClock.now();
     match command {
         CustomerCommand::Create { account, name, email, phone, passwords_stdin } => {

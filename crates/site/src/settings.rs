@@ -76,6 +76,12 @@ pub struct Limits {
     pub webhook_tolerance_secs: i64,
     /// Largest webhook delivery body the site accepts.
     pub webhook_max_body_bytes: usize,
+    /// PostgreSQL: connections the site's pool may hold (SQLite has one writer and its own
+    /// read pool).
+    pub database_connections: u32,
+    /// PostgreSQL: how long a request waits for a pool connection (or for a new one to open)
+    /// before it fails as "database unavailable".
+    pub database_wait_ms: u64,
 }
 
 impl Default for Limits {
@@ -106,6 +112,8 @@ impl Default for Limits {
             impossible_travel_min_km: 500,
             webhook_tolerance_secs: 300,
             webhook_max_body_bytes: 1024 * 1024,
+            database_connections: 16,
+            database_wait_ms: 3000,
         }
     }
 }
