@@ -15,7 +15,9 @@
 //!
 //! Run: `cargo build --release -p inkan-server && (ulimit -n 20000; cargo bench -p inkan-e2e --bench instances)`
 //! Knobs: INKAN_BENCH_ROUNDS (per setup and concurrency, default 2000), INKAN_BENCH_CHANNELS
-//! (default 10000).
+//! (default 10000), INKAN_BENCH_SETUPS (which setups: a comma-separated list of `sqlite`, `pg`,
+//! `pg3`; default all), INKAN_BENCH_CALLGRIND (a directory: each server runs under valgrind's
+//! callgrind and writes `callgrind.out.<pid>` there, for counting where its CPU goes).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -37,13 +39,18 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 /// User + system CPU of a process so far (`/proc/<pid>/stat`, clock ticks of 10 ms).
 fn cpu(pid: u32) -> Duration {
+    let (user, system) = cpu_split(pid);
+    user + system
+}
+
+/// User and system CPU of a process so far, apart.
+fn cpu_split(pid: u32) -> (Duration, Duration) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = stat.rsplit(')').next().unwrap_or("");
     let f: Vec<&str> = after.split_whitespace().collect();
     // Fields 14 and 15 (utime, stime) are the 12th and 13th after the command name.
     let field = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
-    let ticks = field(11) + field(12);
-    Duration::from_millis(ticks * 10)
+    (Duration::from_millis(field(11) * 10), Duration::from_millis(field(12) * 10))
 }
 
 fn release_bin() -> PathBuf {
@@ -52,6 +59,21 @@ fn release_bin() -> PathBuf {
     let bin = dir.join("inkan-server");
     assert!(bin.exists(), "{} is missing: cargo build --release -p inkan-server", bin.display());
     bin
+}
+
+/// The server binary, or with INKAN_BENCH_CALLGRIND a script in `dir` that runs it under
+/// callgrind (the script execs valgrind, so the process measured is the server's).
+fn server_command(dir: &Path) -> PathBuf {
+    let bin = release_bin();
+    let Ok(out) = std::env::var("INKAN_BENCH_CALLGRIND") else { return bin };
+    let script = dir.join("inkan-server-callgrind");
+    let text = format!(
+        "#!/bin/sh\nexec valgrind --tool=callgrind --callgrind-out-file={out}/callgrind.out.%p {} \"$@\"\n",
+        bin.display()
+    );
+    std::fs::write(&script, text).unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    script
 }
 
 struct Setup {
@@ -87,7 +109,15 @@ async fn start(name: &'static str, instances: usize, postgres: bool) -> Setup {
     env.push(("RUST_LOG", "warn".into()));
     let mut procs = Vec::new();
     for (n, port) in ports.iter().enumerate() {
-        procs.push(verifier(&release_bin(), dir.path(), &format!("v{n}"), *port, &origin, &database_url, &env));
+        procs.push(verifier(
+            &server_command(dir.path()),
+            dir.path(),
+            &format!("v{n}"),
+            *port,
+            &origin,
+            &database_url,
+            &env,
+        ));
         ready(&http, *port).await; // one at a time: the first migrates
     }
     let lb_proc = lb.map(|lb| haproxy(dir.path(), lb, &ports));
@@ -132,6 +162,7 @@ async fn round_trips(setup: &Setup, concurrency: usize, rounds: usize, base: usi
     }
     let per_worker = rounds.div_ceil(concurrency);
     let cpu_before: Duration = setup.procs.iter().map(|p| cpu(p.pid())).sum();
+    let system_before: Duration = setup.procs.iter().map(|p| cpu_split(p.pid()).1).sum();
     let start = Instant::now();
     let mut workers = Vec::new();
     for a in accounts {
@@ -156,15 +187,18 @@ async fn round_trips(setup: &Setup, concurrency: usize, rounds: usize, base: usi
     }
     let elapsed = start.elapsed();
     let cpu_used: Duration = setup.procs.iter().map(|p| cpu(p.pid())).sum::<Duration>() - cpu_before;
+    let system_used: Duration =
+        setup.procs.iter().map(|p| cpu_split(p.pid()).1).sum::<Duration>().saturating_sub(system_before);
     all.sort();
     println!(
-        "{:<28} concurrency={concurrency:<2} round_trips={:<5} p50={:>7.3}ms p99={:>7.3}ms throughput={:>7.1}/s server_cpu={:>6.3}ms/round_trip",
+        "{:<28} concurrency={concurrency:<2} round_trips={:<5} p50={:>7.3}ms p99={:>7.3}ms throughput={:>7.1}/s server_cpu={:>6.3}ms/round_trip (kernel {:.3}ms)",
         setup.name,
         all.len(),
         percentile(&all, 0.50).as_secs_f64() * 1e3,
         percentile(&all, 0.99).as_secs_f64() * 1e3,
         all.len() as f64 / elapsed.as_secs_f64(),
         cpu_used.as_secs_f64() * 1e3 / all.len() as f64,
+        system_used.as_secs_f64() * 1e3 / all.len() as f64,
     );
 }
 
@@ -226,17 +260,33 @@ fn main() {
             "instances benchmark on {} cores, {cpu}: release inkan-server processes, this process as relying party and devices",
             std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
         );
-        for (i, (name, n, pg)) in
-            [("sqlite, 1 instance", 1, false), ("postgresql, 1 instance", 1, true), ("postgresql, 3 behind haproxy", 3, true)]
-                .into_iter()
-                .enumerate()
+        let chosen = std::env::var("INKAN_BENCH_SETUPS").unwrap_or_else(|_| "sqlite,pg,pg3".into());
+        let chosen: Vec<&str> = chosen.split(',').map(str::trim).collect();
+        for (i, (key, name, n, pg)) in [
+            ("sqlite", "sqlite, 1 instance", 1, false),
+            ("pg", "postgresql, 1 instance", 1, true),
+            ("pg3", "postgresql, 3 behind haproxy", 3, true),
+        ]
+        .into_iter()
+        .enumerate()
         {
+            if !chosen.contains(&key) {
+                continue;
+            }
             let setup = start(name, n, pg).await;
             for (j, c) in [1, 8].into_iter().enumerate() {
                 round_trips(&setup, c, rounds, 10_000_000 * (i + 1) + 1000 * j).await;
             }
             if n == 3 {
                 channels(&setup, count).await;
+            }
+            if std::env::var("INKAN_BENCH_CALLGRIND").is_ok() {
+                // Callgrind writes its counts when the server exits, not on SIGKILL.
+                let mut setup = setup;
+                for p in &mut setup.procs {
+                    let _ = std::process::Command::new("kill").args(["-TERM", &p.pid().to_string()]).status();
+                    let _ = p.0.wait();
+                }
             }
         }
     });

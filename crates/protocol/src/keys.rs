@@ -43,13 +43,22 @@ pub fn id_text(bytes: &[u8]) -> String {
     out
 }
 
-/// A P-256 public key: a device's, or the server's challenge-signing key.
+/// A P-256 public key: a device's, or the server's challenge-signing key. It keeps its
+/// uncompressed SEC1 bytes, which is the form `ring` verifies with.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DevicePublicKey(p256::ecdsa::VerifyingKey);
+pub struct DevicePublicKey(p256::ecdsa::VerifyingKey, [u8; 65]);
 
 impl DevicePublicKey {
+    /// Parses and checks the point (on the curve, not the identity), compressed or not.
     pub fn from_sec1(bytes: &[u8]) -> Result<Self, ProtocolError> {
-        p256::ecdsa::VerifyingKey::from_sec1_bytes(bytes).map(Self).map_err(|_| ProtocolError::BadPublicKey)
+        let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(bytes).map_err(|_| ProtocolError::BadPublicKey)?;
+        Ok(Self::from_key(key))
+    }
+
+    fn from_key(key: p256::ecdsa::VerifyingKey) -> Self {
+        let mut sec1 = [0u8; 65];
+        sec1.copy_from_slice(key.to_sec1_point(false).as_bytes());
+        DevicePublicKey(key, sec1)
     }
 
     pub fn from_b64(text: &str) -> Result<Self, ProtocolError> {
@@ -58,7 +67,7 @@ impl DevicePublicKey {
 
     /// Uncompressed SEC1 bytes (65).
     pub fn to_sec1(&self) -> Vec<u8> {
-        self.0.to_sec1_point(false).as_bytes().to_vec()
+        self.1.to_vec()
     }
 
     pub fn to_b64(&self) -> String {
@@ -70,8 +79,17 @@ impl DevicePublicKey {
         b64(&Sha256::digest(self.to_sec1()))
     }
 
-    /// Checks `signature` over exactly `message`.
+    /// Checks `signature` (ECDSA P-256 with SHA-256) over exactly `message`, with `ring`'s
+    /// P-256 (constant-time assembly, about ten times faster than the pure-Rust check, which
+    /// stays as [`Self::verify_portable`] and must agree with it: see the tests).
     pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), ProtocolError> {
+        ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, &self.1)
+            .verify(message, &signature.0.to_bytes())
+            .map_err(|_| ProtocolError::BadSignature)
+    }
+
+    /// The same check with the `p256` crate.
+    pub fn verify_portable(&self, message: &[u8], signature: &Signature) -> Result<(), ProtocolError> {
         self.0.verify(message, &signature.0).map_err(|_| ProtocolError::BadSignature)
     }
 }
@@ -141,12 +159,47 @@ impl SigningKey {
     }
 
     pub fn public_key(&self) -> DevicePublicKey {
-        DevicePublicKey(*self.0.verifying_key())
+        DevicePublicKey::from_key(*self.0.verifying_key())
     }
 
     /// Signs exactly `message` (SHA-256 inside, RFC 6979 nonce).
     pub fn sign(&self, message: &[u8]) -> Signature {
         Signature(self.0.sign(message))
+    }
+}
+
+/// A signing key prepared for signing many messages with `ring`'s P-256 (the server's
+/// challenge key). Its nonces are random (ring mixes fresh randomness with the key), not RFC
+/// 6979's, so its signatures are not the vectors' bytes; any P-256 verifier accepts them. It
+/// costs about a quarter of [`SigningKey::sign`].
+pub struct FastSigner {
+    pair: ring::signature::EcdsaKeyPair,
+    rng: ring::rand::SystemRandom,
+}
+
+impl FastSigner {
+    pub fn new(key: &SigningKey) -> Result<Self, ProtocolError> {
+        let rng = ring::rand::SystemRandom::new();
+        let pair = ring::signature::EcdsaKeyPair::from_private_key_and_public_key(
+            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &key.to_bytes(),
+            &key.public_key().to_sec1(),
+            &rng,
+        )
+        .map_err(|_| ProtocolError::BadPrivateKey)?;
+        Ok(FastSigner { pair, rng })
+    }
+
+    /// Signs exactly `message` (SHA-256 inside). Fails only if the system's random source does.
+    pub fn sign(&self, message: &[u8]) -> Result<Signature, ProtocolError> {
+        let sig = self.pair.sign(&self.rng, message).map_err(|_| ProtocolError::BadPrivateKey)?;
+        Signature::from_bytes(sig.as_ref())
+    }
+}
+
+impl std::fmt::Debug for FastSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FastSigner([redacted])")
     }
 }
 

@@ -44,6 +44,15 @@ impl Label {
         Ok(key.sign(&self.message(payload)?))
     }
 
+    /// [`Self::sign`] with a [`crate::keys::FastSigner`] (random nonces).
+    pub fn sign_fast<T: Serialize>(
+        self,
+        signer: &crate::keys::FastSigner,
+        payload: &T,
+    ) -> Result<Signature, ProtocolError> {
+        signer.sign(&self.message(payload)?)
+    }
+
     pub fn verify<T: Serialize>(
         self,
         key: &DevicePublicKey,

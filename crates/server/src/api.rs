@@ -276,7 +276,7 @@ async fn events(
     let rx = s.hub.subscribe(&d.account_id);
     let pending = s.pending_for(&d).await?;
     for c in &pending {
-        s.hub.mark_pushed(&c.challenge.id, c.challenge.expires_at);
+        s.hub.mark_pushed(&c.challenge.id, &d.account_id, c.challenge.expires_at);
     }
     let initial: Vec<Event> = pending.into_iter().map(|c| sse_event(&PushEvent::Challenge(Box::new(c)))).collect();
     let me = d.device_id.clone();

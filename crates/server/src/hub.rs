@@ -48,12 +48,19 @@ impl HubNote {
     }
 }
 
+struct Pushed {
+    account_id: String,
+    expires_at: i64,
+}
+
 pub struct Hub {
     capacity: usize,
     accounts: Mutex<HashMap<String, broadcast::Sender<HubEvent>>>,
-    /// Challenges this instance has pushed to its listeners, with their expiry: the relay's
-    /// resync pushes only the others, so a device is not sent one challenge twice.
-    pushed: Mutex<HashMap<String, i64>>,
+    /// Challenges this instance has pushed to its listeners, with their account and expiry:
+    /// the relay's resync pushes only the others, so a device is not sent one challenge twice,
+    /// and a long poll on one of them subscribes before its first read. Forgotten once expired
+    /// ([`Hub::forget_expired`], on the sweeper's timer).
+    pushed: Mutex<HashMap<String, Pushed>>,
 }
 
 impl Hub {
@@ -68,7 +75,7 @@ impl Hub {
 
     pub fn publish(&self, account_id: &str, event: HubEvent) {
         if let HubEvent::Push(PushEvent::Challenge(c)) = &event {
-            self.mark_pushed(&c.challenge.id, c.challenge.expires_at);
+            self.mark_pushed(&c.challenge.id, account_id, c.challenge.expires_at);
         }
         let mut accounts = self.accounts.lock().expect("hub lock");
         if let Some(tx) = accounts.get(account_id)
@@ -80,8 +87,16 @@ impl Hub {
     }
 
     /// Records that this instance's listeners have (or are being sent) the challenge.
-    pub fn mark_pushed(&self, challenge_id: &str, expires_at: i64) {
-        self.pushed.lock().expect("hub lock").insert(challenge_id.to_owned(), expires_at);
+    pub fn mark_pushed(&self, challenge_id: &str, account_id: &str, expires_at: i64) {
+        let mut pushed = self.pushed.lock().expect("hub lock");
+        if !pushed.contains_key(challenge_id) {
+            pushed.insert(challenge_id.to_owned(), Pushed { account_id: account_id.to_owned(), expires_at });
+        }
+    }
+
+    /// The account of a challenge this instance has pushed (and not yet forgotten).
+    pub fn account_of(&self, challenge_id: &str) -> Option<String> {
+        self.pushed.lock().expect("hub lock").get(challenge_id).map(|p| p.account_id.clone())
     }
 
     pub fn was_pushed(&self, challenge_id: &str) -> bool {
@@ -90,7 +105,7 @@ impl Hub {
 
     /// Forgets challenges that expired before `now`.
     pub fn forget_expired(&self, now: i64) {
-        self.pushed.lock().expect("hub lock").retain(|_, expires_at| *expires_at >= now);
+        self.pushed.lock().expect("hub lock").retain(|_, p| p.expires_at >= now);
     }
 
     /// Live listeners (push channels and long polls) of one account.
@@ -113,6 +128,19 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pushed_challenges_are_remembered_until_they_expire() {
+        let hub = Hub::new(4);
+        hub.mark_pushed("c1", "10012345", 100);
+        hub.mark_pushed("c2", "10099999", 200);
+        assert_eq!(hub.account_of("c1").as_deref(), Some("10012345"));
+        assert!(hub.was_pushed("c2"));
+        hub.forget_expired(150);
+        assert_eq!(hub.account_of("c1"), None);
+        assert!(!hub.was_pushed("c1"));
+        assert_eq!(hub.account_of("c2").as_deref(), Some("10099999"));
+    }
 
     #[test]
     fn notes_round_trip_and_stay_small() {

@@ -45,6 +45,8 @@ pub struct Service {
     /// on it; it also polls, so a missed wake-up only delays).
     pub events_written: tokio::sync::Notify,
     server_public_key: DevicePublicKey,
+    /// The signing key, prepared once for `ring` (each challenge is signed with it).
+    challenge_signer: inkan_protocol::keys::FastSigner,
     /// Flips to `true` when the server stops: push channels and long polls end at once.
     shutdown: tokio::sync::watch::Sender<bool>,
     /// Open connections per client address (the accept loop's cap).
@@ -88,6 +90,8 @@ fn check_account_id(account_id: &str) -> ApiResult<()> {
 impl Service {
     pub fn new(settings: Settings, store: Store, clock: SharedClock) -> Self {
         let server_public_key = settings.signing_key.public_key();
+        let challenge_signer = inkan_protocol::keys::FastSigner::new(&settings.signing_key)
+            .expect("a SigningKey is a valid P-256 scalar, and its public key is its own");
         let hub = Hub::new(settings.limits.push_channel_capacity);
         let unauthenticated =
             crate::ratelimit::RateLimiter::new(settings.limits.unauthenticated_per_minute_per_client, 60);
@@ -100,6 +104,7 @@ impl Service {
             clock,
             events_written: tokio::sync::Notify::new(),
             server_public_key,
+            challenge_signer,
             shutdown: tokio::sync::watch::channel(false).0,
             connections: Arc::default(),
             channels: Arc::default(),
@@ -288,6 +293,11 @@ impl Service {
 
     async fn active_device(&self, device_id: &str) -> ApiResult<AuthedDevice> {
         let row = self.store.device(device_id).await?.ok_or(ApiError::DeviceUnknown)?;
+        Self::usable_device(row)
+    }
+
+    /// The device, unless revoked.
+    fn usable_device(row: crate::store::DeviceRow) -> ApiResult<AuthedDevice> {
         if row.revoked_at.is_some() {
             return Err(ApiError::DeviceRevoked);
         }
@@ -304,11 +314,12 @@ impl Service {
     /// there) and the token's hash (the key its live channels are counted under).
     pub async fn authenticate_session(&self, token: &str) -> ApiResult<(AuthedDevice, i64, Vec<u8>)> {
         let hash = sha256(token.as_bytes());
-        let (device_id, expires_at) = self.store.session(&hash).await?.ok_or(ApiError::Unauthorized)?;
+        let found = self.store.session_device(&hash).await?.ok_or(ApiError::Unauthorized)?;
+        let expires_at = found.session_expires_at;
         if self.now() > expires_at {
             return Err(ApiError::SessionExpired);
         }
-        Ok((self.active_device(&device_id).await?, expires_at, hash))
+        Ok((Self::usable_device(found.device)?, expires_at, hash))
     }
 
     // ---- challenges ------------------------------------------------------------------
@@ -364,7 +375,7 @@ impl Service {
             expires_at: now + self.limits().challenge_ttl_secs,
         };
         let signature =
-            Label::Challenge.sign(&self.settings.signing_key, &challenge).map_err(|e| ApiError::Internal(e.into()))?;
+            Label::Challenge.sign_fast(&self.challenge_signer, &challenge).map_err(|e| ApiError::Internal(e.into()))?;
         let json_text = serde_json::to_string(&challenge).map_err(|e| ApiError::Internal(e.into()))?;
         self.store
             .insert_challenge_gated(
@@ -503,9 +514,19 @@ impl Service {
 
     /// Waits until the challenge leaves `pending` or `timeout` passes; returns its status.
     pub async fn wait_for_decision(&self, id: &str, timeout: std::time::Duration) -> ApiResult<ChallengeStatus> {
-        let row = self.store.challenge(id).await?.ok_or(ApiError::ChallengeUnknown)?;
-        // Subscribe before re-reading, so a decision in between is not missed.
-        let mut rx = self.hub.subscribe(&row.account_id);
+        // Subscribe before the read that decides whether to wait, so a decision in between is
+        // not missed. A challenge pushed from here has its account in memory; any other is
+        // read once for its account first.
+        let mut rx = match self.hub.account_of(id) {
+            Some(account) => self.hub.subscribe(&account),
+            None => {
+                let row = self.store.challenge(id).await?.ok_or(ApiError::ChallengeUnknown)?;
+                if row.state().is_final() {
+                    return Ok(Self::status_of(&row, self.now()));
+                }
+                self.hub.subscribe(&row.account_id)
+            }
+        };
         let status = self.challenge_status(id).await?;
         if status.state.is_final() {
             return Ok(status);
@@ -613,7 +634,7 @@ impl Service {
             }
         }
         let new_state = ChallengeState::from_decision(sub.decision);
-        let is_login = Self::signed(&row).is_ok_and(|s| matches!(s.challenge.details, ChallengeDetails::Login(_)));
+        let is_login = matches!(signed.challenge.details, ChallengeDetails::Login(_));
         let push_state = match sub.decision {
             // An approved login is a successful login: the push cap starts again. An approved
             // withdrawal is not (the cap counts pushes since the last successful login).
@@ -684,6 +705,7 @@ impl Service {
     /// Marks overdue challenges expired and tells listeners. Run periodically.
     pub async fn sweep_expired(&self) -> ApiResult<usize> {
         let now = self.now();
+        self.hub.forget_expired(now);
         let expired = self.store.expire_due(now).await?;
         if !expired.is_empty() {
             self.events_written.notify_one();

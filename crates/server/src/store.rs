@@ -67,6 +67,14 @@ pub struct DeviceRow {
     pub revoked_at: Option<i64>,
 }
 
+/// A device session with its device, read in one statement.
+#[derive(Debug, Clone, FromRow)]
+pub struct SessionDevice {
+    pub session_expires_at: i64,
+    #[sqlx(flatten)]
+    pub device: DeviceRow,
+}
+
 #[derive(Debug, Clone, FromRow)]
 pub struct ChallengeRow {
     pub id: String,
@@ -284,7 +292,12 @@ const PUSH_GATE: &str = "SELECT
     (SELECT COUNT(*) FROM challenges WHERE account_id = $1 AND created_at > COALESCE(s.last_success_at, 0)) AS pushes_since_success
  FROM (SELECT 1 AS one) AS one LEFT JOIN account_push_state s ON s.account_id = $1";
 
-const CHALLENGE_COLUMNS: &str = "id, account_id, challenge_json, server_signature, number_to_match, number_attempts, state, created_at, expires_at, decided_at, device_id";
+/// The columns of a [`ChallengeRow`], as a macro so the queries are constant strings.
+macro_rules! challenge_columns {
+    () => {
+        "id, account_id, challenge_json, server_signature, number_to_match, number_attempts, state, created_at, expires_at, decided_at, device_id"
+    };
+}
 
 impl Store {
     fn settled_note(&self, account_id: &str, challenge_id: &str, state: ChallengeState) -> HubNote {
@@ -616,6 +629,16 @@ impl Store {
         })
     }
 
+    /// The session's expiry and its device (one read: every device request makes it).
+    pub async fn session_device(&self, token_hash: &[u8]) -> sqlx::Result<Option<SessionDevice>> {
+        with_db!(&self.db, |w, r, pg| {
+            sqlx::query_as("SELECT s.expires_at AS session_expires_at, d.id, d.account_id, d.name, d.platform, d.public_key, d.enrolled_at, d.last_used_at, d.revoked_at FROM device_sessions s JOIN devices d ON d.id = s.device_id WHERE s.token_hash = $1")
+                .bind(token_hash)
+                .fetch_optional(r)
+                .await
+        })
+    }
+
     // ---- challenges ------------------------------------------------------------------
 
     /// Stores a new challenge and its audit entry in one transaction, if the account's push
@@ -744,7 +767,7 @@ impl Store {
 
     pub async fn challenge(&self, id: &str) -> sqlx::Result<Option<ChallengeRow>> {
         with_db!(&self.db, |w, r, pg| {
-            sqlx::query_as(&format!("SELECT {CHALLENGE_COLUMNS} FROM challenges WHERE id = $1"))
+            sqlx::query_as(concat!("SELECT ", challenge_columns!(), " FROM challenges WHERE id = $1"))
                 .bind(id)
                 .fetch_optional(r)
                 .await
@@ -753,7 +776,7 @@ impl Store {
 
     pub async fn pending_challenges(&self, account_id: &str, now: i64) -> sqlx::Result<Vec<ChallengeRow>> {
         with_db!(&self.db, |w, r, pg| {
-            sqlx::query_as(&format!("SELECT {CHALLENGE_COLUMNS} FROM challenges WHERE account_id = $1 AND state = 'pending' AND expires_at >= $2 ORDER BY created_at, id"))
+            sqlx::query_as(concat!("SELECT ", challenge_columns!(), " FROM challenges WHERE account_id = $1 AND state = 'pending' AND expires_at >= $2 ORDER BY created_at, id"))
                 .bind(account_id)
                 .bind(now)
                 .fetch_all(r)

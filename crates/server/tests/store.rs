@@ -97,6 +97,16 @@ async fn spent_nonces_and_expired_sessions_are_purged(store: &Store) {
     assert_eq!(store.take_nonce("fresh").await.unwrap(), Some(300));
     assert!(store.session(b"old-token-hash").await.unwrap().is_none());
     assert!(store.session(b"fresh-token-hash").await.unwrap().is_some());
+    // The one-read form the device requests use: the session with its device, or nothing.
+    assert!(store.session_device(b"old-token-hash").await.unwrap().is_none());
+    assert!(store.session_device(b"no-such-hash").await.unwrap().is_none());
+    store.insert_ticket("ts", b"ts", "acct-s", "l", 0, 1000).await.unwrap();
+    assert!(store.redeem_ticket("ts", device("dev-s", "acct-s")).await.unwrap());
+    store.insert_session(b"dev-s-hash", "dev-s", 300).await.unwrap();
+    let found = store.session_device(b"dev-s-hash").await.unwrap().expect("the session with its device");
+    assert_eq!(found.session_expires_at, 300);
+    assert_eq!((found.device.id.as_str(), found.device.account_id.as_str()), ("dev-s", "acct-s"));
+    assert_eq!(found.device.public_key, b"key");
 }
 
 async fn write_event(store: &Store, at: i64, account_id: &str, data: RpEventData) {
