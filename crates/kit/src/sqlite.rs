@@ -34,11 +34,21 @@ pub async fn open_sqlite(
         .busy_timeout(BUSY_TIMEOUT);
     let path = options.get_filename().display().to_string();
     let cannot = || format!("データベース {path} を開けません / cannot open the database {path}");
-    let writer =
-        SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.with_context(cannot)?;
+    // A connection to a local file does not go away while idle: sqlx's check before each use
+    // (a round trip to the connection's worker thread) is not made.
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .test_before_acquire(false)
+        .connect_with(options.clone())
+        .await
+        .with_context(cannot)?;
     migrator.run(&writer).await.with_context(cannot)?;
-    let reader =
-        SqlitePoolOptions::new().max_connections(READ_CONNECTIONS).connect_with(options).await.with_context(cannot)?;
+    let reader = SqlitePoolOptions::new()
+        .max_connections(READ_CONNECTIONS)
+        .test_before_acquire(false)
+        .connect_with(options)
+        .await
+        .with_context(cannot)?;
     Ok((writer, reader))
 }
 

@@ -82,6 +82,10 @@ pub struct Limits {
     /// PostgreSQL: how long a request waits for a pool connection (or for a new one to open)
     /// before it answers 503 "database unavailable".
     pub database_wait_ms: u64,
+    /// PostgreSQL: a pool connection idle longer than this is checked (one round trip) before
+    /// a request uses it, so one left over from a database restart is replaced rather than
+    /// failing a request; a connection in steady use is not checked.
+    pub database_idle_check_ms: u64,
     /// Several instances on PostgreSQL: how often each re-reads the database for what a lost
     /// notification would have told it (pending challenges of its listeners, the state a long
     /// poll waits for). The longest a lost notification delays a wake-up.
@@ -120,6 +124,7 @@ impl Default for Limits {
             webhook_poll_ms: 1000,
             database_connections: 16,
             database_wait_ms: 3000,
+            database_idle_check_ms: 1000,
             relay_resync_ms: 1000,
         }
     }

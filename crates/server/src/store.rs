@@ -317,6 +317,7 @@ impl Store {
             migrator: &sqlx::migrate!("./migrations-pg"),
             max_connections: limits.database_connections,
             acquire_timeout: std::time::Duration::from_millis(limits.database_wait_ms),
+            idle_check_after: std::time::Duration::from_millis(limits.database_idle_check_ms),
         };
         Ok(Store {
             db: Db::open(database_url, &sqlx::migrate!("./migrations"), pg).await?,

@@ -245,6 +245,7 @@ impl SiteStore {
             migrator: &sqlx::migrate!("./migrations-pg"),
             max_connections: limits.database_connections,
             acquire_timeout: std::time::Duration::from_millis(limits.database_wait_ms),
+            idle_check_after: std::time::Duration::from_millis(limits.database_idle_check_ms),
         };
         Ok(SiteStore { db: Db::open(database_url, &sqlx::migrate!("./migrations"), pg).await? })
     }

@@ -82,6 +82,10 @@ pub struct Limits {
     /// PostgreSQL: how long a request waits for a pool connection (or for a new one to open)
     /// before it fails as "database unavailable".
     pub database_wait_ms: u64,
+    /// PostgreSQL: a pool connection idle longer than this is checked (one round trip) before
+    /// a request uses it, so one left over from a database restart is replaced rather than
+    /// failing a request; a connection in steady use is not checked.
+    pub database_idle_check_ms: u64,
 }
 
 impl Default for Limits {
@@ -114,6 +118,7 @@ impl Default for Limits {
             webhook_max_body_bytes: 1024 * 1024,
             database_connections: 16,
             database_wait_ms: 3000,
+            database_idle_check_ms: 1000,
         }
     }
 }
