@@ -171,16 +171,14 @@ impl Service {
                 .map_err(|e| ApiError::BadRequest(e.to_string()))?;
         let id = random_id(ID_BYTES);
         let expires_at = now + self.limits().ticket_ttl_secs;
+        // The ticket and its audit row commit together.
         self.store.insert_ticket(&id, &sha256(secret.as_bytes()), account_id, &label, now, expires_at).await?;
-        self.store
-            .audit(now, AuditEvent::TicketCreated, Some(account_id), None, None, json!({"ticket_id": id}))
-            .await?;
         let text = uri.to_uri_string();
+        let (qr_svg, qr_png) = qr::svg_and_png(&text).map_err(ApiError::Internal)?;
         Ok(TicketCreated {
             ticket_id: id,
-            qr_svg: qr::svg(&text).map_err(ApiError::Internal)?,
-            qr_png_base64: base64::engine::general_purpose::STANDARD
-                .encode(qr::png(&text).map_err(ApiError::Internal)?),
+            qr_svg,
+            qr_png_base64: base64::engine::general_purpose::STANDARD.encode(qr_png),
             uri: text,
             expires_at,
         })
@@ -799,10 +797,8 @@ impl Service {
             else {
                 continue;
             };
-            if self.store.use_totp_step(&device.id, step as i64).await? {
-                self.store
-                    .audit(now, AuditEvent::OfflineCodeAccepted, Some(account_id), Some(&device.id), None, json!({}))
-                    .await?;
+            // The step is spent and its acceptance audited in one transaction.
+            if self.store.use_totp_step(account_id, &device.id, step as i64, now).await? {
                 return Ok(true);
             }
             self.store

@@ -347,10 +347,8 @@ impl Store {
         challenge_id: Option<&str>,
         detail: serde_json::Value,
     ) -> sqlx::Result<()> {
-        with_db!(&self.db, |w, r, pg| {
-            let entry = AuditEntry { at, event, account_id, device_id, challenge_id, detail };
-            with_db!(&self.db, |w, r, pg| entry.write(w).await)
-        })
+        let entry = AuditEntry { at, event, account_id, device_id, challenge_id, detail };
+        with_db!(&self.db, |w, r, pg| entry.write(w).await)
     }
 
     /// The account's audit events, newest first.
@@ -370,6 +368,7 @@ impl Store {
         expires_at: i64,
     ) -> sqlx::Result<()> {
         with_db!(&self.db, |w, r, pg| {
+            let mut tx = w.begin().await?;
             sqlx::query("INSERT INTO enrollment_tickets (id, ticket_hash, account_id, label, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(id)
                 .bind(hash)
@@ -377,9 +376,19 @@ impl Store {
                 .bind(label)
                 .bind(created_at)
                 .bind(expires_at)
-                .execute(w)
+                .execute(&mut *tx)
                 .await?;
-            Ok(())
+            AuditEntry {
+                at: created_at,
+                event: AuditEvent::TicketCreated,
+                account_id: Some(account_id),
+                device_id: None,
+                challenge_id: None,
+                detail: serde_json::json!({"ticket_id": id}),
+            }
+            .write(&mut *tx)
+            .await?;
+            tx.commit().await
         })
     }
 
@@ -527,17 +536,35 @@ impl Store {
 
     /// Records `step` as the device's last accepted offline-code step, unless that step (or a
     /// later one) was already used. `false`: a replay; nothing written.
-    pub async fn use_totp_step(&self, device_id: &str, step: i64) -> sqlx::Result<bool> {
+    /// `true`: the step was later than any used before and is now spent, its acceptance
+    /// audited in the same transaction; `false`: a replay, nothing written.
+    pub async fn use_totp_step(&self, account_id: &str, device_id: &str, step: i64, now: i64) -> sqlx::Result<bool> {
         with_db!(&self.db, |w, r, pg| {
+            let mut tx = w.begin().await?;
             let n = sqlx::query(
                 "UPDATE devices SET totp_last_step = $1 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
             )
             .bind(step)
             .bind(device_id)
-            .execute(w)
+            .execute(&mut *tx)
             .await?
             .rows_affected();
-            Ok(n == 1)
+            if n != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            AuditEntry {
+                at: now,
+                event: AuditEvent::OfflineCodeAccepted,
+                account_id: Some(account_id),
+                device_id: Some(device_id),
+                challenge_id: None,
+                detail: serde_json::json!({}),
+            }
+            .write(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(true)
         })
     }
 

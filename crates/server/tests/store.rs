@@ -170,10 +170,15 @@ async fn a_nonce_taken_twice_at_once_is_taken_once(store: &Store) {
 async fn an_offline_code_step_is_used_once(store: &Store) {
     store.insert_ticket("t", b"h", "acct", "l", 0, 1000).await.unwrap();
     assert!(store.redeem_ticket("t", device("d", "acct")).await.unwrap());
-    let (x, y) = tokio::join!(store.use_totp_step("d", 7), store.use_totp_step("d", 7));
+    let (x, y) = tokio::join!(store.use_totp_step("acct", "d", 7, 0), store.use_totp_step("acct", "d", 7, 0));
     assert_eq!([x.unwrap(), y.unwrap()].iter().filter(|w| **w).count(), 1);
-    assert!(!store.use_totp_step("d", 6).await.unwrap(), "an earlier step after a later one is a replay");
-    assert!(store.use_totp_step("d", 8).await.unwrap());
+    assert!(!store.use_totp_step("acct", "d", 6, 0).await.unwrap(), "an earlier step after a later one is a replay");
+    assert!(store.use_totp_step("acct", "d", 8, 0).await.unwrap());
+    // Each state change commits with its audit row: the ticket's creation, and each step
+    // spent (7 once, 8), none for the replays.
+    let events: Vec<String> = store.audit_for_account("acct", 100).await.unwrap().into_iter().map(|r| r.1).collect();
+    assert_eq!(events.iter().filter(|e| *e == "ticket_created").count(), 1, "{events:?}");
+    assert_eq!(events.iter().filter(|e| *e == "offline_code_accepted").count(), 2, "{events:?}");
 }
 
 fn challenge<'a>(id: &'a str, account_id: &'a str, created_at: i64) -> NewChallenge<'a> {
