@@ -68,6 +68,13 @@ pub struct AuditEntry<'a, E> {
     pub detail: serde_json::Value,
 }
 
+impl<'a, E> AuditEntry<'a, E> {
+    /// A row about an account alone (no device, no challenge).
+    pub fn of_account(at: i64, event: E, account_id: &'a str, detail: serde_json::Value) -> Self {
+        AuditEntry { at, event, account_id: Some(account_id), device_id: None, challenge_id: None, detail }
+    }
+}
+
 /// Whether a database error is the database being unavailable (full disk, I/O error, read-only
 /// file, lock held too long, connection lost or refused) rather than a fault in the request or
 /// the code: those answer 503 and recover by themselves when the database does.

@@ -1,7 +1,7 @@
 //! E-mailed one-time codes (ワンタイム認証コード): 6 digits, short-lived, a few attempts, one
 //! use; stored only as a hash; one subject (a login attempt or a withdrawal) at a time.
 
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEntry, AuditEvent};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
@@ -46,25 +46,24 @@ pub async fn send(site: &SharedSite, customer: &CustomerRow, purpose: &str, subj
     let id = crate::random_id(16);
     let code = zeroize::Zeroizing::new(crate::random_number(EMAIL_CODE_DIGITS));
     let ttl = site.limits().email_code_ttl_secs;
+    let sent = AuditEntry::of_account(
+        now,
+        AuditEvent::EmailCodeSent,
+        &customer.account_id,
+        json!({"purpose": purpose, "to": super::mask_email(&customer.email)}),
+    );
     store
-        .insert_email_code(NewEmailCode {
-            id: &id,
-            account_id: &customer.account_id,
-            purpose,
-            subject_id,
-            code_hash: &code_hash(&id, &code),
-            now,
-            expires_at: now + ttl,
-        })
-        .await?;
-    store
-        .audit(
-            now,
-            AuditEvent::EmailCodeSent,
-            Some(&customer.account_id),
-            None,
-            None,
-            json!({"purpose": purpose, "to": super::mask_email(&customer.email)}),
+        .insert_email_code(
+            NewEmailCode {
+                id: &id,
+                account_id: &customer.account_id,
+                purpose,
+                subject_id,
+                code_hash: &code_hash(&id, &code),
+                now,
+                expires_at: now + ttl,
+            },
+            sent,
         )
         .await?;
     // The code is what the person is waiting for: send it now, and fail loudly if mail is down.
@@ -88,14 +87,13 @@ pub async fn check(site: &SharedSite, account_id: &str, subject_id: &str, typed:
         return Ok(CodeCheck::TooManyAttempts);
     }
     if bool::from(code_hash(&row.id, typed).ct_eq(&row.code_hash)) {
-        if store.use_email_code(&row.id, now).await? {
-            store.audit(now, AuditEvent::EmailCodeAccepted, Some(account_id), None, None, json!({})).await?;
+        let accepted = AuditEntry::of_account(now, AuditEvent::EmailCodeAccepted, account_id, json!({}));
+        if store.use_email_code(&row.id, now, accepted).await? {
             return Ok(CodeCheck::Accepted);
         }
         return Ok(CodeCheck::NoCode);
     }
-    let attempts = store.add_email_code_attempt(&row.id).await?;
-    store.audit(now, AuditEvent::EmailCodeWrong, Some(account_id), None, None, json!({"attempts": attempts})).await?;
+    let attempts = store.add_email_code_attempt(&row.id, account_id, now).await?;
     if attempts >= max {
         return Ok(CodeCheck::TooManyAttempts);
     }

@@ -676,17 +676,13 @@ pub async fn change_email(State(site): State<SharedSite>, v: Visitor, c: Custome
     if let Some(t) = message {
         return settings_view(&site, &v, &c.row, Some(pages::error(v.t(t)))).await.map(IntoResponse::into_response);
     }
-    store.set_email(&c.row.account_id, new).await?;
-    store
-        .audit(
-            now,
-            AuditEvent::EmailChanged,
-            Some(&c.row.account_id),
-            None,
-            None,
-            json!({"from": mask_email(&c.row.email), "to": mask_email(new)}),
-        )
-        .await?;
+    let changed = AuditEntry::of_account(
+        now,
+        AuditEvent::EmailChanged,
+        &c.row.account_id,
+        json!({"from": mask_email(&c.row.email), "to": mask_email(new)}),
+    );
+    store.set_email(&c.row.account_id, new, changed).await?;
     for mail in super::notify::email_changed(&c.row, new) {
         super::mail_later(&site, mail);
     }

@@ -282,8 +282,15 @@ impl SiteStore {
 
     // ---- customers -------------------------------------------------------------------
 
-    pub async fn insert_customer(&self, c: NewCustomer<'_>) -> sqlx::Result<()> {
+    /// A new customer, their first withdrawal destination and the audit row, in one transaction.
+    pub async fn insert_customer(
+        &self,
+        c: NewCustomer<'_>,
+        destination: Option<&BankAccountRow>,
+        audit: Option<AuditEntry<'_>>,
+    ) -> sqlx::Result<()> {
         with_db!(&self.db, |w, r, pg| {
+            let mut tx = w.begin().await?;
             sqlx::query("INSERT INTO customers (account_id, name, email, phone, password_hash, withdrawal_password_hash, cash_balance, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
                 .bind(c.account_id)
                 .bind(c.name)
@@ -293,9 +300,15 @@ impl SiteStore {
                 .bind(c.withdrawal_password_hash)
                 .bind(c.cash_balance)
                 .bind(c.now)
-                .execute(w)
+                .execute(&mut *tx)
                 .await?;
-            Ok(())
+            if let Some(b) = destination {
+                insert_bank_account!(b, c.now).execute(&mut *tx).await?;
+            }
+            if let Some(audit) = &audit {
+                audit.write(&mut *tx).await?;
+            }
+            tx.commit().await
         })
     }
 
@@ -440,16 +453,23 @@ impl SiteStore {
         })
     }
 
-    /// Unlocks a locked account; false if it was not locked.
-    pub async fn unlock_customer(&self, account_id: &str) -> sqlx::Result<bool> {
+    /// Unlocks a locked account, with its audit row; false if it was not locked (nothing
+    /// written).
+    pub async fn unlock_customer(&self, account_id: &str, audit: AuditEntry<'_>) -> sqlx::Result<bool> {
         with_db!(&self.db, |w, r, pg| {
+            let mut tx = w.begin().await?;
             let done = sqlx::query(
                 "UPDATE customers SET failed_logins = 0, locked_at = NULL WHERE account_id = $1 AND locked_at IS NOT NULL",
             )
             .bind(account_id)
-            .execute(w)
+            .execute(&mut *tx)
             .await?;
-            Ok(done.rows_affected() == 1)
+            if done.rows_affected() != 1 {
+                return Ok(false);
+            }
+            audit.write(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(true)
         })
     }
 
@@ -484,14 +504,17 @@ impl SiteStore {
         })
     }
 
-    pub async fn set_email(&self, account_id: &str, email: &str) -> sqlx::Result<()> {
+    /// The new address and its audit row, in one transaction.
+    pub async fn set_email(&self, account_id: &str, email: &str, audit: AuditEntry<'_>) -> sqlx::Result<()> {
         with_db!(&self.db, |w, r, pg| {
+            let mut tx = w.begin().await?;
             sqlx::query("UPDATE customers SET email = $1 WHERE account_id = $2")
                 .bind(email)
                 .bind(account_id)
-                .execute(w)
+                .execute(&mut *tx)
                 .await?;
-            Ok(())
+            audit.write(&mut *tx).await?;
+            tx.commit().await
         })
     }
 
@@ -532,8 +555,10 @@ impl SiteStore {
         account_id: &str,
         now: i64,
         expires_at: i64,
+        audit: Option<AuditEntry<'_>>,
     ) -> sqlx::Result<()> {
         with_db!(&self.db, |w, r, pg| {
+            let mut tx = w.begin().await?;
             sqlx::query(
                 "INSERT INTO web_sessions (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
             )
@@ -541,9 +566,12 @@ impl SiteStore {
             .bind(account_id)
             .bind(now)
             .bind(expires_at)
-            .execute(w)
+            .execute(&mut *tx)
             .await?;
-            Ok(())
+            if let Some(audit) = &audit {
+                audit.write(&mut *tx).await?;
+            }
+            tx.commit().await
         })
     }
 
@@ -568,10 +596,13 @@ impl SiteStore {
         })
     }
 
-    pub async fn delete_web_session(&self, token_hash: &[u8]) -> sqlx::Result<()> {
+    /// Ends one web session (a logout, an expiry), with its audit row, in one transaction.
+    pub async fn delete_web_session(&self, token_hash: &[u8], audit: AuditEntry<'_>) -> sqlx::Result<()> {
         with_db!(&self.db, |w, r, pg| {
-            sqlx::query("DELETE FROM web_sessions WHERE token_hash = $1").bind(token_hash).execute(w).await?;
-            Ok(())
+            let mut tx = w.begin().await?;
+            sqlx::query("DELETE FROM web_sessions WHERE token_hash = $1").bind(token_hash).execute(&mut *tx).await?;
+            audit.write(&mut *tx).await?;
+            tx.commit().await
         })
     }
 
@@ -585,8 +616,10 @@ impl SiteStore {
 
     // ---- login attempts --------------------------------------------------------------
 
-    pub async fn insert_attempt(&self, a: NewAttempt<'_>) -> sqlx::Result<()> {
+    /// A login attempt and its audit row, in one transaction.
+    pub async fn insert_attempt(&self, a: NewAttempt<'_>, audit: AuditEntry<'_>) -> sqlx::Result<()> {
         with_db!(&self.db, |w, r, pg| {
+            let mut tx = w.begin().await?;
             sqlx::query("INSERT INTO login_attempts (token_hash, account_id, created_at, expires_at, ip, browser, risk, needs_push, needs_email) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
                 .bind(a.token_hash)
                 .bind(a.account_id)
@@ -597,9 +630,10 @@ impl SiteStore {
                 .bind(a.risk)
                 .bind(a.needs_push)
                 .bind(a.needs_email)
-                .execute(w)
+                .execute(&mut *tx)
                 .await?;
-            Ok(())
+            audit.write(&mut *tx).await?;
+            tx.commit().await
         })
     }
 
@@ -631,7 +665,13 @@ impl SiteStore {
     }
 
     /// Marks one factor of an attempt done (`push_done` or `email_done`).
-    pub async fn set_attempt_factor(&self, token_hash: &[u8], factor: AttemptFactor) -> sqlx::Result<()> {
+    /// With `audit`, its row commits in the same transaction.
+    pub async fn set_attempt_factor(
+        &self,
+        token_hash: &[u8],
+        factor: AttemptFactor,
+        audit: Option<AuditEntry<'_>>,
+    ) -> sqlx::Result<()> {
         with_db!(&self.db, |w, r, pg| {
             let sql = match factor {
                 AttemptFactor::Push => "UPDATE login_attempts SET push_done = TRUE WHERE token_hash = $1",
@@ -640,27 +680,47 @@ impl SiteStore {
                     "UPDATE login_attempts SET needs_push = FALSE, needs_email = TRUE WHERE token_hash = $1"
                 }
             };
-            sqlx::query(sql).bind(token_hash).execute(w).await?;
-            Ok(())
+            let mut tx = w.begin().await?;
+            sqlx::query(sql).bind(token_hash).execute(&mut *tx).await?;
+            if let Some(audit) = &audit {
+                audit.write(&mut *tx).await?;
+            }
+            tx.commit().await
         })
     }
 
-    /// Finishes an attempt once; false if it was already finished.
-    pub async fn finish_attempt(&self, token_hash: &[u8], now: i64) -> sqlx::Result<bool> {
+    /// Finishes an attempt once (with `audit`'s row in the same transaction); false if it was
+    /// already finished (nothing written).
+    pub async fn finish_attempt(
+        &self,
+        token_hash: &[u8],
+        now: i64,
+        audit: Option<AuditEntry<'_>>,
+    ) -> sqlx::Result<bool> {
         with_db!(&self.db, |w, r, pg| {
+            let mut tx = w.begin().await?;
             let done =
                 sqlx::query("UPDATE login_attempts SET finished_at = $1 WHERE token_hash = $2 AND finished_at IS NULL")
                     .bind(now)
                     .bind(token_hash)
-                    .execute(w)
+                    .execute(&mut *tx)
                     .await?;
-            Ok(done.rows_affected() == 1)
+            if done.rows_affected() != 1 {
+                return Ok(false);
+            }
+            if let Some(audit) = &audit {
+                audit.write(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(true)
         })
     }
 
     // ---- e-mail one-time codes -------------------------------------------------------
 
-    pub async fn insert_email_code(&self, c: NewEmailCode<'_>) -> sqlx::Result<()> {
+    /// The new code (replacing any earlier one of its subject) and `audit`'s row, in one
+    /// transaction.
+    pub async fn insert_email_code(&self, c: NewEmailCode<'_>, audit: AuditEntry<'_>) -> sqlx::Result<()> {
         with_db!(&self.db, |w, r, pg| {
             let NewEmailCode { id, account_id, purpose, subject_id, code_hash, now, expires_at } = c;
             // A new code replaces any earlier one for the same login or withdrawal.
@@ -680,6 +740,7 @@ impl SiteStore {
                 .bind(expires_at)
                 .execute(&mut *tx)
                 .await?;
+            audit.write(&mut *tx).await?;
             tx.commit().await
         })
     }
@@ -707,25 +768,45 @@ impl SiteStore {
         })
     }
 
-    /// Counts a wrong code; returns the attempts so far.
-    pub async fn add_email_code_attempt(&self, id: &str) -> sqlx::Result<i64> {
+    /// Counts a wrong code, with its `email_code_wrong` audit row (the count in it) in the same
+    /// transaction; returns the attempts so far.
+    pub async fn add_email_code_attempt(&self, id: &str, account_id: &str, now: i64) -> sqlx::Result<i64> {
         with_db!(&self.db, |w, r, pg| {
-            sqlx::query_scalar("UPDATE email_codes SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts")
-                .bind(id)
-                .fetch_one(w)
-                .await
+            let mut tx = w.begin().await?;
+            let attempts: i64 =
+                sqlx::query_scalar("UPDATE email_codes SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts")
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            AuditEntry::of_account(
+                now,
+                AuditEvent::EmailCodeWrong,
+                account_id,
+                serde_json::json!({"attempts": attempts}),
+            )
+            .write(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(attempts)
         })
     }
 
-    /// Spends a code once; false if it was already spent.
-    pub async fn use_email_code(&self, id: &str, now: i64) -> sqlx::Result<bool> {
+    /// Spends a code once, with `audit`'s row in the same transaction; false if it was already
+    /// spent (nothing written).
+    pub async fn use_email_code(&self, id: &str, now: i64, audit: AuditEntry<'_>) -> sqlx::Result<bool> {
         with_db!(&self.db, |w, r, pg| {
+            let mut tx = w.begin().await?;
             let done = sqlx::query("UPDATE email_codes SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
                 .bind(now)
                 .bind(id)
-                .execute(w)
+                .execute(&mut *tx)
                 .await?;
-            Ok(done.rows_affected() == 1)
+            if done.rows_affected() != 1 {
+                return Ok(false);
+            }
+            audit.write(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(true)
         })
     }
 

@@ -5,7 +5,7 @@
 //! [`crate::Limits::destination_wait_secs`]; the authentication address is mailed and the
 //! change audited. After entry the number is shown masked everywhere.
 
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEntry, AuditEvent};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -99,6 +99,7 @@ impl SiteStore {
         new_id: &str,
         now: i64,
         usable_from: i64,
+        audit: crate::audit::AuditEntry<'_>,
     ) -> sqlx::Result<bool> {
         with_db!(&self.db, |w, r, pg| {
             let mut tx = w.begin().await?;
@@ -128,6 +129,7 @@ impl SiteStore {
                 usable_from,
             };
             super::db::insert_bank_account!(&added, now).execute(&mut *tx).await?;
+            inkan_kit::db::WriteRow::write(&audit, &mut *tx).await?;
             tx.commit().await?;
             Ok(true)
         })
@@ -294,20 +296,16 @@ pub async fn passkey_finish(
     };
     let now = site.now();
     let usable_from = now + site.limits().destination_wait_secs;
-    if !store.apply_destination_change(&d, &crate::random_id(10), now, usable_from).await? {
+    let masked = format!("{} {} {}", d.bank, d.branch, mask_tail(&d.number));
+    let changed = AuditEntry::of_account(
+        now,
+        AuditEvent::DestinationChanged,
+        &c.row.account_id,
+        json!({"to": masked, "usable_from": jst_minutes(usable_from), "passkey": passkey, "ip": v.ip.to_string()}),
+    );
+    if !store.apply_destination_change(&d, &crate::random_id(10), now, usable_from, changed).await? {
         return Ok(PasskeyRefusal::CeremonyExpired.respond(&v));
     }
-    let masked = format!("{} {} {}", d.bank, d.branch, mask_tail(&d.number));
-    store
-        .audit(
-            now,
-            AuditEvent::DestinationChanged,
-            Some(&c.row.account_id),
-            None,
-            None,
-            json!({"to": masked, "usable_from": jst_minutes(usable_from), "passkey": passkey, "ip": v.ip.to_string()}),
-        )
-        .await?;
     super::mail_later(&site, super::notify::destination_changed(&c.row, &masked, now, usable_from));
     Ok(Json(json!({"ok": true, "next": format!("/settings/destination/{}", d.id)})).into_response())
 }

@@ -30,7 +30,7 @@ pub mod session;
 pub mod settings;
 pub mod webhook;
 
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEntry, AuditEvent};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -519,11 +519,9 @@ impl FromRequestParts<SharedSite> for Customer {
         };
         match site.rule.on_request(expires_at, site.now()) {
             SessionCheck::Expired => {
-                store.delete_web_session(&hash).await.map_err(internal)?;
-                store
-                    .audit(site.now(), AuditEvent::SessionExpired, Some(&account_id), None, None, serde_json::json!({}))
-                    .await
-                    .map_err(internal)?;
+                let expired =
+                    AuditEntry::of_account(site.now(), AuditEvent::SessionExpired, &account_id, serde_json::json!({}));
+                store.delete_web_session(&hash, expired).await.map_err(internal)?;
                 let mut res = Redirect::to("/login?expired=1").into_response();
                 res.headers_mut().append(header::SET_COOKIE, site.cookie(SESSION_COOKIE, "", Some(0)));
                 return Err(res);

@@ -2,7 +2,7 @@
 //! the e-mailed code, or the app's offline code), with risk-based step-up; logout; the mailed
 //! language switch.
 
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEntry, AuditEvent};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -206,27 +206,26 @@ async fn start_second_factor(site: &SharedSite, v: &Visitor, customer: &Customer
     let token = crate::random_token(COOKIE_TOKEN_BYTES);
     let hash = crate::sha256(token.as_bytes());
     let browser = risk::browser_of(&v.user_agent);
+    let password_ok = AuditEntry::of_account(
+        now,
+        AuditEvent::LoginPasswordOk,
+        &customer.account_id,
+        json!({"ip": v.ip.to_string(), "network": network, "place": located.place, "country": located.country, "asn": located.asn, "browser": browser, "risky": !reasons.is_empty(), "risk": risk_codes, "push": needs_push, "email_code": needs_email}),
+    );
     store
-        .insert_attempt(NewAttempt {
-            token_hash: &hash,
-            account_id: &customer.account_id,
-            now,
-            expires_at: now + site.limits().login_attempt_ttl_secs,
-            ip: &v.ip.to_string(),
-            browser: &browser,
-            risk: &serde_json::to_string(&risk_codes).unwrap_or_default(),
-            needs_push,
-            needs_email,
-        })
-        .await?;
-    store
-        .audit(
-            now,
-            AuditEvent::LoginPasswordOk,
-            Some(&customer.account_id),
-            None,
-            None,
-            json!({"ip": v.ip.to_string(), "network": network, "place": located.place, "country": located.country, "asn": located.asn, "browser": browser, "risky": !reasons.is_empty(), "risk": risk_codes, "push": needs_push, "email_code": needs_email}),
+        .insert_attempt(
+            NewAttempt {
+                token_hash: &hash,
+                account_id: &customer.account_id,
+                now,
+                expires_at: now + site.limits().login_attempt_ttl_secs,
+                ip: &v.ip.to_string(),
+                browser: &browser,
+                risk: &serde_json::to_string(&risk_codes).unwrap_or_default(),
+                needs_push,
+                needs_email,
+            },
+            password_ok,
         )
         .await?;
     if needs_email {
@@ -288,17 +287,14 @@ async fn open_attempt(
     if let Some(id) = &row.challenge_id {
         let state = site.verifier.challenge_status(id).await?.state;
         if ends_attempt(state) {
-            store.finish_attempt(&hash, site.now()).await?;
-            store
-                .audit(
-                    site.now(),
-                    AuditEvent::LoginAttemptEnded,
-                    Some(&row.account_id),
-                    None,
-                    Some(id),
-                    json!({"push": state.as_str()}),
-                )
-                .await?;
+            let mut ended = AuditEntry::of_account(
+                site.now(),
+                AuditEvent::LoginAttemptEnded,
+                &row.account_id,
+                json!({"push": state.as_str()}),
+            );
+            ended.challenge_id = Some(id);
+            store.finish_attempt(&hash, site.now(), Some(ended)).await?;
             return Ok(Err(Some(state)));
         }
     }
@@ -436,7 +432,7 @@ async fn push_step(
     };
     let status = site.verifier.challenge_status(&challenge_id).await?;
     if status.state == ChallengeState::Approved {
-        site.store.set_attempt_factor(hash, AttemptFactor::Push).await?;
+        site.store.set_attempt_factor(hash, AttemptFactor::Push, None).await?;
         return Ok(see_other("/login/verify"));
     }
     let body = push_state_body(
@@ -511,7 +507,7 @@ async fn finish_login(
     attempt: &AttemptRow,
     customer: &CustomerRow,
 ) -> SiteResult<Response> {
-    if !site.store.finish_attempt(hash, site.now()).await? {
+    if !site.store.finish_attempt(hash, site.now(), None).await? {
         return Ok(attempt_ended(v, None));
     }
     let factors: Vec<&str> = [(attempt.push_done, "push"), (attempt.email_done, "email_code")]
@@ -544,14 +540,28 @@ pub async fn open_session(
     let store = &site.store;
     let now = site.now();
     let session = crate::random_token(COOKIE_TOKEN_BYTES);
-    store
-        .insert_web_session(&crate::sha256(session.as_bytes()), &customer.account_id, now, site.rule.first_expiry(now))
-        .await?;
     let browser_token =
         v.cookie(BROWSER_COOKIE).map(str::to_owned).unwrap_or_else(|| crate::random_token(COOKIE_TOKEN_BYTES));
     let addr = ip.parse().unwrap_or(v.ip);
     let network = risk::network_of(addr);
     let located = site.geo.locate(addr);
+    // The session and its audit row commit together.
+    let mut succeeded = AuditEntry::of_account(
+        now,
+        AuditEvent::LoginSucceeded,
+        &customer.account_id,
+        json!({"ip": ip, "place": located.place, "country": located.country, "browser": browser, "factors": factors}),
+    );
+    succeeded.challenge_id = challenge_id;
+    store
+        .insert_web_session(
+            &crate::sha256(session.as_bytes()),
+            &customer.account_id,
+            now,
+            site.rule.first_expiry(now),
+            Some(succeeded),
+        )
+        .await?;
     store
         .remember_login_environment(
             &customer.account_id,
@@ -563,16 +573,6 @@ pub async fn open_session(
         .await?;
     // The push cap counts pushes since the last successful login.
     site.verifier.report_login(&customer.account_id).await?;
-    store
-        .audit(
-            now,
-            AuditEvent::LoginSucceeded,
-            Some(&customer.account_id),
-            None,
-            challenge_id,
-            json!({"ip": ip, "place": located.place, "country": located.country, "browser": browser, "factors": factors}),
-        )
-        .await?;
     super::mail_later(site, super::notify::login_notice(customer, now, ip, &located.place, browser));
     Ok(vec![
         site.cookie(SESSION_COOKIE, &session, None),
@@ -603,7 +603,7 @@ pub async fn verify_code(State(site): State<SharedSite>, v: Visitor, form: Form)
     let store = &site.store;
     let outcome = codes::check(&site, &customer.account_id, &subject, typed).await?;
     if outcome == CodeCheck::Accepted {
-        store.set_attempt_factor(&hash, AttemptFactor::Email).await?;
+        store.set_attempt_factor(&hash, AttemptFactor::Email, None).await?;
         return Ok(see_other("/login/verify"));
     }
     // The app's offline code stands in for the push; for a login that is not risky, for the
@@ -615,7 +615,7 @@ pub async fn verify_code(State(site): State<SharedSite>, v: Visitor, form: Form)
         && site.verifier.verify_code(&customer.account_id, typed).await?
     {
         let factor = if push_open { AttemptFactor::Push } else { AttemptFactor::Email };
-        store.set_attempt_factor(&hash, factor).await?;
+        store.set_attempt_factor(&hash, factor, None).await?;
         if let Some(id) = attempt.challenge_id.as_deref().filter(|_| push_open) {
             // The offline code took the push's place: the device no longer needs to answer.
             site.verifier.cancel(id).await?;
@@ -675,24 +675,17 @@ pub async fn email_instead(State(site): State<SharedSite>, v: Visitor, _form: Fo
         let state = site.verifier.cancel(id).await?.state;
         if state == ChallengeState::Approved {
             // The device approved just before: the push is done, nothing to switch.
-            store.set_attempt_factor(&hash, AttemptFactor::Push).await?;
+            store.set_attempt_factor(&hash, AttemptFactor::Push, None).await?;
             return Ok(see_other("/login/verify"));
         }
         if ends_attempt(state) {
             return Ok(see_other("/login/verify"));
         }
     }
-    store.set_attempt_factor(&hash, AttemptFactor::SwitchToEmail).await?;
-    store
-        .audit(
-            site.now(),
-            AuditEvent::LoginSwitchedToEmailCode,
-            Some(&customer.account_id),
-            None,
-            attempt.challenge_id.as_deref(),
-            json!({}),
-        )
-        .await?;
+    let mut switched =
+        AuditEntry::of_account(site.now(), AuditEvent::LoginSwitchedToEmailCode, &customer.account_id, json!({}));
+    switched.challenge_id = attempt.challenge_id.as_deref();
+    store.set_attempt_factor(&hash, AttemptFactor::SwitchToEmail, Some(switched)).await?;
     if !attempt.needs_email {
         codes::send(&site, &customer, "login", &attempt_subject(&hash)).await?;
     }
@@ -714,8 +707,8 @@ pub async fn push_again(State(site): State<SharedSite>, v: Visitor, _form: Form)
 
 pub async fn logout(State(site): State<SharedSite>, customer: Customer, _form: Form) -> SiteResult<Response> {
     let store = &site.store;
-    store.delete_web_session(&customer.session_hash).await?;
-    store.audit(site.now(), AuditEvent::Logout, Some(&customer.row.account_id), None, None, json!({})).await?;
+    let logout = AuditEntry::of_account(site.now(), AuditEvent::Logout, &customer.row.account_id, json!({}));
+    store.delete_web_session(&customer.session_hash, logout).await?;
     let mut res = see_other("/login?out=1");
     res.headers_mut().append(header::SET_COOKIE, site.cookie(SESSION_COOKIE, "", Some(0)));
     Ok(res)

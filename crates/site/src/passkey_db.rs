@@ -2,7 +2,10 @@
 
 use sqlx::FromRow;
 
+use inkan_kit::db::WriteRow;
 use inkan_kit::with_db;
+
+use crate::audit::AuditEntry;
 
 use super::db::SiteStore;
 
@@ -79,8 +82,10 @@ impl SiteStore {
         })
     }
 
-    pub async fn insert_passkey(&self, p: &PasskeyRow) -> sqlx::Result<()> {
+    /// A new passkey and its audit row, in one transaction.
+    pub async fn insert_passkey(&self, p: &PasskeyRow, audit: AuditEntry<'_>) -> sqlx::Result<()> {
         with_db!(&self.db, |w, r, pg| {
+            let mut tx = w.begin().await?;
             sqlx::query(
                 "INSERT INTO passkeys (cred_id, account_id, name, credential, sign_count, backup_eligible, backup_state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
@@ -92,9 +97,10 @@ impl SiteStore {
             .bind(p.backup_eligible)
             .bind(p.backup_state)
             .bind(p.created_at)
-            .execute(w)
+            .execute(&mut *tx)
             .await?;
-            Ok(())
+            audit.write(&mut *tx).await?;
+            tx.commit().await
         })
     }
 
@@ -134,27 +140,44 @@ impl SiteStore {
         })
     }
 
-    pub async fn suspend_passkey(&self, cred_id: &str, now: i64) -> sqlx::Result<()> {
+    /// Suspends a passkey (a clone suspected) with its audit row, in one transaction; one
+    /// already suspended stays as it is and nothing is written.
+    pub async fn suspend_passkey(&self, cred_id: &str, now: i64, audit: AuditEntry<'_>) -> sqlx::Result<()> {
         with_db!(&self.db, |w, r, pg| {
-            sqlx::query("UPDATE passkeys SET suspended_at = $1 WHERE cred_id = $2 AND suspended_at IS NULL")
+            let mut tx = w.begin().await?;
+            let n = sqlx::query("UPDATE passkeys SET suspended_at = $1 WHERE cred_id = $2 AND suspended_at IS NULL")
                 .bind(now)
                 .bind(cred_id)
-                .execute(w)
-                .await?;
-            Ok(())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n == 1 {
+                audit.write(&mut *tx).await?;
+            }
+            tx.commit().await
         })
     }
 
-    /// Removes one of the customer's passkeys; whether there was one.
-    pub async fn delete_passkey(&self, account_id: &str, cred_id: &str) -> sqlx::Result<Option<String>> {
+    /// Removes one of the customer's passkeys, with its audit row, in one transaction; its
+    /// name, or `None` if there was none (nothing written).
+    pub async fn delete_passkey(
+        &self,
+        account_id: &str,
+        cred_id: &str,
+        audit: AuditEntry<'_>,
+    ) -> sqlx::Result<Option<String>> {
         with_db!(&self.db, |w, r, pg| {
+            let mut tx = w.begin().await?;
             let row: Option<(String,)> =
                 sqlx::query_as("DELETE FROM passkeys WHERE account_id = $1 AND cred_id = $2 RETURNING name")
                     .bind(account_id)
                     .bind(cred_id)
-                    .fetch_optional(w)
+                    .fetch_optional(&mut *tx)
                     .await?;
-            Ok(row.map(|r| r.0))
+            let Some((name,)) = row else { return Ok(None) };
+            audit.write(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(Some(name))
         })
     }
 
@@ -245,7 +268,13 @@ impl SiteStore {
     }
 
     /// Marks the passkey step of an awaiting withdrawal done, once; false if it was not waiting.
-    pub async fn passkey_confirmed_withdrawal(&self, withdrawal_id: &str, now: i64) -> sqlx::Result<bool> {
+    /// With its audit row in the same transaction.
+    pub async fn passkey_confirmed_withdrawal(
+        &self,
+        withdrawal_id: &str,
+        now: i64,
+        audit: AuditEntry<'_>,
+    ) -> sqlx::Result<bool> {
         with_db!(&self.db, |w, r, pg| {
             let mut tx = w.begin().await?;
             let n = sqlx::query(
@@ -263,6 +292,7 @@ impl SiteStore {
                 .bind(withdrawal_id)
                 .execute(&mut *tx)
                 .await?;
+            audit.write(&mut *tx).await?;
             tx.commit().await?;
             Ok(true)
         })

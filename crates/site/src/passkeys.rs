@@ -13,7 +13,7 @@
 //!
 //! The pages post form-encoded fields (CSRF token and `Origin` checked by [`Form`]) and get JSON.
 
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEntry, AuditEvent};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -287,17 +287,13 @@ pub async fn register_finish(
         return Ok(PasskeyRefusal::AlreadyRegistered.respond(&v));
     }
     let row = passkey_row(cred_id.clone(), &c.row.account_id, name, &passkey, now)?;
-    store.insert_passkey(&row).await?;
-    store
-        .audit(
-            now,
-            AuditEvent::PasskeyRegistered,
-            Some(&c.row.account_id),
-            None,
-            None,
-            json!({"passkey": short_id(&cred_id), "name": name, "backup_eligible": row.backup_eligible, "ip": v.ip.to_string()}),
-        )
-        .await?;
+    let registered = AuditEntry::of_account(
+        now,
+        AuditEvent::PasskeyRegistered,
+        &c.row.account_id,
+        json!({"passkey": short_id(&cred_id), "name": name, "backup_eligible": row.backup_eligible, "ip": v.ip.to_string()}),
+    );
+    store.insert_passkey(&row, registered).await?;
     super::mail_later(&site, super::notify::passkey_added(&c.row, name, now));
     Ok(Json(json!({"ok": true, "next": "/settings?m=passkey_added"})).into_response())
 }
@@ -318,26 +314,22 @@ pub async fn remove(
         return Ok(super::fresh_login_needed(&site, &v, &c));
     }
     let store = &site.store;
-    if !store.passkeys(&c.row.account_id).await?.iter().any(|p| p.cred_id == cred_id) {
+    let Some(known) = store.passkeys(&c.row.account_id).await?.into_iter().find(|p| p.cred_id == cred_id) else {
         return Err(super::SiteError::NotFound);
-    }
+    };
     if c.authenticator_count(&site).await? <= 1 && form.field("confirm", 1)? != "1" {
         return Ok(super::confirm_last_authenticator(&v, &c, &format!("/settings/passkeys/{cred_id}/remove")));
     }
-    let Some(name) = store.delete_passkey(&c.row.account_id, &cred_id).await? else {
+    let now = site.now();
+    let removed = AuditEntry::of_account(
+        now,
+        AuditEvent::PasskeyRemoved,
+        &c.row.account_id,
+        json!({"passkey": short_id(&cred_id), "name": known.name}),
+    );
+    let Some(name) = store.delete_passkey(&c.row.account_id, &cred_id, removed).await? else {
         return Err(super::SiteError::NotFound);
     };
-    let now = site.now();
-    store
-        .audit(
-            now,
-            AuditEvent::PasskeyRemoved,
-            Some(&c.row.account_id),
-            None,
-            None,
-            json!({"passkey": short_id(&cred_id), "name": name}),
-        )
-        .await?;
     super::mail_later(&site, super::notify::passkey_removed(&c.row, &name, now));
     Ok(see_other("/settings?m=passkey_removed"))
 }
@@ -466,17 +458,13 @@ pub(super) async fn accept_assertion(
         }
         Err(WebauthnError::CredentialPossibleCompromise) => {
             // The counter did not go up: a copy of this credential has been used elsewhere.
-            store.suspend_passkey(&row.cred_id, now).await?;
-            store
-                .audit(
-                    now,
-                    AuditEvent::PasskeyCloneSuspected,
-                    Some(&row.account_id),
-                    None,
-                    None,
-                    json!({"passkey": short, "name": row.name, "stored_count": row.sign_count, "ip": ip}),
-                )
-                .await?;
+            let suspected = AuditEntry::of_account(
+                now,
+                AuditEvent::PasskeyCloneSuspected,
+                &row.account_id,
+                json!({"passkey": short, "name": row.name, "stored_count": row.sign_count, "ip": ip}),
+            );
+            store.suspend_passkey(&row.cred_id, now, suspected).await?;
             super::mail_later(site, super::notify::passkey_suspended(customer, &row.name, now));
             refuse("cloned".into()).await?;
             return Ok(Err(PasskeyRefusal::Suspended));
@@ -653,19 +641,15 @@ pub async fn withdraw_finish(
         Ok(passkey) => passkey,
         Err(refusal) => return Ok(refusal),
     };
-    if !store.passkey_confirmed_withdrawal(&w.id, site.now()).await? {
+    let confirmed = AuditEntry::of_account(
+        site.now(),
+        AuditEvent::WithdrawalPasskeyConfirmed,
+        &c.row.account_id,
+        json!({"withdrawal_id": w.id, "passkey": passkey, "ip": v.ip.to_string()}),
+    );
+    if !store.passkey_confirmed_withdrawal(&w.id, site.now(), confirmed).await? {
         return Ok(PasskeyRefusal::CeremonyExpired.respond(&v));
     }
-    store
-        .audit(
-            site.now(),
-            AuditEvent::WithdrawalPasskeyConfirmed,
-            Some(&c.row.account_id),
-            None,
-            None,
-            json!({"withdrawal_id": w.id, "passkey": passkey, "ip": v.ip.to_string()}),
-        )
-        .await?;
     super::customers::after_passkey(&site, &c.row, &w, &bank).await?;
     Ok(Json(json!({"ok": true, "next": format!("/withdraw/{}", w.id)})).into_response())
 }

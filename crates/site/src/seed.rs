@@ -4,7 +4,7 @@
 use super::db::SiteStore;
 use super::db::{BankAccountRow, NewCustomer};
 use super::password::{check_password, generate_password, hash_password};
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEntry, AuditEvent};
 
 /// Cash a new demo or QA customer starts with, in yen.
 pub const STARTING_BALANCE_YEN: i64 = 3_000_000;
@@ -40,18 +40,6 @@ pub async fn create_customer(store: &SiteStore, spec: CustomerSpec, now: i64) ->
     let withdrawal_password = zeroize::Zeroizing::new(spec.withdrawal_password.unwrap_or_else(generate_password));
     check_password(&password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
     check_password(&withdrawal_password).map_err(|e| anyhow::anyhow!("withdrawal password: {e}"))?;
-    store
-        .insert_customer(NewCustomer {
-            account_id: &spec.account_id,
-            name: &spec.name,
-            email: &spec.email,
-            phone: &spec.phone,
-            password_hash: &hash_password(&password)?,
-            withdrawal_password_hash: &hash_password(&withdrawal_password)?,
-            cash_balance: STARTING_BALANCE_YEN,
-            now,
-        })
-        .await?;
     let bank = BankAccountRow {
         id: crate::random_id(10),
         account_id: spec.account_id.clone(),
@@ -61,8 +49,23 @@ pub async fn create_customer(store: &SiteStore, spec: CustomerSpec, now: i64) ->
         holder: "ヤマダ タロウ".into(),
         usable_from: 0,
     };
-    store.insert_bank_account(&bank, now).await?;
-    store.audit(now, AuditEvent::CustomerCreated, Some(&spec.account_id), None, None, serde_json::json!({})).await?;
+    let created = AuditEntry::of_account(now, AuditEvent::CustomerCreated, &spec.account_id, serde_json::json!({}));
+    store
+        .insert_customer(
+            NewCustomer {
+                account_id: &spec.account_id,
+                name: &spec.name,
+                email: &spec.email,
+                phone: &spec.phone,
+                password_hash: &hash_password(&password)?,
+                withdrawal_password_hash: &hash_password(&withdrawal_password)?,
+                cash_balance: STARTING_BALANCE_YEN,
+                now,
+            },
+            Some(&bank),
+            Some(created),
+        )
+        .await?;
     Ok(CreatedCustomer { account_id: spec.account_id, password, withdrawal_password })
 }
 
@@ -95,16 +98,15 @@ pub async fn operator_unlock(
         !operator.trim().is_empty() && !verified_by.trim().is_empty(),
         "--operator and --verified-by are required"
     );
-    anyhow::ensure!(store.unlock_customer(account).await?, "account {account} is not locked (or does not exist)");
-    store
-        .audit(
-            now,
-            AuditEvent::AccountUnlocked,
-            Some(account),
-            None,
-            None,
-            serde_json::json!({"by": "operator", "operator": operator.trim(), "verified_by": verified_by.trim()}),
-        )
-        .await?;
+    let unlocked = AuditEntry::of_account(
+        now,
+        AuditEvent::AccountUnlocked,
+        account,
+        serde_json::json!({"by": "operator", "operator": operator.trim(), "verified_by": verified_by.trim()}),
+    );
+    anyhow::ensure!(
+        store.unlock_customer(account, unlocked).await?,
+        "account {account} is not locked (or does not exist)"
+    );
     Ok(())
 }

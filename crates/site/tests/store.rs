@@ -78,16 +78,20 @@ conformance!(
 
 async fn customer(store: &SiteStore, account_id: &str, cash_balance: i64) {
     store
-        .insert_customer(NewCustomer {
-            account_id,
-            name: "試験 太郎",
-            email: "taro@example.com",
-            phone: "090-0000-0000",
-            password_hash: "not a real hash",
-            withdrawal_password_hash: "not a real hash",
-            cash_balance,
-            now: NOW,
-        })
+        .insert_customer(
+            NewCustomer {
+                account_id,
+                name: "試験 太郎",
+                email: "taro@example.com",
+                phone: "090-0000-0000",
+                password_hash: "not a real hash",
+                withdrawal_password_hash: "not a real hash",
+                cash_balance,
+                now: NOW,
+            },
+            None,
+            Some(entry(AuditEvent::CustomerCreated, account_id)),
+        )
         .await
         .unwrap();
 }
@@ -140,7 +144,7 @@ async fn racing_failures_count_each_and_lock_once(store: Arc<SiteStore>) {
     for round in 0..RACE_ROUNDS {
         let account = format!("2{round:03}");
         customer(&store, &account, 0).await;
-        store.insert_web_session(&[round as u8; 32], &account, NOW, NOW + 600).await.unwrap();
+        store.insert_web_session(&[round as u8; 32], &account, NOW, NOW + 600, None).await.unwrap();
         let locked = race(12, |_| {
             let (store, account) = (store.clone(), account.clone());
             async move {
@@ -246,31 +250,47 @@ async fn an_email_code_is_spent_once(store: Arc<SiteStore>) {
     for round in 0..RACE_ROUNDS {
         let (id, subject) = (format!("c-{round}"), format!("s-{round}"));
         store
-            .insert_email_code(NewEmailCode {
-                id: &id,
-                account_id: "5000",
-                purpose: "login",
-                subject_id: &subject,
-                code_hash: &[1; 32],
-                now: NOW,
-                expires_at: NOW + 300,
-            })
+            .insert_email_code(
+                NewEmailCode {
+                    id: &id,
+                    account_id: "5000",
+                    purpose: "login",
+                    subject_id: &subject,
+                    code_hash: &[1; 32],
+                    now: NOW,
+                    expires_at: NOW + 300,
+                },
+                entry(AuditEvent::EmailCodeSent, "5000"),
+            )
             .await
             .unwrap();
         let spent = race(8, |_| {
             let (store, id) = (store.clone(), id.clone());
-            async move { store.use_email_code(&id, NOW).await.unwrap() }
+            async move { store.use_email_code(&id, NOW, entry(AuditEvent::EmailCodeAccepted, "5000")).await.unwrap() }
         })
         .await;
         assert_eq!(spent, 1, "round {round}");
         // Wrong entries race too: each one counts.
         race(8, |_| {
             let (store, id) = (store.clone(), id.clone());
-            async move { store.add_email_code_attempt(&id).await.unwrap() > 0 }
+            async move { store.add_email_code_attempt(&id, "5000", NOW).await.unwrap() > 0 }
         })
         .await;
         assert_eq!(store.latest_email_code(&subject).await.unwrap().unwrap().attempts, 8, "round {round}");
     }
+    // Each change commits with its audit row, and only the change that happened is audited.
+    let events = audit_events(&store, "5000").await;
+    assert_eq!(count(&events, "email_code_sent"), RACE_ROUNDS);
+    assert_eq!(count(&events, "email_code_accepted"), RACE_ROUNDS, "one per code spent, none for the losers");
+    assert_eq!(count(&events, "email_code_wrong"), 8 * RACE_ROUNDS);
+}
+
+async fn audit_events(store: &SiteStore, account_id: &str) -> Vec<String> {
+    store.audit_for_account(account_id, 100_000).await.unwrap().into_iter().map(|r| r.1).collect()
+}
+
+fn count(events: &[String], name: &str) -> usize {
+    events.iter().filter(|e| *e == name).count()
 }
 
 async fn a_login_attempt_finishes_once(store: Arc<SiteStore>) {
@@ -278,30 +298,40 @@ async fn a_login_attempt_finishes_once(store: Arc<SiteStore>) {
     for round in 0..RACE_ROUNDS {
         let token = [round as u8; 32];
         store
-            .insert_attempt(inkan_site::db::NewAttempt {
-                token_hash: &token,
-                account_id: "6000",
-                now: NOW,
-                expires_at: NOW + 600,
-                ip: "192.0.2.1",
-                browser: "test",
-                risk: "[]",
-                needs_push: true,
-                needs_email: false,
-            })
+            .insert_attempt(
+                inkan_site::db::NewAttempt {
+                    token_hash: &token,
+                    account_id: "6000",
+                    now: NOW,
+                    expires_at: NOW + 600,
+                    ip: "192.0.2.1",
+                    browser: "test",
+                    risk: "[]",
+                    needs_push: true,
+                    needs_email: false,
+                },
+                entry(AuditEvent::LoginPasswordOk, "6000"),
+            )
             .await
             .unwrap();
-        store.set_attempt_factor(&token, inkan_site::db::AttemptFactor::SwitchToEmail).await.unwrap();
-        store.set_attempt_factor(&token, inkan_site::db::AttemptFactor::Email).await.unwrap();
+        let switched = entry(AuditEvent::LoginSwitchedToEmailCode, "6000");
+        store.set_attempt_factor(&token, inkan_site::db::AttemptFactor::SwitchToEmail, Some(switched)).await.unwrap();
+        store.set_attempt_factor(&token, inkan_site::db::AttemptFactor::Email, None).await.unwrap();
         let attempt = store.attempt(&token).await.unwrap().unwrap();
         assert!(!attempt.needs_push && attempt.needs_email && attempt.email_done && !attempt.push_done);
         let finished = race(8, |_| {
             let store = store.clone();
-            async move { store.finish_attempt(&token, NOW).await.unwrap() }
+            async move {
+                store.finish_attempt(&token, NOW, Some(entry(AuditEvent::LoginAttemptEnded, "6000"))).await.unwrap()
+            }
         })
         .await;
         assert_eq!(finished, 1, "round {round}");
     }
+    let events = audit_events(&store, "6000").await;
+    assert_eq!(count(&events, "login_password_ok"), RACE_ROUNDS);
+    assert_eq!(count(&events, "login_switched_to_email_code"), RACE_ROUNDS);
+    assert_eq!(count(&events, "login_attempt_ended"), RACE_ROUNDS, "one per attempt finished, none for the losers");
 }
 
 fn ceremony<'a>(token: &'a [u8], client: &'a str) -> NewCeremony<'a> {
@@ -371,7 +401,7 @@ async fn a_passkey_counter_moves_once(store: Arc<SiteStore>) {
         last_used_at: None,
         suspended_at: None,
     };
-    store.insert_passkey(&key).await.unwrap();
+    store.insert_passkey(&key, entry(AuditEvent::PasskeyRegistered, "7000")).await.unwrap();
     for round in 0..RACE_ROUNDS as i64 {
         // One assertion presented to several logins at once: one moves the counter.
         let used = race(6, |_| {
@@ -385,10 +415,16 @@ async fn a_passkey_counter_moves_once(store: Arc<SiteStore>) {
     let stored = store.passkey("cred").await.unwrap().unwrap();
     assert_eq!(stored.sign_count, RACE_ROUNDS as i64);
     assert!(stored.backup_eligible && stored.backup_state);
-    store.suspend_passkey("cred", NOW).await.unwrap();
+    store.suspend_passkey("cred", NOW, entry(AuditEvent::PasskeyCloneSuspected, "7000")).await.unwrap();
+    store.suspend_passkey("cred", NOW, entry(AuditEvent::PasskeyCloneSuspected, "7000")).await.unwrap();
     assert!(!store.use_passkey("cred", RACE_ROUNDS as i64, &key, NOW).await.unwrap(), "a suspended key is refused");
-    assert_eq!(store.delete_passkey("7000", "cred").await.unwrap().as_deref(), Some("鍵"));
-    assert_eq!(store.delete_passkey("7000", "cred").await.unwrap(), None);
+    let removed = || entry(AuditEvent::PasskeyRemoved, "7000");
+    assert_eq!(store.delete_passkey("7000", "cred", removed()).await.unwrap().as_deref(), Some("鍵"));
+    assert_eq!(store.delete_passkey("7000", "cred", removed()).await.unwrap(), None);
+    let events = audit_events(&store, "7000").await;
+    assert_eq!(count(&events, "passkey_registered"), 1);
+    assert_eq!(count(&events, "passkey_clone_suspected"), 1, "suspended once: the second call changed nothing");
+    assert_eq!(count(&events, "passkey_removed"), 1, "removed once");
 }
 
 fn mismatch(id: &str, account_id: &str) -> RpEvent {
@@ -465,15 +501,18 @@ async fn the_newest_email_code_wins_within_one_second(store: Arc<SiteStore>) {
     for n in 0..5u8 {
         let id = format!("code-{}", 9 - n);
         store
-            .insert_email_code(NewEmailCode {
-                id: &id,
-                account_id: "9100",
-                purpose: "withdrawal",
-                subject_id: "w-1",
-                code_hash: &[n; 32],
-                now: NOW,
-                expires_at: NOW + 300,
-            })
+            .insert_email_code(
+                NewEmailCode {
+                    id: &id,
+                    account_id: "9100",
+                    purpose: "withdrawal",
+                    subject_id: "w-1",
+                    code_hash: &[n; 32],
+                    now: NOW,
+                    expires_at: NOW + 300,
+                },
+                entry(AuditEvent::EmailCodeSent, "9100"),
+            )
             .await
             .unwrap();
     }
