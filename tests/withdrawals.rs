@@ -77,7 +77,8 @@ async fn passkey_then_push_both_bound_to_amount_and_destination() {
     let account = t.customer("60000001").await;
     let (mut v, pk, device, acct) = ready(&t, &account).await;
 
-    let page = request(&mut v, "250000").await;
+    // Typed as a Japanese input method gives it: full-width digits and comma.
+    let page = request(&mut v, "２５０，０００").await;
     assert!(page.text().contains("パスキーで確認"), "{}", page.text());
     assert!(device.pending(&acct).await.unwrap().is_empty(), "no push before the passkey");
 

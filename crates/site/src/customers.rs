@@ -27,6 +27,28 @@ use super::{
 };
 use crate::audit::{AuditEntry, AuditEvent};
 
+/// An amount of yen as a customer types it: ASCII or full-width digits (a Japanese input
+/// method gives ２５０，０００), with or without thousands separators (`,` `，`), spaces, a
+/// leading ¥ or a trailing 円. `None` for anything else (signs, decimals, letters, empty).
+pub fn parse_yen(text: &str) -> Option<i64> {
+    let text = text.trim_matches(|c: char| c.is_whitespace());
+    let text = text.strip_prefix(['¥', '￥']).unwrap_or(text);
+    let text = text.strip_suffix('円').unwrap_or(text);
+    let mut digits = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            '０'..='９' => digits.push(char::from(b'0' + (c as u32 - '０' as u32) as u8)),
+            ',' | '，' | ' ' | '\u{3000}' => {}
+            _ => return None,
+        }
+    }
+    if digits.is_empty() || digits.len() > 15 {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 fn yen(lang: Lang, amount: i64) -> String {
     T::Yen.fill(lang, &[&group_thousands(amount.unsigned_abs())])
 }
@@ -92,9 +114,8 @@ pub async fn withdraw_submit(
     let banks = store.bank_accounts(&c.row.account_id).await?;
     let max = site.limits().max_withdrawal_yen;
     let fail = |t: String| Ok(withdraw_form(&v, &c.row, &banks, Some(pages::error(&t))).into_response());
-    let amount_text = form.field("amount", 16)?.trim().replace([',', '，'], "");
-    let amount: i64 = match amount_text.parse() {
-        Ok(a) if a >= 1 && a <= c.row.cash_balance && a <= max => a,
+    let amount: i64 = match parse_yen(form.field("amount", 16)?) {
+        Some(a) if a >= 1 && a <= c.row.cash_balance && a <= max => a,
         _ => {
             return fail(T::AmountInvalid.fill(
                 v.lang,
@@ -765,4 +786,29 @@ pub async fn operator_audit(
     }
     let rows = site.store.audit_for_account(&q.account, ACTIVITY_ROWS).await?;
     Ok(layout(&v, T::OperatorAuditTitle, None, audit_table(&v, &rows, true)).into_response())
+}
+
+#[cfg(test)]
+mod amount_tests {
+    use super::parse_yen;
+
+    #[test]
+    fn amounts_as_customers_type_them() {
+        for (typed, yen) in [
+            ("250000", 250_000),
+            ("250,000", 250_000),
+            ("２５０，０００", 250_000),
+            ("２５０,０００", 250_000),
+            ("　２５００００　", 250_000),
+            ("¥30,000", 30_000),
+            ("￥３０，０００", 30_000),
+            ("30000円", 30_000),
+            ("３００００円", 30_000),
+        ] {
+            assert_eq!(parse_yen(typed), Some(yen), "{typed:?}");
+        }
+        for refused in ["", "円", "-5000", "5000.5", "５千", "1e5", "+100", "12345678901234567890", "0x10"] {
+            assert_eq!(parse_yen(refused), None, "{refused:?}");
+        }
+    }
 }
