@@ -3,7 +3,8 @@
 //! devices. It prints, in one run:
 //! - approval round trips (create → live channel → signed approval → long poll answered):
 //!   p50/p99, round trips per second and the servers' CPU per round trip (from
-//!   `/proc/<pid>/stat`), on SQLite with one instance, PostgreSQL with one instance, and
+//!   `/proc/<pid>/stat`; on PostgreSQL also the database processes' CPU, `postgres_cpu`), on
+//!   SQLite with one instance, PostgreSQL with one instance, and
 //!   PostgreSQL with three instances behind HAProxy (everything through the balancer);
 //! - 10,000 device live channels spread over the three instances (enrolled through the
 //!   balancer, each channel opened on one instance in turn: this machine's hard limit of 20,000
@@ -51,6 +52,27 @@ fn cpu_split(pid: u32) -> (Duration, Duration) {
     // Fields 14 and 15 (utime, stime) are the 12th and 13th after the command name.
     let field = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
     (Duration::from_millis(field(11) * 10), Duration::from_millis(field(12) * 10))
+}
+
+/// CPU so far of every PostgreSQL process on the machine (the test cluster's postmaster and
+/// backends), by pid: the database's share of a round trip, which the servers' own figure
+/// leaves out on PostgreSQL (on SQLite the database's work is inside the server).
+fn postgres_cpu() -> std::collections::HashMap<u32, Duration> {
+    let mut found = std::collections::HashMap::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        if stat.contains(" (postgres) ") {
+            found.insert(pid, cpu(pid));
+        }
+    }
+    found
+}
+
+/// CPU the PostgreSQL processes used since `before` (a backend that exited meanwhile is not
+/// counted: the pools keep theirs open).
+fn postgres_cpu_since(before: &std::collections::HashMap<u32, Duration>) -> Duration {
+    postgres_cpu().iter().map(|(pid, now)| now.saturating_sub(before.get(pid).copied().unwrap_or_default())).sum()
 }
 
 fn release_bin() -> PathBuf {
@@ -163,6 +185,7 @@ async fn round_trips(setup: &Setup, concurrency: usize, rounds: usize, base: usi
     let per_worker = rounds.div_ceil(concurrency);
     let cpu_before: Duration = setup.procs.iter().map(|p| cpu(p.pid())).sum();
     let system_before: Duration = setup.procs.iter().map(|p| cpu_split(p.pid()).1).sum();
+    let database_before = postgres_cpu();
     let start = Instant::now();
     let mut workers = Vec::new();
     for a in accounts {
@@ -189,9 +212,15 @@ async fn round_trips(setup: &Setup, concurrency: usize, rounds: usize, base: usi
     let cpu_used: Duration = setup.procs.iter().map(|p| cpu(p.pid())).sum::<Duration>() - cpu_before;
     let system_used: Duration =
         setup.procs.iter().map(|p| cpu_split(p.pid()).1).sum::<Duration>().saturating_sub(system_before);
+    let database_used = postgres_cpu_since(&database_before);
+    let database = if database_used.is_zero() {
+        String::new()
+    } else {
+        format!(" postgres_cpu={:.3}ms/round_trip", database_used.as_secs_f64() * 1e3 / all.len() as f64)
+    };
     all.sort();
     println!(
-        "{:<28} concurrency={concurrency:<2} round_trips={:<5} p50={:>7.3}ms p99={:>7.3}ms throughput={:>7.1}/s server_cpu={:>6.3}ms/round_trip (kernel {:.3}ms)",
+        "{:<28} concurrency={concurrency:<2} round_trips={:<5} p50={:>7.3}ms p99={:>7.3}ms throughput={:>7.1}/s server_cpu={:>6.3}ms/round_trip (kernel {:.3}ms){database}",
         setup.name,
         all.len(),
         percentile(&all, 0.50).as_secs_f64() * 1e3,
