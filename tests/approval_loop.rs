@@ -183,3 +183,59 @@ async fn server_killed_mid_flow_loses_nothing() {
     assert_eq!(t.status(&created.challenge_id).await.state, ChallengeState::Approved);
     device.remove(&account).await.unwrap();
 }
+
+/// A long poll woken by a settlement answers exactly what the stored row says (state, time,
+/// device), however the challenge settles: approved, denied, failed on a wrong number,
+/// cancelled by the relying party, expired by the sweeper.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_poll_answers_what_the_row_says_for_every_way_a_challenge_settles() {
+    let t = TestServer::start_with(|l| {
+        l.denial_cooldown_secs = 0;
+        l.max_pushes_since_success = 1000;
+    })
+    .await;
+    let (device, account) = t.enrolled_device(memory_keys(), ACCOUNT).await;
+    for way in ["approve", "deny", "fail", "cancel", "expire"] {
+        let created = t.challenge(ACCOUNT, login(), way == "fail").await;
+        let id = created.challenge_id.clone();
+        let waiting = {
+            let (origin, key, id) = (t.origin.clone(), t.api_key.clone(), id.clone());
+            tokio::spawn(async move {
+                reqwest::Client::new()
+                    .get(format!("{origin}/v1/rp/challenges/{id}/wait?timeout=30"))
+                    .bearer_auth(key)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json::<inkan_protocol::ChallengeStatus>()
+                    .await
+                    .unwrap()
+            })
+        };
+        // The poll is waiting before the challenge settles.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        match way {
+            "approve" => {
+                device.decide_by_id(&account, &id, Decision::Approve, None).await.unwrap();
+            }
+            "deny" => {
+                device.decide_by_id(&account, &id, Decision::Deny, None).await.unwrap();
+            }
+            "fail" => {
+                let wrong = if created.number_to_show.as_deref() == Some("000") { "001" } else { "000" };
+                device.decide_by_id(&account, &id, Decision::Approve, Some(wrong)).await.unwrap_err();
+            }
+            "cancel" => {
+                t.service().cancel_challenge(&id).await.unwrap();
+            }
+            _ => {
+                t.clock.advance(inkan_server::Limits::default().challenge_ttl_secs + 1);
+                // The background sweeper may get there first; either way it expires once.
+                t.service().sweep_expired().await.unwrap();
+            }
+        }
+        let answered = waiting.await.unwrap();
+        assert!(answered.state.is_final(), "{way}: {answered:?}");
+        assert_eq!(answered, t.status(&id).await, "{way}: the long poll's answer is the stored row");
+    }
+}

@@ -51,6 +51,16 @@ impl HubNote {
 struct Pushed {
     account_id: String,
     expires_at: i64,
+    settled: Option<Settled>,
+}
+
+/// How a challenge pushed from this instance was settled here: what its row now says, so a
+/// long poll woken by the settlement answers without reading it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settled {
+    pub state: ChallengeState,
+    pub decided_at: i64,
+    pub device_id: Option<String>,
 }
 
 pub struct Hub {
@@ -90,8 +100,24 @@ impl Hub {
     pub fn mark_pushed(&self, challenge_id: &str, account_id: &str, expires_at: i64) {
         let mut pushed = self.pushed.lock().expect("hub lock");
         if !pushed.contains_key(challenge_id) {
-            pushed.insert(challenge_id.to_owned(), Pushed { account_id: account_id.to_owned(), expires_at });
+            pushed.insert(
+                challenge_id.to_owned(),
+                Pushed { account_id: account_id.to_owned(), expires_at, settled: None },
+            );
         }
+    }
+
+    /// Records how a challenge pushed from here was settled (after the change committed, before
+    /// it is published). A challenge pushed elsewhere is not remembered.
+    pub fn mark_settled(&self, challenge_id: &str, settled: Settled) {
+        if let Some(p) = self.pushed.lock().expect("hub lock").get_mut(challenge_id) {
+            p.settled = Some(settled);
+        }
+    }
+
+    /// How a challenge pushed from here was settled here, if it was.
+    pub fn settled(&self, challenge_id: &str) -> Option<Settled> {
+        self.pushed.lock().expect("hub lock").get(challenge_id).and_then(|p| p.settled.clone())
     }
 
     /// The account of a challenge this instance has pushed (and not yet forgotten).
@@ -136,8 +162,15 @@ mod tests {
         hub.mark_pushed("c2", "10099999", 200);
         assert_eq!(hub.account_of("c1").as_deref(), Some("10012345"));
         assert!(hub.was_pushed("c2"));
+        let approved = Settled { state: ChallengeState::Approved, decided_at: 90, device_id: Some("d".into()) };
+        hub.mark_settled("c1", approved.clone());
+        hub.mark_settled("elsewhere", approved.clone());
+        assert_eq!(hub.settled("c1"), Some(approved));
+        assert_eq!(hub.settled("c2"), None);
+        assert_eq!(hub.settled("elsewhere"), None, "only challenges pushed from here");
         hub.forget_expired(150);
         assert_eq!(hub.account_of("c1"), None);
+        assert_eq!(hub.settled("c1"), None);
         assert!(!hub.was_pushed("c1"));
         assert_eq!(hub.account_of("c2").as_deref(), Some("10099999"));
     }

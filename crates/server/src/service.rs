@@ -525,7 +525,8 @@ impl Service {
                 self.hub.subscribe(&row.account_id)
             }
         };
-        let status = self.challenge_status(id).await?;
+        let row = self.store.challenge(id).await?.ok_or(ApiError::ChallengeUnknown)?;
+        let status = Self::status_of(&row, self.now());
         if status.state.is_final() {
             return Ok(status);
         }
@@ -551,7 +552,20 @@ impl Service {
             };
             match next {
                 Err(_) => break,
-                Ok(Ok(HubEvent::Push(PushEvent::Resolved(outcome)))) if outcome.challenge_id == id => break,
+                Ok(Ok(HubEvent::Push(PushEvent::Resolved(outcome)))) if outcome.challenge_id == id => {
+                    // Settled here: the row now says what the hub recorded, no need to read it.
+                    if let Some(settled) = self.hub.settled(id)
+                        && settled.state == outcome.state
+                    {
+                        return Ok(ChallengeStatus {
+                            state: settled.state,
+                            decided_at: Some(settled.decided_at),
+                            device_id: settled.device_id,
+                            ..status
+                        });
+                    }
+                    break;
+                }
                 Ok(Ok(_)) => continue,
                 Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => break,
                 Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => break,
@@ -626,7 +640,13 @@ impl Service {
                 };
                 self.events_written.notify_one();
                 if attempts >= max {
-                    self.publish_resolved(&row.account_id, &row.id, ChallengeState::Failed);
+                    self.publish_resolved(
+                        &row.account_id,
+                        &row.id,
+                        ChallengeState::Failed,
+                        now,
+                        Some(&device.device_id),
+                    );
                 }
                 return Err(ApiError::NumberMismatch { attempts_left: (max - attempts).max(0) as u32 });
             }
@@ -663,7 +683,7 @@ impl Service {
         if sub.decision == inkan_protocol::Decision::DenyFraud {
             tracing::warn!(account = %mask_tail(&row.account_id), challenge_id = %row.id, "\"not me\" reported: pushes blocked");
         }
-        self.publish_resolved(&row.account_id, &row.id, new_state);
+        self.publish_resolved(&row.account_id, &row.id, new_state, now, Some(&device.device_id));
         Ok(DecisionOutcome { challenge_id: row.id, state: new_state })
     }
 
@@ -680,13 +700,23 @@ impl Service {
             return Ok(false);
         }
         self.events_written.notify_one();
-        self.publish_resolved(&row.account_id, &row.id, state);
+        self.publish_resolved(&row.account_id, &row.id, state, now, device_id);
         Ok(true)
     }
 
     /// Tells the account's devices and waiting relying parties that a challenge is settled.
-    fn publish_resolved(&self, account_id: &str, challenge_id: &str, state: ChallengeState) {
+    /// `decided_at` and `device_id` are what the change wrote to the challenge's row.
+    fn publish_resolved(
+        &self,
+        account_id: &str,
+        challenge_id: &str,
+        state: ChallengeState,
+        decided_at: i64,
+        device_id: Option<&str>,
+    ) {
         self.metrics.challenge_settled(state);
+        let settled = crate::hub::Settled { state, decided_at, device_id: device_id.map(str::to_owned) };
+        self.hub.mark_settled(challenge_id, settled);
         let outcome = DecisionOutcome { challenge_id: challenge_id.to_owned(), state };
         self.hub.publish(account_id, HubEvent::Push(PushEvent::Resolved(outcome)));
     }
@@ -709,7 +739,7 @@ impl Service {
             self.events_written.notify_one();
         }
         for (id, account) in &expired {
-            self.publish_resolved(account, id, ChallengeState::Expired);
+            self.publish_resolved(account, id, ChallengeState::Expired, now, None);
         }
         Ok(expired.len())
     }
