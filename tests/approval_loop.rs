@@ -25,20 +25,7 @@ async fn withdrawal_is_approved_over_the_live_channel() {
     assert_eq!(number.len(), 3);
 
     // The relying party's page waits on the long poll while the person decides.
-    let waiting = {
-        let (origin, key, id) = (t.origin.clone(), t.api_key.clone(), created.challenge_id.clone());
-        tokio::spawn(async move {
-            reqwest::Client::new()
-                .get(format!("{origin}/v1/rp/challenges/{id}/wait?timeout=30"))
-                .bearer_auth(key)
-                .send()
-                .await
-                .unwrap()
-                .json::<inkan_protocol::ChallengeStatus>()
-                .await
-                .unwrap()
-        })
-    };
+    let waiting = t.spawn_wait(&created.challenge_id);
 
     let pending = next_matching(&mut events, |e| match e {
         WatchEvent::Challenge(p) => Some(p),
@@ -198,20 +185,7 @@ async fn a_long_poll_answers_what_the_row_says_for_every_way_a_challenge_settles
     for way in ["approve", "deny", "fail", "cancel", "expire"] {
         let created = t.challenge(ACCOUNT, login(), way == "fail").await;
         let id = created.challenge_id.clone();
-        let waiting = {
-            let (origin, key, id) = (t.origin.clone(), t.api_key.clone(), id.clone());
-            tokio::spawn(async move {
-                reqwest::Client::new()
-                    .get(format!("{origin}/v1/rp/challenges/{id}/wait?timeout=30"))
-                    .bearer_auth(key)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json::<inkan_protocol::ChallengeStatus>()
-                    .await
-                    .unwrap()
-            })
-        };
+        let waiting = t.spawn_wait(&id);
         // The poll is waiting before the challenge settles.
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         match way {

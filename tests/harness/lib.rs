@@ -377,6 +377,16 @@ impl TestServer {
         self.rp_json(self.http.get(format!("{}/v1/rp/challenges/{id}", self.origin))).await.expect("status")
     }
 
+    /// The relying party's long poll on a task of its own (started now, awaited later, as a
+    /// relying party's page waits while the person decides).
+    pub fn spawn_wait(&self, id: &str) -> tokio::task::JoinHandle<ChallengeStatus> {
+        let (http, origin, key, id) = (self.http.clone(), self.origin.clone(), self.api_key.clone(), id.to_owned());
+        tokio::spawn(async move {
+            let res = http.get(format!("{origin}/v1/rp/challenges/{id}/wait?timeout=30")).bearer_auth(key).send();
+            res.await.expect("wait").json::<ChallengeStatus>().await.expect("a status")
+        })
+    }
+
     /// The relying party's long poll: returns when the challenge is decided (or `secs` pass).
     pub async fn wait(&self, id: &str, secs: u64) -> ChallengeStatus {
         self.rp_json(self.http.get(format!("{}/v1/rp/challenges/{id}/wait?timeout={secs}", self.origin)))

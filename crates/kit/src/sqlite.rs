@@ -73,6 +73,11 @@ impl<'a, E> AuditEntry<'a, E> {
     pub fn of_account(at: i64, event: E, account_id: &'a str, detail: serde_json::Value) -> Self {
         AuditEntry { at, event, account_id: Some(account_id), device_id: None, challenge_id: None, detail }
     }
+
+    /// A row about one device of an account.
+    pub fn of_device(at: i64, event: E, account_id: &'a str, device_id: &'a str, detail: serde_json::Value) -> Self {
+        AuditEntry { at, event, account_id: Some(account_id), device_id: Some(device_id), challenge_id: None, detail }
+    }
 }
 
 /// Whether a database error is the database being unavailable (full disk, I/O error, read-only

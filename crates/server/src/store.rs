@@ -378,14 +378,12 @@ impl Store {
                 .bind(expires_at)
                 .execute(&mut *tx)
                 .await?;
-            AuditEntry {
-                at: created_at,
-                event: AuditEvent::TicketCreated,
-                account_id: Some(account_id),
-                device_id: None,
-                challenge_id: None,
-                detail: serde_json::json!({"ticket_id": id}),
-            }
+            AuditEntry::of_account(
+                created_at,
+                AuditEvent::TicketCreated,
+                account_id,
+                serde_json::json!({"ticket_id": id}),
+            )
             .write(&mut *tx)
             .await?;
             tx.commit().await
@@ -553,16 +551,9 @@ impl Store {
                 tx.rollback().await?;
                 return Ok(false);
             }
-            AuditEntry {
-                at: now,
-                event: AuditEvent::OfflineCodeAccepted,
-                account_id: Some(account_id),
-                device_id: Some(device_id),
-                challenge_id: None,
-                detail: serde_json::json!({}),
-            }
-            .write(&mut *tx)
-            .await?;
+            AuditEntry::of_device(now, AuditEvent::OfflineCodeAccepted, account_id, device_id, serde_json::json!({}))
+                .write(&mut *tx)
+                .await?;
             tx.commit().await?;
             Ok(true)
         })
@@ -587,16 +578,9 @@ impl Store {
                 return Ok(false);
             };
             sqlx::query("DELETE FROM device_sessions WHERE device_id = $1").bind(device_id).execute(&mut *tx).await?;
-            AuditEntry {
-                at: now,
-                event: AuditEvent::DeviceRevoked,
-                account_id: Some(account_id),
-                device_id: Some(device_id),
-                challenge_id: None,
-                detail: serde_json::json!({}),
-            }
-            .write(&mut *tx)
-            .await?;
+            AuditEntry::of_device(now, AuditEvent::DeviceRevoked, account_id, device_id, serde_json::json!({}))
+                .write(&mut *tx)
+                .await?;
             if pg {
                 HubNote::Revoked { i: self.instance.clone(), a: account_id.into(), d: device_id.into() }
                     .write(&mut *tx)
