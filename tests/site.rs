@@ -87,6 +87,7 @@ async fn risky_logins_need_the_email_code_as_well_as_the_push() {
     let mut other = Visitor::new(&t.site_origin, HOME_IP);
     let page = other.login_password(&account, PASSWORD).await;
     assert!(page.text().contains("いつもと異なる環境"), "{}", page.text());
+    assert!(page.body.contains(r#"<p class="warning" role="note">いつもと異なる環境"#), "a caution: {}", page.body);
     let code = t.latest_email_code().await;
     let page = other.post("/login/verify/code", &[("code", &code)]).await;
     let number = page.attr("data-number").expect("then the push");

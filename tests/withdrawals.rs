@@ -159,6 +159,9 @@ async fn push_only_withdrawals_follow_the_deployment_setting_and_say_so() {
     let (device, acct) = t.enrolled_device(platform_keys(), &account).await;
     let page = request(&mut v, "5000").await;
     assert!(page.text().contains("移行期間"), "{}", page.text());
+    // A caution, not styled as a success.
+    assert!(page.body.contains(r#"<p class="warning" role="note">パスキーが未登録"#), "{}", page.body);
+    assert!(!page.body.contains(r#"<p class="notice" role="status">パスキーが未登録"#));
     assert_eq!(device.pending(&acct).await.unwrap().len(), 1);
 
     // Forbidden: refused before anything is pushed.

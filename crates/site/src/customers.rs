@@ -360,7 +360,7 @@ pub async fn withdrawal_page(
         && site.webauthn.is_some();
     let summary = html! {
         (summary)
-        @if interim { (pages::notice(v.t(T::WithdrawInterim))) }
+        @if interim { (pages::warning(v.t(T::WithdrawInterim))) }
     };
     let body = match (w.state, challenge) {
         (WithdrawalState::AwaitingPasskey, _) => html! {

@@ -381,7 +381,7 @@ pub async fn verify_page(
         let minutes = site.limits().email_code_ttl_secs / 60;
         let body = html! {
             @if let Some(m) = message { (m) }
-            @if risky && attempt.needs_push { (pages::notice(v.t(T::RiskyLead))) }
+            @if risky && attempt.needs_push { (pages::warning(v.t(T::RiskyLead))) }
             p { (T::EmailCodeLead.fill(v.lang, &[&mask_email(&customer.email), &codes::EMAIL_CODE_DIGITS, &minutes])) }
             (code_form(&v, "/login/verify/code", Some("/login/verify/resend")))
         };

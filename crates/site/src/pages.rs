@@ -62,6 +62,11 @@ pub fn notice(text: &str) -> Markup {
     html! { p.notice role="status" { (text) } }
 }
 
+/// A caution the customer should read before going on (not a success, not a failure).
+pub fn warning(text: &str) -> Markup {
+    html! { p.warning role="note" { (text) } }
+}
+
 pub fn error(text: &str) -> Markup {
     html! { p.error role="alert" { (text) } }
 }
