@@ -132,7 +132,7 @@ async fn a_denied_or_not_me_push_stops_the_login_and_says_why() {
     let c = device.pending(&acct).await.unwrap().remove(0).challenge;
     device.decide(&acct, &c, Decision::DenyFraud, None).await.unwrap();
     let page = v.get("/login/verify").await;
-    assert!(page.text().contains("身に覚えがない"), "{}", page.text());
+    assert!(page.text().contains("心当たりがない"), "{}", page.text());
     // Further pushes are blocked; the page offers the e-mail code instead, and a mail went out.
     v.login_password(&account, PASSWORD).await;
     let page = v.get("/login/verify").await;

@@ -171,7 +171,7 @@ fn challenge_human(p: &PendingChallenge, now: i64) -> String {
             l.time, l.ip, l.place, l.browser
         )),
         ChallengeDetails::Withdrawal(w) => lines.push(format!(
-            "  金額 / Amount: {} {}   振込先 / To: {} {} {}   依頼日時 / Requested: {}",
+            "  金額 / Amount: {} {}   出金先 / To: {} {} {}   依頼日時 / Requested: {}",
             inkan_core::inbox::group_thousands(w.amount),
             w.currency,
             w.bank,

@@ -92,7 +92,7 @@ catalogue! {
     ExpiresIn => "有効期限: {0}", "Valid until: {0}";
     UseEmailInstead => "認証アプリが使えない場合は、メールで認証コードを受け取る", "Can't use the app? Get a code by e-mail instead";
     PushDenied => "認証アプリで拒否されました。手続きは中止されました。", "It was denied in the authenticator app. Nothing was done.";
-    PushNotMe => "認証アプリで「身に覚えがない」と報告されました。手続きを中止し、通知を停止しました。パスワードを変更し、サポートセンターにご連絡ください。", "The authenticator app reported \"this was not me\". Nothing was done and further notifications are stopped. Change your password and call the support centre.";
+    PushNotMe => "認証アプリで「心当たりがない」と報告されました。手続きを中止し、通知を停止しました。パスワードを変更し、サポートセンターにご連絡ください。", "The authenticator app reported \"this was not me\". Nothing was done and further notifications are stopped. Change your password and call the support centre.";
     PushExpired => "承認の有効期限が切れました。", "The approval request expired.";
     PushCancelled => "この承認要求は取り下げられました。", "This approval request was withdrawn.";
     RiskyNeedsBoth => "いつもと異なる環境からのログインのため、メールの認証コードに加えて、認証アプリでの承認(またはアプリのオフラインコード)が必要です。", "This login comes from an unfamiliar environment, so it needs the e-mailed code and the approval in the authenticator app (or the app's offline code).";
@@ -148,11 +148,11 @@ catalogue! {
     LoopbackSent => "アプリに送りました。アプリの画面で承認してください。", "Sent to the app. Approve in the app.";
     LoopbackUnreachable => "この PC の Inkan アプリが応答しません。スマートフォンのアプリで番号を入力してください。", "The Inkan app on this computer did not answer. Type the number in the app on your phone.";
     LoopbackRefused => "アプリがこの依頼を受け付けませんでした。", "The app did not accept this request.";
-    WithdrawPasskeyLead => "この出金(金額と振込先)をパスキーで確認してください。確認後、認証アプリにも通知が届きます。", "Confirm this withdrawal (amount and destination) with your passkey. The authenticator app is asked next.";
+    WithdrawPasskeyLead => "この出金(金額と出金先)をパスキーで確認してください。確認後、認証アプリにも通知が届きます。", "Confirm this withdrawal (amount and destination) with your passkey. The authenticator app is asked next.";
     WithdrawPasskeyButton => "パスキーで出金を確認", "Confirm the withdrawal with a passkey";
     WithdrawInterim => "パスキーが未登録のため、移行期間の措置として認証アプリ(またはメールの認証コード)だけで出金を受け付けています。フィッシングに強いパスキーの登録をお勧めします。", "You have no passkey, so during the transition period this withdrawal is confirmed with the authenticator app (or the e-mailed code) alone. Register a passkey: it resists phishing.";
     WithdrawNeedsPasskey => "出金にはパスキーによる確認が必要です。セキュリティ設定でパスキーを登録してください。", "Withdrawals need a passkey. Register one in security settings.";
-    WithdrawChanged => "確認の途中で金額または振込先が変わったため、この出金を取り消しました。", "The amount or destination changed during the check, so this withdrawal was cancelled.";
+    WithdrawChanged => "確認の途中で金額または出金先が変わったため、この出金を取り消しました。", "The amount or destination changed during the check, so this withdrawal was cancelled.";
     DestChangeTitle => "出金先口座の変更", "Change the withdrawal account";
     DestChangeLead => "新しい出金先口座を入力してください。出金パスワードとパスキーで確認します。変更後、安全のため一定時間は新しい口座へ出金できません。", "Enter the new withdrawal account. You confirm with your withdrawal password and your passkey. For your safety, money cannot go to the new account for a while after the change.";
     DestBank => "金融機関・支店", "Bank and branch";
@@ -268,7 +268,7 @@ catalogue! {
     EvCodeSent => "認証コード送信", "Code e-mailed";
     EvCodeAccepted => "認証コード確認", "Code accepted";
     EvCodeWrong => "認証コード誤り", "Wrong code";
-    EvNotMe => "「身に覚えがない」と報告", "\"Not me\" reported";
+    EvNotMe => "「心当たりがない」と報告", "\"Not me\" reported";
     EvNumberMismatch => "確認番号の誤り", "Wrong number typed";
     EvDeviceEnrolled => "認証アプリ登録", "Authenticator app added";
     EvDeviceRevoked => "認証アプリ登録解除", "Authenticator app removed";
@@ -298,6 +298,18 @@ mod tests {
             for i in 0..4 {
                 let p = format!("{{{i}}}");
                 assert_eq!(ja.contains(&p), en.contains(&p), "{t:?} placeholder {p}");
+            }
+        }
+    }
+
+    /// One term per thing, as the app and the CLI say it: 出金先 (never 振込先) for where a
+    /// withdrawal goes, 「心当たりがない」 (never 身に覚えがない) for "not me".
+    #[test]
+    fn one_term_per_thing() {
+        for t in T::ALL {
+            let ja = t.get(Lang::Ja);
+            for (other, term) in [("振込先", "出金先"), ("身に覚え", "心当たり")] {
+                assert!(!ja.contains(other), "{t:?} says {other}; the term is {term}: {ja}");
             }
         }
     }

@@ -96,8 +96,8 @@ pub fn device_revoked(customer: &CustomerRow, name: &str) -> Mail {
 pub fn fraud_reported(customer: &CustomerRow) -> Mail {
     mail(
         customer,
-        "「身に覚えがない」と報告されました / \"Not me\" reported",
-        "認証アプリで、身に覚えのないログインまたは出金の要求が報告されました。その手続きは中止し、認証アプリへの通知を停止しました。パスワードが漏れている可能性があります。すぐにパスワードを変更し、サポートセンターにご連絡ください。",
+        "「心当たりがない」と報告されました / \"Not me\" reported",
+        "認証アプリで、心当たりのないログインまたは出金の要求が報告されました。その手続きは中止し、認証アプリへの通知を停止しました。パスワードが漏れている可能性があります。すぐにパスワードを変更し、サポートセンターにご連絡ください。",
         "Your authenticator app reported a login or withdrawal you did not start. It was stopped, and notifications to the app are paused. Your password may be known to someone else: change it now and call the support centre.",
     )
 }
