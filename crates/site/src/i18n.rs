@@ -306,10 +306,23 @@ mod tests {
     /// withdrawal goes, 「心当たりがない」 (never 身に覚えがない) for "not me".
     #[test]
     fn one_term_per_thing() {
+        const OTHER_SPELLINGS: [(&str, &str); 2] = [("振込先", "出金先"), ("身に覚え", "心当たり")];
         for t in T::ALL {
             let ja = t.get(Lang::Ja);
-            for (other, term) in [("振込先", "出金先"), ("身に覚え", "心当たり")] {
+            for (other, term) in OTHER_SPELLINGS {
                 assert!(!ja.contains(other), "{t:?} says {other}; the term is {term}: {ja}");
+            }
+        }
+        // The mails, the CLI's output and the app's strings are written outside the catalogue.
+        let sources = [
+            ("site mails", include_str!("notify.rs")),
+            ("site pages", include_str!("pages.rs")),
+            ("CLI", include_str!("../../cli/src/main.rs")),
+            ("app", include_str!("../../../ui/src/i18n.ts")),
+        ];
+        for (place, text) in sources {
+            for (other, term) in OTHER_SPELLINGS {
+                assert!(!text.contains(other), "the {place} say {other}; the term is {term}");
             }
         }
     }
