@@ -532,10 +532,9 @@ impl Store {
         })
     }
 
-    /// Records `step` as the device's last accepted offline-code step, unless that step (or a
-    /// later one) was already used. `false`: a replay; nothing written.
-    /// `true`: the step was later than any used before and is now spent, its acceptance
-    /// audited in the same transaction; `false`: a replay, nothing written.
+    /// Records `step` as the device's last accepted offline-code step, with its acceptance
+    /// audited in the same transaction, unless that step (or a later one) was already used.
+    /// `false`: a replay; nothing written.
     pub async fn use_totp_step(&self, account_id: &str, device_id: &str, step: i64, now: i64) -> sqlx::Result<bool> {
         with_db!(&self.db, |w, r, pg| {
             let mut tx = w.begin().await?;

@@ -287,7 +287,7 @@ impl SiteStore {
         &self,
         c: NewCustomer<'_>,
         destination: Option<&BankAccountRow>,
-        audit: Option<AuditEntry<'_>>,
+        audit: AuditEntry<'_>,
     ) -> sqlx::Result<()> {
         with_db!(&self.db, |w, r, pg| {
             let mut tx = w.begin().await?;
@@ -305,9 +305,7 @@ impl SiteStore {
             if let Some(b) = destination {
                 insert_bank_account!(b, c.now).execute(&mut *tx).await?;
             }
-            if let Some(audit) = &audit {
-                audit.write(&mut *tx).await?;
-            }
+            audit.write(&mut *tx).await?;
             tx.commit().await
         })
     }
@@ -555,7 +553,7 @@ impl SiteStore {
         account_id: &str,
         now: i64,
         expires_at: i64,
-        audit: Option<AuditEntry<'_>>,
+        audit: AuditEntry<'_>,
     ) -> sqlx::Result<()> {
         with_db!(&self.db, |w, r, pg| {
             let mut tx = w.begin().await?;
@@ -568,9 +566,7 @@ impl SiteStore {
             .bind(expires_at)
             .execute(&mut *tx)
             .await?;
-            if let Some(audit) = &audit {
-                audit.write(&mut *tx).await?;
-            }
+            audit.write(&mut *tx).await?;
             tx.commit().await
         })
     }

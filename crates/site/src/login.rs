@@ -559,7 +559,7 @@ pub async fn open_session(
             &customer.account_id,
             now,
             site.rule.first_expiry(now),
-            Some(succeeded),
+            succeeded,
         )
         .await?;
     store

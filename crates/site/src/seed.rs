@@ -63,7 +63,7 @@ pub async fn create_customer(store: &SiteStore, spec: CustomerSpec, now: i64) ->
                 now,
             },
             Some(&bank),
-            Some(created),
+            created,
         )
         .await?;
     Ok(CreatedCustomer { account_id: spec.account_id, password, withdrawal_password })

@@ -90,7 +90,7 @@ async fn customer(store: &SiteStore, account_id: &str, cash_balance: i64) {
                 now: NOW,
             },
             None,
-            Some(entry(AuditEvent::CustomerCreated, account_id)),
+            entry(AuditEvent::CustomerCreated, account_id),
         )
         .await
         .unwrap();
@@ -144,7 +144,16 @@ async fn racing_failures_count_each_and_lock_once(store: Arc<SiteStore>) {
     for round in 0..RACE_ROUNDS {
         let account = format!("2{round:03}");
         customer(&store, &account, 0).await;
-        store.insert_web_session(&[round as u8; 32], &account, NOW, NOW + 600, None).await.unwrap();
+        store
+            .insert_web_session(
+                &[round as u8; 32],
+                &account,
+                NOW,
+                NOW + 600,
+                entry(AuditEvent::LoginSucceeded, &account),
+            )
+            .await
+            .unwrap();
         let locked = race(12, |_| {
             let (store, account) = (store.clone(), account.clone());
             async move {
