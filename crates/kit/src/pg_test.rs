@@ -165,7 +165,9 @@ impl PgCluster {
         rx.recv()?.map_err(|e| anyhow::anyhow!("postgres: {e}"))?;
         let deadline = Instant::now() + START_TIMEOUT;
         let (_keep, pause) = std::sync::mpsc::channel::<()>();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        // Listening is not ready: until its startup ends the server answers every connection
+        // with "the database system is starting up". pg_isready says when it accepts them.
+        while !self.accepts_connections() {
             if Instant::now() > deadline {
                 let log = std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default();
                 bail!("PostgreSQL did not start within {START_TIMEOUT:?}: {log}");
@@ -174,6 +176,17 @@ impl PgCluster {
             let _ = pause.recv_timeout(Duration::from_millis(100));
         }
         Ok(())
+    }
+
+    /// Whether the server accepts connections (`pg_isready`: 0 accepting, 1 rejecting while it
+    /// starts, 2 no answer).
+    fn accepts_connections(&self) -> bool {
+        Command::new(self.bin.join("pg_isready"))
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "inkan", "-d", "postgres", "-t", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
     }
 
     /// Stops the server (fast shutdown: open connections are ended), as an operator's restart
