@@ -15,7 +15,9 @@ async fn withdrawal_is_approved_over_the_live_channel() {
     let t = TestServer::start().await;
     let (device, account) = t.enrolled_device(platform_keys(), ACCOUNT).await;
     assert_eq!(account.account_id, ACCOUNT);
-    assert_eq!(account.name, "Inkan ****2345");
+    // The label is the verifier's: its relying-party name and the masked account.
+    assert_eq!(account.name, "いんかん証券 ****2345");
+    assert_eq!(account.rp_name.as_ref(), Some(&*DEMO_RP_NAME), "the brokerage's name, for the app to show");
     let device = Arc::new(device);
     let mut events = watch(device.clone(), account.clone());
     next_matching(&mut events, |e| matches!(e, WatchEvent::Connected { .. }).then_some(())).await;

@@ -23,6 +23,11 @@ use inkan_site::RunningSite;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+/// The relying party's name the harness gives the verifier (what `--dev` gives it).
+pub static DEMO_RP_NAME: std::sync::LazyLock<inkan_protocol::RpName> = std::sync::LazyLock::new(|| {
+    inkan_protocol::RpName { ja: "いんかん証券".into(), en: "Inkan Securities".into() }
+});
+
 /// Longest a test waits for an event that should arrive in milliseconds.
 pub const EVENT_WAIT: Duration = Duration::from_secs(10);
 
@@ -178,6 +183,7 @@ impl TestServer {
         let mut settings = Settings::for_tests(&origin, &database_url);
         settings.trust_x_forwarded_for = true;
         settings.rp_web_origin = Some(site_origin.clone());
+        settings.rp_name = Some(DEMO_RP_NAME.clone());
         settings.webhook = Some(inkan_server::settings::WebhookSettings {
             url: hook_url.clone(),
             secret: inkan_server::settings::SecretString::new(secret.clone()),

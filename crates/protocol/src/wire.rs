@@ -247,7 +247,23 @@ pub struct EnrollResponse {
     /// verifier's origin: the app takes same-device approval requests from it alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_origin: Option<String>,
+    /// The relying party's name for people (the brokerage), in both languages: what the app
+    /// shows wherever it names who is asking. Absent from servers that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rp_name: Option<RpName>,
 }
+
+/// A relying party's name as its customers know it, Japanese and English
+/// (`いんかん証券` / `Inkan Securities`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct RpName {
+    pub ja: String,
+    pub en: String,
+}
+
+/// Longest relying-party name, in characters, in either language (display text).
+pub const MAX_RP_NAME_CHARS: usize = 40;
 
 /// `POST /v1/device/nonce` answer: a single-use nonce for device authentication.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -120,7 +120,8 @@ proptest! {
     fn enrollment_and_sessions(name in text(), ticket in text(), t in any::<i32>()) {
         round_trip(&EnrollRequest { ticket: ticket.clone(), device_public_key: key(), device_name: name.clone(), platform: "linux".into(), signature: signature(&ticket) });
         round_trip(&EnrollPayload { origin: "https://a.example".into(), ticket: ticket.clone(), device_public_key: key(), device_name: name.clone(), platform: "ios".into() });
-        round_trip(&EnrollResponse { device_id: name.clone(), account_id: "1".into(), account_label: name.clone(), server_public_key: key(), totp: TotpParams { secret: ticket.clone(), digits: 6, period: 30, algorithm: "SHA1".into() }, web_origin: None });
+        round_trip(&EnrollResponse { device_id: name.clone(), account_id: "1".into(), account_label: name.clone(), server_public_key: key(), totp: TotpParams { secret: ticket.clone(), digits: 6, period: 30, algorithm: "SHA1".into() }, web_origin: None, rp_name: None });
+        round_trip(&EnrollResponse { device_id: name.clone(), account_id: "1".into(), account_label: name.clone(), server_public_key: key(), totp: TotpParams { secret: ticket.clone(), digits: 6, period: 30, algorithm: "SHA1".into() }, web_origin: None, rp_name: Some(RpName { ja: name.clone(), en: name.clone() }) });
         round_trip(&SessionRequest { device_id: name.clone(), nonce: ticket.clone(), signed_at: t.into(), signature: signature("s") });
         round_trip(&SessionResponse { token: ticket.clone(), expires_at: t.into() });
         round_trip(&NonceResponse { nonce: ticket.clone(), expires_at: t.into() });

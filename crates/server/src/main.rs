@@ -28,6 +28,13 @@ struct Cli {
     /// not served from the public origin: the app takes same-device approval requests from it.
     #[arg(long, env = "INKAN_RP_WEB_ORIGIN", global = true)]
     rp_web_origin: Option<String>,
+    /// The relying party's name for people, in Japanese (the demo brokerage's with --dev); the
+    /// app shows it wherever it names who is asking. Needs --rp-name-en beside it.
+    #[arg(long, env = "INKAN_RP_NAME", global = true)]
+    rp_name: Option<String>,
+    /// The relying party's name in English.
+    #[arg(long, env = "INKAN_RP_NAME_EN", global = true)]
+    rp_name_en: Option<String>,
     /// Take the client address from X-Forwarded-For (only behind a proxy that sets it).
     #[arg(long, env = "INKAN_TRUST_X_FORWARDED_FOR", global = true)]
     trust_x_forwarded_for: bool,
@@ -119,6 +126,14 @@ fn settings(cli: &Cli, listen: SocketAddr) -> anyhow::Result<Settings> {
             None if cli.dev => Some(DEV_WEB_ORIGIN.to_owned()),
             None => None,
         },
+        rp_name: match (&cli.rp_name, &cli.rp_name_en) {
+            (Some(ja), Some(en)) => Some(inkan_protocol::RpName { ja: ja.clone(), en: en.clone() }),
+            (None, None) if cli.dev => {
+                Some(inkan_protocol::RpName { ja: DEV_RP_NAME.0.to_owned(), en: DEV_RP_NAME.1.to_owned() })
+            }
+            (None, None) => None,
+            _ => anyhow::bail!("INKAN_RP_NAME and INKAN_RP_NAME_EN go together (the name in Japanese and in English)"),
+        },
     };
     settings.check()?;
     Ok(settings)
@@ -129,6 +144,8 @@ fn settings(cli: &Cli, listen: SocketAddr) -> anyhow::Result<Settings> {
 const DEV_WEBHOOK_URL: &str = "http://127.0.0.1:8401/inkan/webhook";
 /// The demo site's `--dev` origin: the pages the app takes same-device requests from.
 const DEV_WEB_ORIGIN: &str = "http://localhost:8401";
+/// The demo site's name, which `--dev` gives the app.
+const DEV_RP_NAME: (&str, &str) = ("いんかん証券", "Inkan Securities");
 
 /// The relying party's webhook from `INKAN_RP_WEBHOOK_URL` and `INKAN_RP_WEBHOOK_SECRET` (both
 /// or neither; neither: `--dev` delivers to the demo site's `--dev` address, production

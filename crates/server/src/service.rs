@@ -162,7 +162,12 @@ impl Service {
                 check_text("label", l, inkan_protocol::uri::MAX_LABEL_CHARS).map_err(ApiError::BadRequest)?;
                 l.to_owned()
             }
-            None => format!("Inkan {}", mask_tail(account_id)),
+            // One label for an account however its ticket was made (the site's page, the
+            // `ticket` command): the relying party's name and the masked account.
+            None => match &self.settings.rp_name {
+                Some(name) => format!("{} {}", name.ja, mask_tail(account_id)),
+                None => format!("Inkan {}", mask_tail(account_id)),
+            },
         };
         let now = self.now();
         let secret = random_token(inkan_protocol::uri::TICKET_BYTES);
@@ -255,6 +260,7 @@ impl Service {
                 algorithm: "SHA1".into(),
             },
             web_origin: self.settings.rp_web_origin.clone(),
+            rp_name: self.settings.rp_name.clone(),
         })
     }
 

@@ -171,6 +171,10 @@ pub const WEBHOOK_URL_ENV: &str = "INKAN_RP_WEBHOOK_URL";
 pub const WEBHOOK_SECRET_ENV: &str = "INKAN_RP_WEBHOOK_SECRET";
 /// The relying party's web origin (its pages), which the app takes same-device requests from.
 pub const RP_WEB_ORIGIN_ENV: &str = "INKAN_RP_WEB_ORIGIN";
+/// The relying party's name for people, Japanese (`INKAN_RP_NAME`) and English (`INKAN_RP_NAME_EN`).
+pub const RP_NAME_ENV: &str = "INKAN_RP_NAME";
+pub const RP_NAME_EN_ENV: &str = "INKAN_RP_NAME_EN";
+pub use inkan_protocol::MAX_RP_NAME_CHARS;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -195,6 +199,10 @@ pub struct Settings {
     /// takes same-device approval requests from pages of this origin only. `None`: the public
     /// origin (pages served by the same origin as the API).
     pub rp_web_origin: Option<String>,
+    /// The relying party's name for people (`INKAN_RP_NAME`, `INKAN_RP_NAME_EN`): the enrolled
+    /// app shows it wherever it names who is asking, and a ticket's default label starts with
+    /// it. `None`: the app names the server by its host.
+    pub rp_name: Option<inkan_protocol::RpName>,
 }
 
 impl Settings {
@@ -213,6 +221,7 @@ impl Settings {
             trust_x_forwarded_for: false,
             webhook: None,
             rp_web_origin: None,
+            rp_name: None,
         }
     }
 
@@ -245,6 +254,12 @@ impl Settings {
                 self.dev || web.starts_with("https://"),
                 "{RP_WEB_ORIGIN_ENV} must be https (plain http is for --dev)"
             );
+        }
+        if let Some(name) = &self.rp_name {
+            for (what, text) in [(RP_NAME_ENV, &name.ja), (RP_NAME_EN_ENV, &name.en)] {
+                // Shown on devices: the one display-text rule.
+                crate::service::check_text(what, text, MAX_RP_NAME_CHARS).map_err(|why| anyhow::anyhow!(why))?;
+            }
         }
         if let Some(hook) = &self.webhook {
             let url =

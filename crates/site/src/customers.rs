@@ -533,8 +533,9 @@ pub async fn enroll_page(State(site): State<SharedSite>, v: Visitor, c: Customer
     if !c.login_is_fresh(&site).await? {
         return Ok(super::fresh_login_needed(&site, &v, &c));
     }
-    let label = format!("{} {}", T::Brand.get(Lang::Ja), mask_tail(&c.row.account_id));
-    let ticket = site.verifier.create_ticket(&c.row.account_id, Some(&label)).await?;
+    // No label of our own: the verifier's (its relying-party name and the masked account) is
+    // the one every ticket for this account gets, whoever asks for it.
+    let ticket = site.verifier.create_ticket(&c.row.account_id, None).await?;
     let url = format!("/settings/authenticators/new/status?ticket={}", ticket.ticket_id);
     let body = html! {
         p { (T::EnrollLead.fill(v.lang, &[&jst_minutes(ticket.expires_at)])) }
