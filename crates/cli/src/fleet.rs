@@ -84,7 +84,7 @@ struct FleetError {
 
 impl From<CoreError> for FleetError {
     fn from(e: CoreError) -> Self {
-        FleetError { code: e.code(), message: e.to_string() }
+        FleetError { code: e.code(), message: e.detail() }
     }
 }
 
@@ -314,7 +314,7 @@ impl Fleet {
                 self.out.emit(json!({"event": "resolved", "account": account, "challenge_id": outcome.challenge_id, "state": outcome.state}));
             }
             WatchEvent::Discarded { account, challenge_id, error } => self.out.emit(
-                json!({"event": "discarded", "account": account, "challenge_id": challenge_id, "error": error.code(), "message": error.to_string()}),
+                json!({"event": "discarded", "account": account, "challenge_id": challenge_id, "error": error.code(), "message": error.detail()}),
             ),
             WatchEvent::Disconnected { account, error, retry_in } => {
                 self.set_channel(&account, Channel::Reconnecting);
@@ -324,7 +324,7 @@ impl Fleet {
                 self.set_channel(&account, Channel::Stopped(error.code()));
                 self.inbox.lock().expect("inbox").retain(|_, p| p.account != account);
                 let device_id = self.account_of(&account).map(|a| a.device_id);
-                self.out.emit(json!({"event": "stopped", "account": account, "device_id": device_id, "error": error.code(), "message": error.to_string()}));
+                self.out.emit(json!({"event": "stopped", "account": account, "device_id": device_id, "error": error.code(), "message": error.detail()}));
             }
         }
     }
@@ -662,7 +662,7 @@ async fn run_fleet(
     let existing = match auth.accounts() {
         Ok(a) => a,
         Err(e) => {
-            out.emit(json!({"event": "error", "error": e.code(), "message": e.to_string()}));
+            out.emit(json!({"event": "error", "error": e.code(), "message": e.detail()}));
             return 1;
         }
     };

@@ -15,6 +15,7 @@ use inkan_core::{
     Account, Authenticator, CoreError, KeyStore, PasskeyStore, Passkeys, PendingChallenge, PlatformKeyStore, Profile,
     SystemClock, WatchEvent,
 };
+use inkan_protocol::display::{jst_date_ja, jst_rfc3339, parse_rfc3339};
 use inkan_protocol::error_text::error_text;
 use inkan_protocol::{ChallengeDetails, Decision};
 use serde_json::json;
@@ -158,17 +159,30 @@ impl Out {
 }
 
 fn challenge_json(p: &PendingChallenge) -> serde_json::Value {
-    json!({"account": p.account, "challenge_id": p.challenge.id, "kind": p.challenge.details.kind(), "details": p.challenge.details, "number_digits": p.challenge.number_match.map(|n| n.digits), "expires_at": p.challenge.expires_at, "summary": summary(&p.challenge.details)})
+    json!({"account": p.account, "challenge_id": p.challenge.id, "kind": p.challenge.details.kind(), "details": p.challenge.details, "number_digits": p.challenge.number_match.map(|n| n.digits), "expires_at": p.challenge.expires_at, "expires_at_jst": jst_rfc3339(p.challenge.expires_at), "summary": summary(&p.challenge.details)})
+}
+
+/// A signed RFC 3339 time as people read it ("2026年12月2日 6:43"); as sent if it is not one.
+fn date_text(rfc3339: &str) -> String {
+    parse_rfc3339(rfc3339).map(jst_date_ja).unwrap_or_else(|| rfc3339.to_owned())
 }
 
 fn challenge_human(p: &PendingChallenge, now: i64) -> String {
     let c = &p.challenge;
-    let mut lines =
-        vec![format!("{}  [{}]  残り / expires in {} s", c.id, summary(&c.details), (c.expires_at - now).max(0))];
+    let mut lines = vec![format!(
+        "{}  [{}]  期限 / expires {}（残り / left {} s）",
+        c.id,
+        summary(&c.details),
+        jst_date_ja(c.expires_at),
+        (c.expires_at - now).max(0)
+    )];
     match &c.details {
         ChallengeDetails::Login(l) => lines.push(format!(
             "  日時 / Time: {}   IP: {}   場所 / Place: {}   ブラウザ / Browser: {}",
-            l.time, l.ip, l.place, l.browser
+            date_text(&l.time),
+            l.ip,
+            l.place,
+            l.browser
         )),
         ChallengeDetails::Withdrawal(w) => lines.push(format!(
             "  金額 / Amount: {} {}   出金先 / To: {} {} {}   依頼日時 / Requested: {}",
@@ -177,7 +191,7 @@ fn challenge_human(p: &PendingChallenge, now: i64) -> String {
             w.bank,
             w.branch,
             w.account_masked,
-            w.requested_at
+            date_text(&w.requested_at)
         )),
     }
     if let Some(n) = c.number_match {
@@ -406,17 +420,17 @@ async fn run(cli: &Cli, out: &Out) -> Result<(), CoreError> {
                 match event {
                     WatchEvent::Connected { account } => out.emit(json!({"event": "connected", "account": account}), || format!("接続しました / Connected ({account})")),
                     WatchEvent::Challenge(p) => out.emit(json!({"event": "challenge", "challenge": challenge_json(&p)}), || format!("新しい承認依頼 / New request:\n{}", challenge_human(&p, now))),
-                    WatchEvent::Resolved { account, outcome } => out.emit(json!({"event": "resolved", "account": account, "challenge_id": outcome.challenge_id, "state": outcome.state}), || {
-                        format!("{}: {}", outcome.challenge_id, outcome.state.as_str())
+                    WatchEvent::Resolved { account, outcome } => out.emit(json!({"event": "resolved", "account": account, "challenge_id": outcome.challenge_id, "state": outcome.state, "at_jst": jst_rfc3339(now)}), || {
+                        format!("{}  {}: {}", jst_date_ja(now), outcome.challenge_id, outcome.state.as_str())
                     }),
-                    WatchEvent::Discarded { account, challenge_id, error } => out.emit(json!({"event": "discarded", "account": account, "challenge_id": challenge_id, "error": error.code(), "message": error.to_string()}), || {
-                        format!("破棄しました / Discarded {challenge_id}: {error} ({})", error.code())
+                    WatchEvent::Discarded { account, challenge_id, error } => out.emit(json!({"event": "discarded", "account": account, "challenge_id": challenge_id, "error": error.code(), "message": error.detail()}), || {
+                        format!("破棄しました / Discarded {challenge_id}: {} ({})", error.detail(), error.code())
                     }),
                     WatchEvent::Disconnected { account, error, retry_in } => out.emit(json!({"event": "disconnected", "account": account, "error": error.code(), "retry_in_ms": retry_in.as_millis() as u64}), || {
                         format!("切断されました、再接続します / Disconnected ({}), retrying in {} ms", error.code(), retry_in.as_millis())
                     }),
-                    WatchEvent::Stopped { account, error } => out.emit(json!({"event": "stopped", "account": account, "error": error.code(), "message": error.to_string()}), || {
-                        format!("停止しました / Stopped ({account}): {error} ({})", error.code())
+                    WatchEvent::Stopped { account, error } => out.emit(json!({"event": "stopped", "account": account, "error": error.code(), "message": error.detail()}), || {
+                        format!("停止しました / Stopped ({account}): {} ({})", error.detail(), error.code())
                     }),
                 }
             }
@@ -454,13 +468,35 @@ async fn run(cli: &Cli, out: &Out) -> Result<(), CoreError> {
         }
         Command::History => {
             let history = auth.history()?;
-            out.emit(json!(history), || {
+            let rows: Vec<serde_json::Value> = history
+                .iter()
+                .map(|h| {
+                    let mut v = json!(h);
+                    v["at_jst"] = json!(jst_rfc3339(h.at));
+                    v
+                })
+                .collect();
+            out.emit(json!(rows), || {
                 if history.is_empty() {
                     return "履歴はありません / No history".into();
                 }
                 history
                     .iter()
-                    .map(|h| format!("{}  {}  {}  {}", h.at, h.decision.as_str(), h.state.as_str(), h.summary))
+                    .map(|h| {
+                        // A decision the server refused says why, in the registry's words.
+                        let refused = h
+                            .refused
+                            .as_deref()
+                            .map(|code| format!("  ({code}: {})", error_text(code, true)))
+                            .unwrap_or_default();
+                        format!(
+                            "{}  {}  {}  {}{refused}",
+                            jst_date_ja(h.at),
+                            h.decision.as_str(),
+                            h.state.as_str(),
+                            h.summary
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             });
@@ -537,11 +573,12 @@ async fn main() {
     let out = Out { json: cli.json };
     if let Err(e) = run(&cli, &out).await {
         if cli.json {
-            println!("{}", json!({"error": e.code(), "message": e.to_string()}));
+            println!("{}", json!({"error": e.code(), "message": e.detail()}));
         } else {
-            // The registry's words (the app and the site say the same), then the detail.
+            // The registry's words (the app and the site say the same), then the code once,
+            // with what the error adds to it.
             let (ja, en) = (error_text(e.code(), true), error_text(e.code(), false));
-            eprintln!("エラー: {ja}\nError: {en}\n({}: {e})", e.code());
+            eprintln!("エラー: {ja}\nError: {en}\n({}: {})", e.code(), e.detail());
         }
         std::process::exit(1);
     }

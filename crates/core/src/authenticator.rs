@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use inkan_protocol::clock::SharedClock;
+use inkan_protocol::display::check_display_text;
 use inkan_protocol::keys::{DevicePublicKey, SigningKey, unb64};
 use inkan_protocol::{
-    ApprovalPayload, Challenge, Decision, DecisionOutcome, DecisionSubmission, DeviceAuthPayload, EnrollPayload,
-    EnrollRequest, EnrollResponse, EnrollmentUri, ErrorCode, Label, NonceResponse, PushEvent, SessionRequest,
-    SessionResponse, SignedChallenge, totp,
+    ApprovalPayload, Challenge, ChallengeState, Decision, DecisionOutcome, DecisionSubmission, DeviceAuthPayload,
+    EnrollPayload, EnrollRequest, EnrollResponse, EnrollmentUri, ErrorCode, Label, NonceResponse, PushEvent,
+    SessionRequest, SessionResponse, SignedChallenge, totp,
 };
 use tokio::sync::mpsc;
 use zeroize::Zeroizing;
@@ -309,11 +310,21 @@ impl Authenticator {
                 None
             }
         });
+        // The brokerage's name, shown wherever the app names who is asking: display text by the
+        // one rule, or dropped (the app then names the server by its host).
+        let rp_name = resp.rp_name.filter(|n| {
+            let ok = [&n.ja, &n.en].iter().all(|t| check_display_text(t, inkan_protocol::MAX_RP_NAME_CHARS).is_ok());
+            if !ok {
+                tracing::warn!("the verifier's relying-party name is not display text; ignored");
+            }
+            ok
+        });
         let account = Account {
             id: local_id.to_owned(),
             name: resp.account_label,
             origin: uri.origin.clone(),
             web_origin,
+            rp_name,
             account_id: resp.account_id,
             device_id: resp.device_id,
             device_name: device_name.to_owned(),
@@ -407,22 +418,36 @@ impl Authenticator {
         drop(key);
         let api = Api { http: &self.http, origin: &account.origin };
         let path = format!("/v1/device/challenges/{}/decision", challenge.id);
-        let outcome: DecisionOutcome = self
+        let answer: CoreResult<DecisionOutcome> = self
             .with_session(account, |t| {
                 let (api, path, submission) = (&api, &path, &submission);
                 async move { api.post(path, Some(&t), submission).await }
             })
-            .await?;
-        self.profile.record(HistoryEntry {
+            .await;
+        let entry = |state, refused: Option<ErrorCode>| HistoryEntry {
             at: now,
             account: account.id.clone(),
             challenge_id: challenge.id.clone(),
             kind: challenge.details.kind().to_owned(),
             summary: summary(&challenge.details),
+            details: Some(challenge.details.clone()),
             decision,
-            state: outcome.state,
-        })?;
-        Ok(outcome)
+            state,
+            refused: refused.map(|c| c.as_str().to_owned()),
+        };
+        match answer {
+            Ok(outcome) => {
+                self.profile.record(entry(outcome.state, None))?;
+                Ok(outcome)
+            }
+            // A wrong number ended the request at the server: that, too, is something this
+            // device did, and the history says so (with why).
+            Err(e) if e.server_code() == Some(ErrorCode::NumberMismatch) => {
+                self.profile.record(entry(ChallengeState::Failed, Some(ErrorCode::NumberMismatch)))?;
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Finds a pending challenge by id (fetched and checked afresh) and decides it.

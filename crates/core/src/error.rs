@@ -63,6 +63,16 @@ pub enum CoreError {
 }
 
 impl CoreError {
+    /// What the error says beyond its code, for a line that prints the code beside it (the
+    /// code is not repeated).
+    pub fn detail(&self) -> String {
+        match self {
+            CoreError::Server { message, .. } => format!("the server refused: {message}"),
+            CoreError::SiteRefused { message, .. } => format!("the site refused: {message}"),
+            other => other.to_string(),
+        }
+    }
+
     /// The stable code. Server refusals keep the server's code.
     pub fn code(&self) -> &'static str {
         match self {

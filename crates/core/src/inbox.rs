@@ -111,6 +111,7 @@ mod tests {
             name: "test".into(),
             origin: "https://auth.broker.example".into(),
             web_origin: None,
+            rp_name: None,
             account_id: "10012345".into(),
             device_id: vectors::DEVICE_ID.into(),
             device_name: "test".into(),

@@ -23,6 +23,37 @@ pub trait KeyStore: Send + Sync + 'static {
     fn describe(&self) -> &'static str;
 }
 
+/// Stands in for the keychain when none is reachable, so an app still opens and says why on
+/// every action that needs it. It holds nothing, and is never a fallback store.
+#[derive(Debug)]
+pub struct UnavailableKeyStore(pub String);
+
+impl KeyStore for UnavailableKeyStore {
+    fn put(&self, _: &str, _: &[u8]) -> CoreResult<()> {
+        Err(CoreError::KeychainUnavailable(self.0.clone()))
+    }
+    fn get(&self, _: &str) -> CoreResult<Option<Zeroizing<Vec<u8>>>> {
+        Err(CoreError::KeychainUnavailable(self.0.clone()))
+    }
+    fn delete(&self, _: &str) -> CoreResult<()> {
+        Err(CoreError::KeychainUnavailable(self.0.clone()))
+    }
+    fn describe(&self) -> &'static str {
+        "no keychain"
+    }
+}
+
+/// The platform keychain, or (with a warning) [`UnavailableKeyStore`] saying why there is none.
+pub fn platform_or_unavailable() -> std::sync::Arc<dyn KeyStore> {
+    match PlatformKeyStore::open() {
+        Ok(k) => std::sync::Arc::new(k),
+        Err(e) => {
+            tracing::warn!(code = e.code(), "no keychain: enrollment and approvals will fail until one is available");
+            std::sync::Arc::new(UnavailableKeyStore(e.to_string()))
+        }
+    }
+}
+
 /// The platform keychain.
 #[derive(Debug)]
 pub struct PlatformKeyStore {

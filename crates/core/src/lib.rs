@@ -30,6 +30,6 @@ pub use inbox::{Inbox, PendingChallenge};
 pub use inkan_protocol::clock::{Clock, ManualClock, SharedClock, SystemClock};
 #[cfg(any(test, feature = "insecure-memory-keystore"))]
 pub use keystore::MemoryKeyStore;
-pub use keystore::{KeyStore, PlatformKeyStore};
+pub use keystore::{KeyStore, PlatformKeyStore, UnavailableKeyStore, platform_or_unavailable};
 pub use passkeys::{PasskeyStore, Passkeys, StoredPasskey};
 pub use profile::{Account, HistoryEntry, Profile};

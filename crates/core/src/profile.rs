@@ -25,6 +25,10 @@ pub struct Account {
     /// said so at enrollment): same-device requests are taken from it alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_origin: Option<String>,
+    /// The relying party's name for people (the verifier said so at enrollment); `None` for
+    /// accounts enrolled before it did, or with a verifier that has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rp_name: Option<inkan_protocol::RpName>,
     pub account_id: String,
     pub device_id: String,
     pub device_name: String,
@@ -65,8 +69,16 @@ pub struct HistoryEntry {
     pub challenge_id: String,
     pub kind: String,
     pub summary: String,
+    /// What was shown and signed, for a history in the reader's language (absent in entries
+    /// written before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<inkan_protocol::ChallengeDetails>,
     pub decision: Decision,
     pub state: ChallengeState,
+    /// The server refused the decision and ended the request (`number_mismatch`): the error
+    /// code. Absent for decisions the server took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -244,8 +256,10 @@ mod tests {
             challenge_id: format!("c{i}"),
             kind: "login".into(),
             summary: "s".into(),
+            details: None,
             decision: Decision::Approve,
             state: ChallengeState::Approved,
+            refused: None,
         }
     }
 
@@ -285,6 +299,7 @@ mod tests {
                             name: "n".into(),
                             origin: "https://a.example".into(),
                             web_origin: None,
+                            rp_name: None,
                             account_id: "1".into(),
                             device_id: format!("d{t}-{i}"),
                             device_name: "x".into(),
@@ -316,6 +331,7 @@ mod tests {
             name: "n".into(),
             origin: "https://a.example".into(),
             web_origin: None,
+            rp_name: None,
             account_id: "1".into(),
             device_id: "d".into(),
             device_name: "x".into(),

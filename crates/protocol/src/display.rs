@@ -49,6 +49,71 @@ pub fn jst_minutes(unix: i64) -> String {
     format!("{y:04}-{m:02}-{d:02} {h:02}:{min:02} JST")
 }
 
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's days_from_civil).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Unix seconds of an RFC 3339 time ("2026-11-24T18:00:00+09:00", "…Z", fractions ignored);
+/// `None` for anything else.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let s = text.get(r)?;
+        s.bytes().all(|c| c.is_ascii_digit()).then(|| s.parse().ok())?
+    };
+    let (y, mo, d, h, mi, sec) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut rest = &text[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        rest = &frac[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 && matches!(&rest[..1], "+" | "-") && &rest[3..4] == ":" => {
+            let (oh, om) = (num(text.len() - 5..text.len() - 3)?, num(text.len() - 2..text.len())?);
+            let secs = oh * 3600 + om * 60;
+            if rest.starts_with('-') { -secs } else { secs }
+        }
+        _ => return None,
+    };
+    Some(days_from_civil(y, mo as u32, d as u32) * 86_400 + h * 3600 + mi * 60 + sec - offset)
+}
+
+/// A time as a Japanese customer reads it, in Japan time: "2026年12月2日 6:43".
+pub fn jst_date_ja(unix: i64) -> String {
+    let (y, m, d, h, min, _) = jst_parts(unix);
+    format!("{y}年{m}月{d}日 {h}:{min:02}")
+}
+
+/// The same time in English, in Japan time: "2 Dec 2026, 06:43".
+pub fn jst_date_en(unix: i64) -> String {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let (y, m, d, h, min, _) = jst_parts(unix);
+    format!("{d} {} {y}, {h:02}:{min:02}", MONTHS[(m - 1) as usize])
+}
+
 /// Masks all but the last four characters: "12345678" -> "****5678" (at most 8 stars).
 /// Values shorter than seven characters keep only their last half, so a short value never
 /// shows mostly in the clear.
@@ -127,6 +192,39 @@ pub fn digit_count(text: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The dates both languages write (the app's UI writes the same: ui/tests/views.test.ts).
+    const DATE_CASES: [(i64, &str, &str); 4] = [
+        // 2026-12-01T21:43:00Z is 2 December, 06:43 in Japan.
+        (1_796_161_380, "2026年12月2日 6:43", "2 Dec 2026, 06:43"),
+        // Midnight in Japan, and the turn of the year.
+        (1_798_729_200, "2027年1月1日 0:00", "1 Jan 2027, 00:00"),
+        (1_798_729_199, "2026年12月31日 23:59", "31 Dec 2026, 23:59"),
+        (0, "1970年1月1日 9:00", "1 Jan 1970, 09:00"),
+    ];
+
+    #[test]
+    fn dates_as_people_read_them() {
+        for (unix, ja, en) in DATE_CASES {
+            assert_eq!(jst_date_ja(unix), ja, "{unix}");
+            assert_eq!(jst_date_en(unix), en, "{unix}");
+            assert_eq!(parse_rfc3339(&jst_rfc3339(unix)), Some(unix), "{unix}");
+        }
+        assert_eq!(parse_rfc3339("2026-12-01T21:43:00Z"), Some(1_796_161_380));
+        assert_eq!(parse_rfc3339("2026-12-01T21:43:00.123456Z"), Some(1_796_161_380));
+        assert_eq!(parse_rfc3339("2026-12-01T16:43:00-05:00"), Some(1_796_161_380));
+        for bad in [
+            "",
+            "2026-12-01",
+            "2026-12-01T21:43:00",
+            "2026-13-01T00:00:00Z",
+            "2026-12-01T21:43:00+0900",
+            "x026-12-01T21:43:00Z",
+            "2026-12-01T21:43:00.Z",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn display_text_rule() {
