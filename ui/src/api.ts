@@ -10,12 +10,11 @@ import {
   type CommandError,
   type Decision,
   type DecisionView,
+  type Focus,
   type HistoryItem,
-  type LinkOpened,
   type LinkPreview,
   type LinkSource,
   type OfflineCodeView,
-  type SameDeviceRequest,
 } from "./bindings";
 
 export interface Api {
@@ -32,12 +31,16 @@ export interface Api {
   decide(challengeId: string, decision: Decision, number: string | null): Promise<DecisionView>;
   history(): Promise<HistoryItem[]>;
   offlineCode(account: string): Promise<OfflineCodeView>;
+  /**
+   * What the window should show first, once: a clicked notification's request, a link from
+   * outside, a request handed over by a page on this computer; null when nothing waits.
+   */
+  takeFocus(): Promise<Focus | null>;
   uiPainted(ids: string[]): Promise<void>;
   onInbox(cb: (list: ChallengeView[]) => void): Promise<void>;
   onAccounts(cb: (list: AccountView[]) => void): Promise<void>;
-  onLink(cb: (opened: LinkOpened) => void): Promise<void>;
-  /** A page in a browser on this computer handed over a challenge (same-device approval). */
-  onSameDevice(cb: (request: SameDeviceRequest) => void): Promise<void>;
+  /** Something waits to be shown: take it with takeFocus. */
+  onFocus(cb: () => void): Promise<void>;
 }
 
 /** Whatever was thrown, as the one error shape the UI branches on. */
@@ -62,6 +65,7 @@ export const tauriApi: Api = {
   decide: (challengeId, decision, number) => invoke("decide", { challengeId, decision, number }),
   history: () => invoke("history"),
   offlineCode: (account) => invoke("offline_code", { account }),
+  takeFocus: () => invoke("take_focus"),
   uiPainted: (ids) => invoke("ui_painted", { ids }),
   onInbox: async (cb) => {
     await listen<ChallengeView[]>(EVENTS.inbox, (e) => cb(e.payload));
@@ -69,10 +73,7 @@ export const tauriApi: Api = {
   onAccounts: async (cb) => {
     await listen<AccountView[]>(EVENTS.accounts, (e) => cb(e.payload));
   },
-  onLink: async (cb) => {
-    await listen<LinkOpened>(EVENTS.link, (e) => cb(e.payload));
-  },
-  onSameDevice: async (cb) => {
-    await listen<SameDeviceRequest>(EVENTS.sameDevice, (e) => cb(e.payload));
+  onFocus: async (cb) => {
+    await listen<null>(EVENTS.focus, () => cb());
   },
 };

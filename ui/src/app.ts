@@ -2,13 +2,24 @@
 // countdowns. State flows from the shell's events; the UI never decides what is valid.
 import type { Api } from "./api";
 import { asCommandError } from "./api";
-import type { AppSettings, ChallengeView, Decision, LinkPreview } from "./bindings";
+import type { AppSettings, ChallengeView, Decision, Focus, LinkPreview } from "./bindings";
 import { countdown } from "./format";
 import { translator } from "./i18n";
-import { initialState, type Screen, type State } from "./model";
+import { type DetailState, initialState, type Screen, type State } from "./model";
 import { appView, type Actions } from "./views";
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/** A request opened for review, nothing typed yet. */
+const freshDetail = (c: ChallengeView): DetailState => ({
+  id: c.id,
+  challenge: c,
+  number: "",
+  step: "review",
+  error: null,
+  result: null,
+  gone: false,
+});
 
 /** Answers after which the server has ended the request (a wrong number with no try left). */
 const FINAL_ERRORS = ["number_mismatch"];
@@ -34,19 +45,7 @@ export class App {
     await Promise.all([
       this.api.onInbox((list) => this.onInbox(list)),
       this.api.onAccounts((list) => this.set({ accounts: { status: "ready", value: list } })),
-      this.api.onSameDevice((req) => {
-        this.set({
-          screen: "detail",
-          detail: { id: req.challenge.id, challenge: req.challenge, number: req.number, step: "review", error: null, result: null, gone: false, sameDevice: true },
-        });
-      }),
-      this.api.onLink((opened) => {
-        if (opened.preview) {
-          this.showPreview(opened.preview);
-        } else if (opened.error) {
-          this.set({ screen: "enroll", enroll: { ...this.s.enroll, step: "input", error: opened.error } });
-        }
-      }),
+      this.api.onFocus(() => void this.takeFocus()),
     ]);
     try {
       this.set({ settings: await this.api.getSettings() });
@@ -54,7 +53,42 @@ export class App {
       console.warn("settings", asCommandError(e).code);
     }
     await Promise.all([this.load("accounts"), this.load("pending")]);
+    // The window may have been opened for something (a notification, a link, a page here).
+    await this.takeFocus();
     setInterval(() => this.tick(), 1000);
+  }
+
+  /** Shows what the shell kept for the window: a request, the list, a link, a handed-over request. */
+  async takeFocus(): Promise<void> {
+    let focus: Focus | null;
+    try {
+      focus = await this.api.takeFocus();
+    } catch (e) {
+      console.warn("focus", asCommandError(e).code);
+      return;
+    }
+    if (!focus) return;
+    switch (focus.kind) {
+      case "challenge":
+        this.set({ screen: "detail", detail: freshDetail(focus.challenge) });
+        break;
+      case "pending":
+        this.set({ screen: "pending" });
+        break;
+      case "same_device":
+        this.set({
+          screen: "detail",
+          detail: { ...freshDetail(focus.request.challenge), number: focus.request.number, sameDevice: true },
+        });
+        break;
+      case "link":
+        if (focus.opened.preview) {
+          this.showPreview(focus.opened.preview);
+        } else if (focus.opened.error) {
+          this.set({ screen: "enroll", enroll: { ...this.s.enroll, step: "input", error: focus.opened.error } });
+        }
+        break;
+    }
   }
 
   private async load(what: "pending" | "accounts" | "history" | "code"): Promise<void> {
@@ -192,10 +226,7 @@ export class App {
     openChallenge: (id) => {
       const c = this.s.pending.status === "ready" ? this.s.pending.value.find((x) => x.id === id) : undefined;
       if (!c) return;
-      this.set({
-        screen: "detail",
-        detail: { id, challenge: c, number: "", step: "review", error: null, result: null, gone: false },
-      });
+      this.set({ screen: "detail", detail: freshDetail(c) });
     },
     setNumber: (v) => {
       if (this.s.detail) this.s = { ...this.s, detail: { ...this.s.detail, number: v.replace(/\D/g, "") } };

@@ -48,6 +48,10 @@ export type AccountView = {
  */
 id: string, name: string, origin: string, 
 /**
+ * The brokerage's name (from the verifier at enrollment); absent: the UI names the host.
+ */
+rp_name: RpName | null, 
+/**
  * The brokerage account number, masked: "****0001".
  */
 account_masked: string, device_name: string, enrolled_at: number, channel: ChannelState, 
@@ -86,7 +90,16 @@ export type ChallengeView = { id: string,
 /**
  * Local account id.
  */
-account: string, account_name: string, origin: string, details: ChallengeDetails, 
+account: string, account_name: string, 
+/**
+ * The brokerage account number, masked: "****0001".
+ */
+account_masked: string, origin: string, 
+/**
+ * Who is asking: the brokerage's name; absent for accounts enrolled without one (the UI
+ * then names the server's host).
+ */
+rp_name: RpName | null, details: ChallengeDetails, 
 /**
  * Digits to type from the page (number matching), if asked.
  */
@@ -94,11 +107,23 @@ number_digits: number | null, created_at: number, expires_at: number, };
 
 export type DecisionView = { challenge_id: string, state: ChallengeState, };
 
-export type HistoryItem = { at: number, account: string, account_name: string, kind: string, summary: string, decision: Decision, state: ChallengeState, };
+export type HistoryItem = { at: number, account: string, account_name: string, kind: string, summary: string, 
+/**
+ * What was shown and signed (absent in older entries: `summary` then stands in).
+ */
+details: ChallengeDetails | null, decision: Decision, state: ChallengeState, 
+/**
+ * Why the server refused the decision and ended the request (`number_mismatch`).
+ */
+refused: string | null, };
 
 export type OfflineCodeView = { account: string, code: string, seconds_left: number, period: number, };
 
 export type SameDeviceRequest = { challenge: ChallengeView, number: string, };
+
+export type Focus = { "kind": "challenge", challenge: ChallengeView, } | { "kind": "pending" } | { "kind": "link", opened: LinkOpened, } | { "kind": "same_device", request: SameDeviceRequest, };
+
+export type RpName = { ja: string, en: string, };
 
 export type CommandError = { code: string, 
 /**
@@ -120,7 +145,7 @@ notifications: boolean,
  */
 start_minimised: boolean, };
 
-export const EVENTS = { inbox: "inbox", accounts: "accounts", link: "enroll-link", sameDevice: "same-device" } as const;
+export const EVENTS = { inbox: "inbox", accounts: "accounts", focus: "focus" } as const;
 
 /** Every error code's text, from `inkan_protocol::error_text::ERROR_TEXTS`. */
 export const ERROR_TEXTS: Record<string, { ja: string; en: string }> = {

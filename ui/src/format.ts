@@ -11,18 +11,20 @@ export function countdown(secondsLeft: number): string {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
 
-/** An RFC 3339 time or Unix seconds, in Japan time, as "2026/11/27 10:15". */
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/**
+ * An RFC 3339 time or Unix seconds, in Japan time, as people read it: "2026年12月2日 6:43" in
+ * Japanese, "2 Dec 2026, 06:43" in English (the same as inkan_protocol::display's jst_date_*).
+ */
 export function dateTime(value: string | number, lang: Language): string {
-  const d = typeof value === "number" ? new Date(value * 1000) : new Date(value);
-  if (Number.isNaN(d.getTime())) return String(value);
-  return new Intl.DateTimeFormat(lang === "ja" ? "ja-JP" : "en-GB", {
-    timeZone: "Asia/Tokyo",
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    minute: "2-digit",
-  }).format(d);
+  const ms = typeof value === "number" ? value * 1000 : new Date(value).getTime();
+  if (Number.isNaN(ms)) return String(value);
+  // Japan has no daylight saving time: UTC+9 all year.
+  const j = new Date(ms + 9 * 3600 * 1000);
+  const [y, mo, d, h, mi] = [j.getUTCFullYear(), j.getUTCMonth(), j.getUTCDate(), j.getUTCHours(), j.getUTCMinutes()];
+  const mm = String(mi).padStart(2, "0");
+  return lang === "ja" ? `${y}年${mo + 1}月${d}日 ${h}:${mm}` : `${d} ${MONTHS[mo]} ${y}, ${String(h).padStart(2, "0")}:${mm}`;
 }
 
 /** An offline code split for reading: "123 456". */

@@ -1,5 +1,5 @@
 // Every screen as a pure function of the state. No strings here: all text comes from i18n.
-import type { AccountView, AppSettings, ChallengeState, ChallengeView, CommandError, Decision } from "./bindings";
+import type { AccountView, AppSettings, ChallengeDetails, ChallengeState, ChallengeView, CommandError, RpName } from "./bindings";
 import { h } from "./dom";
 import { countdown, dateTime, groupThousands, inLanguage, spacedCode } from "./format";
 import { errorText, type MessageKey, type T } from "./i18n";
@@ -98,18 +98,45 @@ function yen(ctx: Ctx, amount: number): string {
   return ctx.t("amountYen", { amount: groupThousands(amount) });
 }
 
-function destination(c: ChallengeView): string {
-  return c.details.kind === "withdrawal"
-    ? `${c.details.bank} ${c.details.branch} ${c.details.account_masked}`
-    : "";
+/** Bank, branch and masked number, each in the reader's language where it is a pair. */
+function destinationOf(ctx: Ctx, d: ChallengeDetails): string {
+  const lang = ctx.s.settings.language;
+  return d.kind === "withdrawal" ? `${inLanguage(d.bank, lang)} ${inLanguage(d.branch, lang)} ${d.account_masked}` : "";
+}
+
+function destination(ctx: Ctx, c: ChallengeView): string {
+  return destinationOf(ctx, c.details);
+}
+
+/** One line of what a request was: the amount and where it goes, or where the login came from. */
+function detailsLine(ctx: Ctx, d: ChallengeDetails): string {
+  const lang = ctx.s.settings.language;
+  return d.kind === "withdrawal"
+    ? `${yen(ctx, d.amount)} → ${destinationOf(ctx, d)}`
+    : `${inLanguage(d.place, lang)} · ${d.ip} · ${d.browser}`;
 }
 
 function host(origin: string): string {
   try {
-    return new URL(origin).host;
+    return new URL(origin).hostname;
   } catch {
     return origin;
   }
+}
+
+/** Who is asking: the brokerage's name in this language, or the server's host without one. */
+function asker(ctx: Ctx, v: { rp_name: RpName | null; origin: string }): string {
+  return v.rp_name ? v.rp_name[ctx.s.settings.language] : host(v.origin);
+}
+
+/**
+ * The brokerage account: its masked number, and the name the person gave it when it is more
+ * than the brokerage's name and that number (the label every account starts with).
+ */
+function accountLine(c: ChallengeView): string {
+  const plain = [c.rp_name?.ja, c.rp_name?.en].filter(Boolean).map((n) => `${n} ${c.account_masked}`);
+  const named = c.account_name && c.account_name !== c.account_masked && !plain.includes(c.account_name);
+  return named ? `${c.account_masked}（${c.account_name}）` : c.account_masked;
 }
 
 // ---- pending --------------------------------------------------------------------------
@@ -148,8 +175,10 @@ function challengeCard(ctx: Ctx, c: ChallengeView): HTMLElement {
     d.kind === "withdrawal"
       ? h("p", { class: "amount" }, yen(ctx, d.amount))
       : h("p", { class: "where" }, `${inLanguage(d.place, ctx.s.settings.language)} · ${d.ip}`),
-    d.kind === "withdrawal" ? h("p", { class: "dest" }, destination(c)) : h("p", { class: "muted" }, d.browser),
-    h("p", { class: "muted small" }, `${c.account_name} · ${host(c.origin)}`),
+    d.kind === "withdrawal"
+      ? h("p", { class: "dest" }, destination(ctx, c))
+      : h("p", { class: "muted" }, d.browser),
+    h("p", { class: "muted small who" }, `${asker(ctx, c)} · ${accountLine(c)}`),
     expiry(ctx, c),
     h(
       "button",
@@ -187,7 +216,7 @@ export function detailView(ctx: Ctx): HTMLElement {
       ? [
           h("p", { class: "amount big", "aria-label": t("detailAmount") }, yen(ctx, c.details.amount)),
           h("dl", {}, [
-            row(t("detailDestination"), destination(c), "dest"),
+            row(t("detailDestination"), destination(ctx, c), "dest"),
             row(t("detailRequestedAt"), dateTime(c.details.requested_at, lang)),
           ]),
         ]
@@ -203,7 +232,7 @@ export function detailView(ctx: Ctx): HTMLElement {
     h("button", { type: "button", class: "link back", onclick: () => act.go("pending") }, `← ${t("back")}`),
     h("h1", {}, kindLabel(ctx, c)),
     facts,
-    h("dl", { class: "who" }, [row(t("detailAccount"), c.account_name), row(t("detailServer"), host(c.origin))]),
+    h("dl", { class: "who" }, [row(t("detailServer"), asker(ctx, c), "asker"), row(t("detailAccount"), accountLine(c), "account")]),
   ];
   // Every outcome (decided, refused, gone, expired) ends with the same way back.
   const close = () => h("button", { type: "button", class: "primary", onclick: () => act.go("pending") }, t("close"));
@@ -219,7 +248,19 @@ export function detailView(ctx: Ctx): HTMLElement {
       close(),
     ];
   } else if (d.step === "done" && d.error) {
-    body = [errorBox(ctx, d.error), close()];
+    // A request ended by a wrong number: say what to do next, and open the new request as
+    // soon as the brokerage's page sends one.
+    const next =
+      s.pending.status === "ready"
+        ? s.pending.value.find((x) => x.account === c.account && x.id !== c.id && !isExpired(x, s.now))
+        : undefined;
+    body = [
+      errorBox(ctx, d.error),
+      next
+        ? h("button", { type: "button", class: "primary", id: "next-request", onclick: () => act.openChallenge(next.id) }, t("nextRequestOpen"))
+        : h("p", { class: "next-step", role: "status" }, t("nextRequestHint")),
+      next ? h("button", { type: "button", class: "secondary", onclick: () => act.go("pending") }, t("close")) : close(),
+    ];
   } else if (d.gone) {
     body = [
       h("div", { class: "result gone", role: "status" }, h("p", {}, t("resolvedElsewhere"))),
@@ -241,7 +282,7 @@ export function detailView(ctx: Ctx): HTMLElement {
           "p",
           {},
           c.details.kind === "withdrawal"
-            ? t("confirmWithdrawal", { amount: groupThousands(c.details.amount), destination: destination(c) })
+            ? t("confirmWithdrawal", { amount: groupThousands(c.details.amount), destination: destination(ctx, c) })
             : t("confirmLogin"),
         ),
         h("button", { type: "button", class: "primary", id: "confirm-approve", onclick: act.confirmApprove }, t("confirmApprove")),
@@ -335,6 +376,7 @@ export function enrollView(ctx: Ctx): HTMLElement {
         h("label", { for: "qr-file", class: "file-label" }, t("enrollImageLabel")),
         h("input", {
           id: "qr-file",
+          class: "file-input",
           type: "file",
           accept: "image/png,image/jpeg",
           disabled: busy,
@@ -401,11 +443,6 @@ export function enrollView(ctx: Ctx): HTMLElement {
 
 // ---- history --------------------------------------------------------------------------
 
-const DECISION_TEXT: Record<Decision, MessageKey> = {
-  approve: "decisionApprove",
-  deny: "decisionDeny",
-  deny_fraud: "decisionDenyFraud",
-};
 const STATE_TEXT: Record<ChallengeState, MessageKey> = {
   pending: "statePending",
   approved: "stateApproved",
@@ -431,10 +468,21 @@ export function historyView(ctx: Ctx): HTMLElement {
             items.map((i) =>
               h(
                 "li",
-                { class: `decision-${i.decision}` },
-                h("p", {}, h("strong", {}, t(i.kind === "withdrawal" ? "kindWithdrawal" : "kindLogin")), " · ", t(DECISION_TEXT[i.decision])),
-                h("p", { class: "muted small" }, `${dateTime(i.at, s.settings.language)} · ${t(STATE_TEXT[i.state])} · ${i.account_name}`),
-                h("p", { class: "small" }, i.summary),
+                { class: `decision-${i.decision}`, "data-state": i.state, "data-refused": i.refused },
+                // The outcome says the decision too (承認済み, 拒否済み…); a refused one says why.
+                h(
+                  "p",
+                  {},
+                  h("strong", {}, t(i.kind === "withdrawal" ? "kindWithdrawal" : "kindLogin")),
+                  " · ",
+                  i.refused === "number_mismatch"
+                    ? t("historyWrongNumber")
+                    : i.refused
+                      ? errorText(s.settings.language, i.refused)
+                      : t(STATE_TEXT[i.state]),
+                ),
+                h("p", { class: "muted small" }, `${dateTime(i.at, s.settings.language)} · ${i.account_name}`),
+                h("p", { class: "small what" }, i.details ? detailsLine(ctx, i.details) : i.summary),
               ),
             ),
           ),
@@ -493,8 +541,9 @@ export function accountsView(ctx: Ctx): HTMLElement {
                       )
                     : h("h2", {}, a.name),
                   h("dl", {}, [
-                    row(t("enrollServer"), host(a.origin)),
+                    row(t("detailServer"), asker(ctx, a), "asker"),
                     row(t("enrollAccount"), a.account_masked),
+                    row(t("enrollServer"), host(a.origin)),
                     row(t("deviceName"), a.device_name),
                     row(t("enrolledAt"), dateTime(a.enrolled_at, s.settings.language)),
                   ]),
@@ -545,7 +594,7 @@ export function codeView(ctx: Ctx): HTMLElement {
         h(
           "select",
           { id: "code-account", onchange: (e: Event) => act.showCode((e.target as HTMLSelectElement).value) },
-          accounts.map((a) => h("option", { value: a.id, selected: a.id === s.code.account }, `${a.name} (${host(a.origin)})`)),
+          accounts.map((a) => h("option", { value: a.id, selected: a.id === s.code.account }, a.name)),
         ),
       );
     }

@@ -2,18 +2,26 @@
 // what the shell answers (or pushes) becomes the right screen.
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { Api } from "../src/api";
-import type { ChallengeView, LinkOpened, SameDeviceRequest } from "../src/bindings";
+import type { ChallengeView, Focus } from "../src/bindings";
 import { App } from "../src/app";
 import * as fx from "./fixtures";
 
 type Handlers = {
   inbox?: (l: ChallengeView[]) => void;
-  link?: (o: LinkOpened) => void;
-  sameDevice?: (r: SameDeviceRequest) => void;
+  focus?: () => void;
+  /** What the fake shell holds for the window; taken once, like the real one. */
+  waiting: Focus[];
 };
 
+/** The shell keeps `f` and says so, as it does for a click, a link or a page's request. */
+async function focusOn(on: Handlers, f: Focus): Promise<void> {
+  on.waiting.push(f);
+  on.focus?.();
+  await flush();
+}
+
 function fakeApi(over: Partial<Api> = {}): { api: Api; on: Handlers } {
-  const on: Handlers = {};
+  const on: Handlers = { waiting: [] };
   const api: Api = {
     getSettings: vi.fn(async () => ({ language: "ja" as const, theme: "system" as const, notifications: true, start_minimised: false })),
     setSettings: vi.fn(async () => undefined),
@@ -28,11 +36,11 @@ function fakeApi(over: Partial<Api> = {}): { api: Api; on: Handlers } {
     decide: vi.fn(async (id: string) => ({ challenge_id: id, state: "approved" as const })),
     history: vi.fn(async () => fx.history()),
     offlineCode: vi.fn(async () => fx.code()),
+    takeFocus: vi.fn(async () => on.waiting.shift() ?? null),
     uiPainted: vi.fn(async () => undefined),
     onInbox: vi.fn(async (cb) => void (on.inbox = cb)),
     onAccounts: vi.fn(async () => undefined),
-    onLink: vi.fn(async (cb) => void (on.link = cb)),
-    onSameDevice: vi.fn(async (cb) => void (on.sameDevice = cb)),
+    onFocus: vi.fn(async (cb) => void (on.focus = cb)),
     ...over,
   };
   return { api, on };
@@ -67,7 +75,7 @@ describe("approving", () => {
     await app.start();
     const login = fx.loginChallenge(Math.floor(Date.now() / 1000));
     on.inbox?.([login]); // the shell puts it in the inbox first
-    on.sameDevice?.({ challenge: login, number: "738" });
+    await focusOn(on, { kind: "same_device", request: { challenge: login, number: "738" } });
     expect(root().querySelector(".same-device")).not.toBeNull();
     expect((root().querySelector("#number") as HTMLInputElement).value).toBe("738");
     expect(api.decide).not.toHaveBeenCalled();
@@ -75,6 +83,20 @@ describe("approving", () => {
     click("#confirm-approve");
     await flush();
     expect(api.decide).toHaveBeenCalledWith(fx.loginChallenge(0).id, "approve", "738");
+  });
+
+  it("a window opened from a notification starts on that request", async () => {
+    const { api, on } = fakeApi();
+    const wd = fx.withdrawalChallenge(Math.floor(Date.now() / 1000));
+    on.waiting.push({ kind: "challenge", challenge: wd });
+    const app = new App(root(), api);
+    await app.start();
+    expect(app.s.screen).toBe("detail");
+    expect(root().querySelector(`[data-challenge="${wd.id}"] #approve`)).not.toBeNull();
+    // Taken once: the next focus (the tray, with several waiting) goes to the list.
+    await focusOn(on, { kind: "pending" });
+    expect(app.s.screen).toBe("pending");
+    expect(api.takeFocus).toHaveBeenCalledTimes(2);
   });
 
   it("will not ask the shell without a number of the right length", async () => {
@@ -193,10 +215,10 @@ describe("enrolling", () => {
     const { api, on } = fakeApi();
     const app = new App(root(), api);
     await app.start();
-    on.link?.({ preview: { ...fx.preview(), source: "deep_link" }, error: null });
+    await focusOn(on, { kind: "link", opened: { preview: { ...fx.preview(), source: "deep_link" }, error: null } });
     expect(app.s.screen).toBe("enroll");
     expect(root().querySelector("#confirm-enroll")).not.toBeNull();
-    on.link?.({ preview: null, error: { code: "uri_missing_field", message: "" } });
+    await focusOn(on, { kind: "link", opened: { preview: null, error: { code: "uri_missing_field", message: "" } } });
     expect(root().querySelector("[data-code=uri_missing_field]")).not.toBeNull();
   });
 });
@@ -237,6 +259,6 @@ describe("settings and accounts", () => {
     await flush();
     click("[role=alert] button");
     await flush();
-    expect(root().querySelectorAll(".history li")).toHaveLength(2);
+    expect(root().querySelectorAll(".history li")).toHaveLength(3);
   });
 });

@@ -4,12 +4,17 @@ import type { AccountView, ChallengeView, HistoryItem, LinkPreview, OfflineCodeV
 
 export const NOW = 1_795_770_000;
 
+/** The brokerage's name as the verifier gives it at enrollment. */
+export const RP_NAME = { ja: "いんかん証券", en: "Inkan Securities" };
+
 export function loginChallenge(now = NOW, id = "ch-login-1"): ChallengeView {
   return {
     id,
     account: "acc1",
-    account_name: "Inkan ****0001",
+    account_name: "いんかん証券 ****0001",
+    account_masked: "****0001",
     origin: "https://broker.example",
+    rp_name: RP_NAME,
     details: {
       kind: "login",
       time: "2026-11-27T10:15:00+09:00",
@@ -27,8 +32,10 @@ export function withdrawalChallenge(now = NOW, id = "ch-wd-1"): ChallengeView {
   return {
     id,
     account: "acc1",
-    account_name: "Inkan ****0001",
+    account_name: "いんかん証券 ****0001",
+    account_masked: "****0001",
     origin: "https://broker.example",
+    rp_name: RP_NAME,
     details: {
       kind: "withdrawal",
       amount: 1_250_000,
@@ -48,8 +55,9 @@ export function accounts(): AccountView[] {
   return [
     {
       id: "acc1",
-      name: "Inkan ****0001",
+      name: "いんかん証券 ****0001",
       origin: "https://broker.example",
+      rp_name: RP_NAME,
       account_masked: "****0001",
       device_name: "Inkan app (Linux)",
       enrolled_at: NOW - 86_400,
@@ -60,6 +68,7 @@ export function accounts(): AccountView[] {
       id: "acc2",
       name: "QA staging ****0042",
       origin: "https://staging.broker.example",
+      rp_name: null,
       account_masked: "****0042",
       device_name: "QA device 7",
       enrolled_at: NOW - 3_600,
@@ -73,7 +82,7 @@ export function preview(insecure = false): LinkPreview {
   return {
     origin: insecure ? "http://127.0.0.1:8400" : "https://broker.example",
     host: insecure ? "127.0.0.1" : "broker.example",
-    label: "Inkan ****0001",
+    label: "いんかん証券 ****0001",
     insecure,
     server_key_short: "8EiBv9e-ktU0",
     source: "pasted",
@@ -87,20 +96,41 @@ export function history(): HistoryItem[] {
     {
       at: NOW - 120,
       account: "acc1",
-      account_name: "Inkan ****0001",
+      account_name: "いんかん証券 ****0001",
       kind: "withdrawal",
       summary: "出金 / Withdrawal: 1,250,000 JPY → みずほ銀行 渋谷支店 ****5678",
+      details: withdrawalChallenge().details,
       decision: "approve",
       state: "approved",
+      refused: null,
+    },
+    {
+      at: NOW - 600,
+      account: "acc1",
+      account_name: "いんかん証券 ****0001",
+      kind: "withdrawal",
+      summary: "出金 / Withdrawal: 1,250,000 JPY → みずほ銀行 渋谷支店 ****5678",
+      details: withdrawalChallenge().details,
+      decision: "approve",
+      state: "failed",
+      refused: "number_mismatch",
     },
     {
       at: NOW - 7_200,
       account: "acc1",
-      account_name: "Inkan ****0001",
+      account_name: "いんかん証券 ****0001",
       kind: "login",
       summary: "ログイン / Login: 198.51.100.9 (大阪府 / Osaka, Safari 18 / macOS)",
+      details: {
+        kind: "login",
+        time: "2026-11-27T08:15:00+09:00",
+        ip: "198.51.100.9",
+        place: "大阪府 / Osaka",
+        browser: "Safari 18 / macOS",
+      },
       decision: "deny_fraud",
       state: "denied_fraud",
+      refused: null,
     },
   ];
 }

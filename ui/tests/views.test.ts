@@ -3,6 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import { catalogues, errorCatalogues, errorText, translator } from "../src/i18n";
 import { initialState, type State } from "../src/model";
 import { appView, type Actions } from "../src/views";
+import { dateTime } from "../src/format";
 import * as fx from "./fixtures";
 
 const noop = () => undefined;
@@ -39,8 +40,10 @@ describe("pending", () => {
   });
   it("empty with no accounts asks to enroll", () => {
     const el = render({ pending: ready([]), accounts: ready([]) });
-    expect(text(el)).toContain("まだ口座が登録されていません");
-    expect(text(el)).toContain("口座を登録する");
+    expect(text(el)).toContain("まだどの証券口座にも登録されていません");
+    expect(text(el)).toContain("認証アプリを登録する");
+    // Never words that read like opening a brokerage account.
+    expect(text(el)).not.toMatch(/口座を(登録|開設)/);
   });
   it("empty with accounts says nothing is waiting", () => {
     expect(text(render({ pending: ready([]), accounts: ready(fx.accounts()) }, "en"))).toContain("Nothing to approve.");
@@ -128,6 +131,32 @@ describe("approval detail", () => {
     expect(el.querySelector("[data-state=expired]")?.textContent).toContain("期限切れ");
     expect(el.querySelector("#approve")).toBeNull();
   });
+  it("who is asking is the brokerage's name, not a host and port", () => {
+    const el = render(detail());
+    expect(el.querySelector(".row.asker dd")?.textContent).toBe("いんかん証券");
+    expect(text(el)).not.toContain("broker.example");
+    expect(render(detail(), "en").querySelector(".row.asker dd")?.textContent).toBe("Inkan Securities");
+    const card = render({ pending: ready([fx.withdrawalChallenge()]) });
+    expect(card.querySelector(".who")?.textContent).toBe("いんかん証券 · ****0001");
+    expect(render(detail()).querySelector(".row.account dd")?.textContent).toBe("****0001");
+    // A name the person gave the account is shown beside the number.
+    const named = { ...fx.withdrawalChallenge(), account_name: "仕事用" };
+    expect(render(detail(named)).querySelector(".who .row.account dd")?.textContent).toBe("****0001（仕事用）");
+    // Enrolled before the verifier named itself: the host, never a port.
+    const old = { ...fx.withdrawalChallenge(), rp_name: null, origin: "http://127.0.0.1:44967" };
+    expect(render(detail(old)).querySelector(".row.asker dd")?.textContent).toBe("127.0.0.1");
+  });
+  it("a wrong number that ended the request says what to do next, then opens the new request", () => {
+    const failedOne = fx.withdrawalChallenge();
+    const ended = { ...detail(failedOne, { step: "done", error: { code: "number_mismatch", message: "" } }), pending: ready([]) };
+    let el = render(ended);
+    expect(el.querySelector("[data-code=number_mismatch]")?.textContent).toContain("数字が違うため");
+    expect(el.querySelector(".next-step")?.textContent).toContain("「最初からやり直す」");
+    expect(el.querySelector("#approve")).toBeNull();
+    const again = fx.withdrawalChallenge(fx.NOW, "ch-wd-2");
+    el = render({ ...ended, pending: ready([again]) });
+    expect(el.querySelector("#next-request")?.textContent).toBe("届いた新しい依頼を確認する");
+  });
   it("handled elsewhere", () => {
     expect(text(render(detail(undefined, { gone: true }), "en"))).toContain("handled elsewhere");
   });
@@ -159,7 +188,7 @@ describe("enroll", () => {
   it("preview shows the server and the masked account before confirming, and warns on http", () => {
     const el = render({ screen: "enroll", enroll: { ...e, step: "preview", preview: fx.preview(true), deviceName: "x" } });
     expect(el.querySelector(".row.server dd")?.textContent).toBe("127.0.0.1");
-    expect(el.querySelector(".row.account dd")?.textContent).toBe("Inkan ****0001");
+    expect(el.querySelector(".row.account dd")?.textContent).toBe("いんかん証券 ****0001");
     expect(el.querySelector(".warning")?.textContent).toContain("http");
     expect(el.querySelector("#confirm-enroll")).not.toBeNull();
   });
@@ -179,7 +208,8 @@ describe("enroll", () => {
   });
   it("success", () => {
     const el = render({ screen: "enroll", enroll: { ...e, step: "done", account: fx.accounts()[0] } }, "en");
-    expect(el.querySelector("[data-state=enrolled]")?.textContent).toContain("Inkan ****0001");
+    expect(el.querySelector("[data-state=enrolled]")?.textContent).toContain("いんかん証券 ****0001");
+    expect(el.querySelector("[data-state=enrolled]")?.textContent).toContain("The authenticator app is registered.");
   });
 });
 
@@ -189,18 +219,35 @@ describe("history", () => {
     expect(text(render({ screen: "history", history: ready([]) }))).toContain("まだ履歴はありません");
     expect(text(render({ screen: "history", history: failed("storage") }, "en"))).toContain("could not be read");
   });
-  it("decisions with their outcome", () => {
+  it("decisions with their outcome, dates and amounts as Japanese customers read them", () => {
     const el = render({ screen: "history", history: ready(fx.history()) });
-    expect(el.querySelectorAll(".history li")).toHaveLength(2);
-    expect(text(el)).toContain("不正の報告");
-    expect(text(el)).toContain("承認済み");
+    expect(el.querySelectorAll(".history li")).toHaveLength(3);
+    const [approved, refused, notMe] = [...el.querySelectorAll(".history li")].map((li) => li.textContent ?? "");
+    expect(approved).toContain("承認済み");
+    expect(approved).toContain("1,250,000 円 → みずほ銀行 渋谷支店 ****5678");
+    expect(approved).toContain("2026年11月27日 17:58");
+    expect(approved).not.toContain("JPY");
+    expect(approved).not.toContain("Withdrawal");
+    // One outcome per line: no "承認 · 承認済み".
+    expect(approved.match(/承認/g)).toHaveLength(2); // 出金の承認 · 承認済み
+    expect(refused).toContain("番号が違ったため無効");
+    expect(notMe).toContain("「心当たりがない」と報告");
+    expect(notMe).toContain("大阪府 · 198.51.100.9");
+    expect(notMe).not.toContain("Osaka");
+  });
+  it("in English, English dates and yen", () => {
+    const el = render({ screen: "history", history: ready(fx.history()) }, "en");
+    const first = el.querySelector(".history li")?.textContent ?? "";
+    expect(first).toContain("27 Nov 2026, 17:58");
+    expect(first).toContain("¥1,250,000 → みずほ銀行 渋谷支店 ****5678");
+    expect(el.querySelectorAll(".history li")[1]?.textContent).toContain("Invalid: wrong number");
   });
 });
 
 describe("accounts", () => {
   it("loading, empty, error", () => {
     expect(text(render({ screen: "accounts" }))).toContain("読み込み中");
-    expect(text(render({ screen: "accounts", accounts: ready([]) }))).toContain("登録されている口座はありません");
+    expect(text(render({ screen: "accounts", accounts: ready([]) }))).toContain("登録した証券口座はありません");
     expect(text(render({ screen: "accounts", accounts: failed("storage") }))).toContain("データを読み書き");
   });
   it("several accounts on several servers, a revoked one says why", () => {
@@ -233,7 +280,7 @@ describe("offline code", () => {
     expect(el.querySelector("select#code-account")).not.toBeNull();
   });
   it("no accounts", () => {
-    expect(text(render({ screen: "code", accounts: ready([]) }))).toContain("コードを表示する口座がありません");
+    expect(text(render({ screen: "code", accounts: ready([]) }))).toContain("コードを表示する証券口座がありません");
   });
 });
 
@@ -248,3 +295,19 @@ describe("settings", () => {
 });
 
 void noop;
+
+describe("dates", () => {
+  // The same cases as inkan_protocol::display's dates_as_people_read_them.
+  it("Japanese and English, in Japan time", () => {
+    for (const [unix, ja, en] of [
+      [1_796_161_380, "2026年12月2日 6:43", "2 Dec 2026, 06:43"],
+      [1_798_729_200, "2027年1月1日 0:00", "1 Jan 2027, 00:00"],
+      [1_798_729_199, "2026年12月31日 23:59", "31 Dec 2026, 23:59"],
+      [0, "1970年1月1日 9:00", "1 Jan 1970, 09:00"],
+    ] as const) {
+      expect(dateTime(unix, "ja")).toBe(ja);
+      expect(dateTime(unix, "en")).toBe(en);
+    }
+    expect(dateTime("2026-12-02T06:43:00+09:00", "ja")).toBe("2026年12月2日 6:43");
+  });
+});
