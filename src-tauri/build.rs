@@ -15,6 +15,7 @@ fn main() {
         "decide",
         "history",
         "offline_code",
+        "take_focus",
         "ui_painted",
     ];
     tauri_build::try_build(

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use inkan_protocol::Decision;
 use tauri::State;
 
+use crate::AppSettings;
 use crate::error::{CommandError, CommandResult};
-use crate::settings::AppSettings;
 use crate::shell::Shell;
 use crate::views::*;
 
@@ -28,6 +28,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         decide,
         history,
         offline_code,
+        take_focus,
         ui_painted,
     ]
 }
@@ -153,6 +154,13 @@ async fn offline_code(shell: S<'_>, account: String) -> CommandResult<OfflineCod
     let acc = shell.core().account(Some(&account))?;
     let code = shell.core().offline_code(&acc).await?;
     Ok(OfflineCodeView { account, code: code.code, seconds_left: code.seconds_left, period: acc.totp_period })
+}
+
+/// What the window should show first (a clicked notification's request, a link from outside,
+/// a same-device request), once; `None` when nothing waits.
+#[tauri::command]
+fn take_focus(shell: S<'_>) -> Option<Focus> {
+    shell.take_focus()
 }
 
 #[tauri::command]

@@ -14,9 +14,7 @@ mod desktop;
 mod error;
 #[cfg(mobile)]
 mod mobile;
-mod settings;
 mod shell;
-mod text;
 mod views;
 
 use std::path::PathBuf;
@@ -25,7 +23,7 @@ use std::sync::Arc;
 use tauri::Manager;
 
 pub use error::CommandError;
-pub use settings::{AppSettings, Language, Theme};
+pub use inkan_tray::{AppSettings, Language, Theme};
 pub use shell::Shell;
 pub use views::*;
 
@@ -41,6 +39,9 @@ pub struct LaunchOptions {
     pub profile: Option<PathBuf>,
     /// `--minimised`: start in the tray only.
     pub minimised: bool,
+    /// `--window` (Linux): this process is the window the resident process started; it reads
+    /// what to show on standard input and reports changes on standard output.
+    pub window: bool,
     /// An `inkan://enroll?...` link given as an argument (desktop deep links arrive so).
     pub link: Option<String>,
     /// `INKAN_APP_MEASURE=1`: print start-up and paint timings on standard output.
@@ -57,11 +58,42 @@ impl LaunchOptions {
             match arg.as_str() {
                 "--profile" => opts.profile = args.next().map(PathBuf::from),
                 "--minimised" | "--minimized" => opts.minimised = true,
+                "--window" => opts.window = true,
                 a if a.starts_with("inkan:") => opts.link = Some(a.to_owned()),
                 _ => {}
             }
         }
         opts
+    }
+}
+
+/// Whether WebDriver drives this process (tauri-driver says so): it is then the window itself.
+pub(crate) fn under_automation() -> bool {
+    std::env::var("TAURI_WEBVIEW_AUTOMATION").is_ok_and(|v| v == "true")
+}
+
+/// Linux: a launch that is not the window hands what it was asked to the profile's resident
+/// process (starting it when none runs) and ends; the exit status.
+#[cfg(target_os = "linux")]
+fn launch(opts: &LaunchOptions) -> i32 {
+    let profile = match opts.profile.clone().map(Ok).unwrap_or_else(inkan_core::Profile::default_dir) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("エラー / Error: {e}");
+            return 1;
+        }
+    };
+    let open = match (&opts.link, opts.minimised) {
+        (Some(link), _) => Some(inkan_tray::Open::Link { link: link.clone() }),
+        (None, true) => None,
+        (None, false) => Some(inkan_tray::Open::Window),
+    };
+    match inkan_tray::launcher::hand_over(&profile, open.as_ref(), &inkan_tray::launcher::tray_binary()) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("エラー: Inkan を起動できませんでした / Error: Inkan could not start: {e}");
+            1
+        }
     }
 }
 
@@ -75,14 +107,21 @@ pub fn run() {
         .with_writer(std::io::stderr)
         .init();
     let opts = LaunchOptions::from_env();
+    #[cfg(target_os = "linux")]
+    if !opts.window && !under_automation() {
+        std::process::exit(launch(&opts));
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = under_automation();
     let builder = tauri::Builder::default();
     #[cfg(desktop)]
     let builder = desktop::plugins(builder, &opts);
     #[cfg(mobile)]
     let builder = mobile::plugins(builder);
+    #[cfg(not(target_os = "linux"))]
+    let builder = builder.plugin(tauri_plugin_notification::init());
     builder
         .plugin(tauri_plugin_deep_link::init())
-        .plugin(tauri_plugin_notification::init())
         .invoke_handler(commands::handler())
         .setup(move |app| {
             let shell = Arc::new(Shell::open(app.handle().clone(), &opts, started)?);
@@ -99,6 +138,15 @@ pub fn run() {
             }
             Ok(())
         })
-        .run(tauri::generate_context!())
-        .expect("the Inkan app could not start");
+        .build(tauri::generate_context!())
+        .expect("the Inkan app could not start")
+        .run(|_app, _event| {
+            // The window closed: with a tray the app stays, its Rust process alone.
+            #[cfg(desktop)]
+            if let tauri::RunEvent::ExitRequested { code: None, api, .. } = _event
+                && desktop::keep_running(_app)
+            {
+                api.prevent_exit();
+            }
+        });
 }

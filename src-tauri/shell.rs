@@ -1,13 +1,11 @@
 //! The shell's state: the core, the live inbox fed by one push channel per account, and the
 //! enrollment link waiting to be confirmed. State flows core -> events -> UI.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use inkan_core::{
-    Account, Authenticator, CoreError, Inbox, KeyStore, PlatformKeyStore, Profile, SystemClock, WatchEvent,
-};
+use inkan_core::{Account, Authenticator, CoreError, Inbox, Profile, SystemClock, WatchEvent};
 use inkan_protocol::EnrollmentUri;
 use tauri::async_runtime::JoinHandle;
 use tauri::{AppHandle, Emitter};
@@ -16,8 +14,8 @@ use zeroize::Zeroizing;
 
 use crate::LaunchOptions;
 use crate::error::{CommandError, CommandResult};
-use crate::settings::AppSettings;
 use crate::views::*;
+use inkan_tray::{AppSettings, Open, WindowEvent};
 
 /// Events buffered between the push channels and the inbox.
 pub const WATCH_QUEUE: usize = 256;
@@ -27,25 +25,6 @@ pub const EXPIRY_SWEEP: Duration = Duration::from_secs(1);
 pub const MAX_NAME_CHARS: usize = 64;
 /// Largest QR image the app reads.
 pub const MAX_QR_IMAGE_BYTES: usize = 8 * 1024 * 1024;
-
-/// Stands in for the keychain when none is reachable, so the app still opens and says why
-/// on every action that needs it. It holds nothing.
-struct NoKeychain(String);
-
-impl KeyStore for NoKeychain {
-    fn put(&self, _: &str, _: &[u8]) -> inkan_core::CoreResult<()> {
-        Err(CoreError::KeychainUnavailable(self.0.clone()))
-    }
-    fn get(&self, _: &str) -> inkan_core::CoreResult<Option<Zeroizing<Vec<u8>>>> {
-        Err(CoreError::KeychainUnavailable(self.0.clone()))
-    }
-    fn delete(&self, _: &str) -> inkan_core::CoreResult<()> {
-        Err(CoreError::KeychainUnavailable(self.0.clone()))
-    }
-    fn describe(&self) -> &'static str {
-        "no keychain"
-    }
-}
 
 pub struct Shell {
     app: AppHandle,
@@ -58,6 +37,10 @@ pub struct Shell {
     /// The enrollment link read but not yet confirmed. Never sent to the UI.
     draft: Mutex<Option<(Zeroizing<String>, LinkSource)>>,
     settings: Mutex<AppSettings>,
+    /// What the window shows first when it next opens or comes forward.
+    focus: Mutex<Option<Focus>>,
+    /// This window was started by the resident process (Linux), which is told what changed.
+    reports_to_resident: bool,
     measure: Option<Measure>,
 }
 
@@ -82,13 +65,22 @@ impl inkan_core::loopback::LoopbackHandler for WindowLoopback {
 /// Timings printed in measure mode (`INKAN_APP_MEASURE=1`) for scripts/bench-app.
 struct Measure {
     started: Instant,
-    painted: Mutex<HashSet<String>>,
     first_paint: std::sync::atomic::AtomicBool,
 }
 
 #[allow(clippy::disallowed_methods)] // measurement output only: wall time for a script to compare
 fn epoch_ms() -> u128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
+}
+
+impl Measure {
+    /// One line on standard output, stamped with the wall time for the bench to compare.
+    fn line(&self, what: &str) {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{what} epoch_ms={}", epoch_ms());
+        let _ = out.flush();
+    }
 }
 
 impl Shell {
@@ -98,20 +90,8 @@ impl Shell {
             None => Profile::default_dir()?,
         };
         let profile = Profile::open(&dir)?;
-        let settings = AppSettings::load(profile.dir()).unwrap_or_else(|e| {
-            tracing::warn!(code = %e.code, "settings unreadable; using the defaults");
-            AppSettings::default()
-        });
-        let keys: Arc<dyn KeyStore> = match PlatformKeyStore::open() {
-            Ok(k) => Arc::new(k),
-            Err(e) => {
-                tracing::warn!(
-                    code = e.code(),
-                    "no keychain: enrollment and approvals will fail until one is available"
-                );
-                Arc::new(NoKeychain(e.to_string()))
-            }
-        };
+        let settings = AppSettings::load_or_default(profile.dir());
+        let keys = inkan_core::platform_or_unavailable();
         let core = Arc::new(Authenticator::new(profile, keys, Arc::new(SystemClock))?);
         let (watch_tx, watch_rx) = mpsc::channel(WATCH_QUEUE);
         Ok(Shell {
@@ -124,11 +104,9 @@ impl Shell {
             watch_rx: Mutex::new(Some(watch_rx)),
             draft: Mutex::new(None),
             settings: Mutex::new(settings),
-            measure: opts.measure.then(|| Measure {
-                started,
-                painted: Mutex::new(HashSet::new()),
-                first_paint: false.into(),
-            }),
+            focus: Mutex::new(None),
+            reports_to_resident: opts.window,
+            measure: opts.measure.then(|| Measure { started, first_paint: false.into() }),
         })
     }
 
@@ -141,7 +119,7 @@ impl Shell {
     }
 
     pub fn set_settings(&self, s: AppSettings) -> CommandResult<()> {
-        s.save(self.core.profile().dir())?;
+        s.save(self.core.profile().dir()).map_err(|e| CommandError::new("storage", e.0))?;
         *self.settings.lock().expect("settings") = s;
         self.changed_inbox();
         Ok(())
@@ -174,11 +152,94 @@ impl Shell {
     fn same_device(&self, pending: &inkan_core::PendingChallenge, number: &str) {
         self.inbox.lock().expect("inbox").insert(pending.clone());
         self.changed_inbox();
-        let name = self.core.account(Some(&pending.account)).map(|a| a.name).unwrap_or_default();
-        let request = SameDeviceRequest { challenge: ChallengeView::new(pending, &name), number: number.to_owned() };
+        let account = self.core.account(Some(&pending.account)).ok();
+        let request =
+            SameDeviceRequest { challenge: ChallengeView::new(pending, account.as_ref()), number: number.to_owned() };
+        self.bring_forward(Some(Focus::SameDevice { request }));
+    }
+
+    // ---- the window -------------------------------------------------------------------
+
+    /// Opens the window (building it when it is closed) or brings it forward, onto `focus`
+    /// when one is given. The UI takes the focus at start, and again on [`EVENT_FOCUS`].
+    fn bring_forward(&self, focus: Option<Focus>) {
+        if let Some(f) = focus {
+            *self.focus.lock().expect("focus") = Some(f);
+        }
         #[cfg(desktop)]
         crate::desktop::show_main(&self.app);
-        let _ = self.app.emit(EVENT_SAME_DEVICE, request);
+        let _ = self.app.emit(EVENT_FOCUS, ());
+    }
+
+    /// What the window should show first, once.
+    pub fn take_focus(&self) -> Option<Focus> {
+        let focus = self.focus.lock().expect("focus").take();
+        if let (Some(m), Some(f)) = (&self.measure, &focus) {
+            m.line(&format!("focus_taken kind={}", f.kind()));
+        }
+        focus
+    }
+
+    /// Shows what was asked (by the resident process, a second launch, the OS): a request by
+    /// its id, the list, a same-device request, a link. A request this window has not heard of
+    /// yet (its channels may still be connecting) is fetched from the server first.
+    pub async fn show(self: Arc<Self>, open: Open) {
+        let focus = match open {
+            Open::Window => None,
+            Open::Pending => Some(Focus::Pending),
+            Open::Link { link } => {
+                self.open_link(&link, LinkSource::DeepLink);
+                return;
+            }
+            Open::Challenge { id } => Some(match self.find(&id).await {
+                Some(challenge) => Focus::Challenge { challenge },
+                None => Focus::Pending,
+            }),
+            Open::SameDevice { id, number } => Some(match self.find(&id).await {
+                Some(challenge) => Focus::SameDevice { request: SameDeviceRequest { challenge, number } },
+                None => Focus::Pending,
+            }),
+        };
+        self.bring_forward(focus)
+    }
+
+    /// A waiting request by id: from the inbox, else from the server's pending lists.
+    async fn find(&self, id: &str) -> Option<ChallengeView> {
+        if let Some(c) = self.pending().into_iter().find(|c| c.id == id) {
+            return Some(c);
+        }
+        for account in self.core.accounts().unwrap_or_default() {
+            if let Ok(list) = self.core.pending(&account).await {
+                let mut inbox = self.inbox.lock().expect("inbox");
+                list.into_iter().for_each(|p| inbox.insert(p));
+            }
+        }
+        self.changed_inbox();
+        self.pending().into_iter().find(|c| c.id == id)
+    }
+
+    /// The tray (macOS, Windows): onto the one waiting request, the list of several, or the
+    /// window as it was.
+    #[cfg(not(target_os = "linux"))]
+    pub fn open_from_tray(&self) {
+        let mut list = self.pending();
+        let focus = match list.len() {
+            0 => None,
+            1 => list.pop().map(|challenge| Focus::Challenge { challenge }),
+            _ => Some(Focus::Pending),
+        };
+        self.bring_forward(focus)
+    }
+
+    /// Tells the resident process that started this window what changed (a JSON line on
+    /// standard output).
+    fn report(&self, event: WindowEvent) {
+        if self.reports_to_resident {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{}", event.to_line());
+            let _ = out.flush();
+        }
     }
 
     /// Starts the inbox loop and a push channel for every enrolled account.
@@ -249,10 +310,14 @@ impl Shell {
                 }
             }
             WatchEvent::Challenge(p) => {
-                let view = ChallengeView::new(&p, &self.account_name(&p.account));
+                let account = self.core.account(Some(&p.account)).ok();
+                let view = ChallengeView::new(&p, account.as_ref());
                 self.inbox.lock().expect("inbox").insert(p);
                 self.changed_inbox();
-                self.notify_new(&view);
+                #[cfg(not(target_os = "linux"))]
+                self.notify_new(view);
+                #[cfg(target_os = "linux")]
+                let _ = view;
             }
             WatchEvent::Resolved { outcome, .. } => {
                 if self.inbox.lock().expect("inbox").remove(&outcome.challenge_id).is_some() {
@@ -278,10 +343,6 @@ impl Shell {
         }
     }
 
-    fn account_name(&self, local_id: &str) -> String {
-        self.core.account(Some(local_id)).map(|a| a.name).unwrap_or_default()
-    }
-
     // ---- what the UI reads ------------------------------------------------------------
 
     pub fn accounts(&self) -> CommandResult<Vec<AccountView>> {
@@ -298,8 +359,8 @@ impl Shell {
     }
 
     pub fn pending(&self) -> Vec<ChallengeView> {
-        let names: HashMap<String, String> =
-            self.core.accounts().unwrap_or_default().into_iter().map(|a| (a.id, a.name)).collect();
+        let accounts: HashMap<String, Account> =
+            self.core.accounts().unwrap_or_default().into_iter().map(|a| (a.id.clone(), a)).collect();
         let now = self.core.now();
         self.inbox
             .lock()
@@ -307,7 +368,7 @@ impl Shell {
             .list()
             .into_iter()
             .filter(|p| p.challenge.expires_at >= now)
-            .map(|p| ChallengeView::new(p, names.get(&p.account).map(String::as_str).unwrap_or("")))
+            .map(|p| ChallengeView::new(p, accounts.get(&p.account)))
             .collect()
     }
 
@@ -321,6 +382,8 @@ impl Shell {
         }
     }
 
+    /// The inbox changed: the tray's count (where this process keeps the tray) and the
+    /// window's list.
     fn changed_inbox(&self) {
         let list = self.pending();
         #[cfg(desktop)]
@@ -332,13 +395,17 @@ impl Shell {
         let _ = self.accounts().map(|list| self.app.emit(EVENT_ACCOUNTS, list));
     }
 
-    fn notify_new(&self, view: &ChallengeView) {
+    /// An OS notification for a new request where this process shows them (phones, macOS,
+    /// Windows; on Linux the resident process does).
+    #[cfg(not(target_os = "linux"))]
+    fn notify_new(&self, view: ChallengeView) {
         let settings = self.settings();
         if !settings.notifications {
             return;
         }
         use tauri_plugin_notification::NotificationExt;
-        let (title, body) = crate::text::notification(view, settings.language);
+        let who = inkan_tray::text::asker(view.rp_name.as_ref(), &view.origin, settings.language);
+        let (title, body) = inkan_tray::text::notification(&view.details, &who, settings.language, false);
         if let Err(e) = self.app.notification().builder().title(title).body(body).show() {
             tracing::warn!(error = %e, "the OS notification could not be shown");
         }
@@ -390,6 +457,7 @@ impl Shell {
                 self.watch(&account);
                 let view = AccountView::new(&account, ChannelState::Connecting, None);
                 self.changed_accounts();
+                self.report(WindowEvent::AccountsChanged);
                 Ok(view)
             }
             Err(e) => {
@@ -401,13 +469,14 @@ impl Shell {
         }
     }
 
-    /// A link that arrived from outside (deep link, a second launch): read it and tell the UI.
+    /// A link that arrived from outside (deep link, a second launch): read it and open the
+    /// window onto it.
     pub fn open_link(&self, link: &str, source: LinkSource) {
         let opened = match self.preview(link, source) {
             Ok(p) => LinkOpened { preview: Some(p), error: None },
             Err(e) => LinkOpened { preview: None, error: Some(e) },
         };
-        let _ = self.app.emit(EVENT_LINK, opened);
+        self.bring_forward(Some(Focus::Link { opened }));
     }
 
     // ---- accounts -----------------------------------------------------------------------
@@ -418,6 +487,7 @@ impl Shell {
         self.core.rename(&account, &name)?;
         self.changed_accounts();
         self.changed_inbox();
+        self.report(WindowEvent::AccountsChanged);
         Ok(())
     }
 
@@ -427,25 +497,22 @@ impl Shell {
         self.unwatch(id);
         self.changed_accounts();
         self.changed_inbox();
+        self.report(WindowEvent::AccountsChanged);
         Ok(())
     }
 
     // ---- measure mode -------------------------------------------------------------------
 
-    /// The UI painted these challenge cards (or its first screen, with none).
+    /// The UI painted these challenge cards for the first time since it started (or its
+    /// first screen, with none).
     pub fn painted(&self, ids: Vec<String>) {
         let Some(m) = &self.measure else { return };
         if !m.first_paint.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            println!("first_paint since_main_ms={} epoch_ms={}", m.started.elapsed().as_millis(), epoch_ms());
+            m.line(&format!("first_paint since_main_ms={}", m.started.elapsed().as_millis()));
         }
-        let mut seen = m.painted.lock().expect("painted");
         for id in ids {
-            if seen.insert(id.clone()) {
-                println!("card_painted id={id} epoch_ms={}", epoch_ms());
-            }
+            m.line(&format!("card_painted id={id}"));
         }
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
     }
 }
 

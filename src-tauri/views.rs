@@ -4,7 +4,7 @@
 
 use inkan_core::{Account, HistoryEntry, PendingChallenge};
 use inkan_protocol::display::mask_tail;
-use inkan_protocol::{ChallengeDetails, ChallengeState, Decision};
+use inkan_protocol::{ChallengeDetails, ChallengeState, Decision, RpName};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -26,6 +26,8 @@ pub struct AccountView {
     pub id: String,
     pub name: String,
     pub origin: String,
+    /// The brokerage's name (from the verifier at enrollment); absent: the UI names the host.
+    pub rp_name: Option<RpName>,
     /// The brokerage account number, masked: "****0001".
     pub account_masked: String,
     pub device_name: String,
@@ -42,6 +44,7 @@ impl AccountView {
             id: a.id.clone(),
             name: a.name.clone(),
             origin: a.origin.clone(),
+            rp_name: a.rp_name.clone(),
             account_masked: mask_tail(&a.account_id),
             device_name: a.device_name.clone(),
             enrolled_at: a.enrolled_at,
@@ -94,7 +97,12 @@ pub struct ChallengeView {
     /// Local account id.
     pub account: String,
     pub account_name: String,
+    /// The brokerage account number, masked: "****0001".
+    pub account_masked: String,
     pub origin: String,
+    /// Who is asking: the brokerage's name; absent for accounts enrolled without one (the UI
+    /// then names the server's host).
+    pub rp_name: Option<RpName>,
     pub details: ChallengeDetails,
     /// Digits to type from the page (number matching), if asked.
     pub number_digits: Option<u8>,
@@ -105,13 +113,17 @@ pub struct ChallengeView {
 }
 
 impl ChallengeView {
-    pub fn new(p: &PendingChallenge, account_name: &str) -> Self {
+    /// The challenge as the window shows it, with its account's names (`None`: an account
+    /// removed meanwhile).
+    pub fn new(p: &PendingChallenge, account: Option<&Account>) -> Self {
         let c = &p.challenge;
         ChallengeView {
             id: c.id.clone(),
             account: p.account.clone(),
-            account_name: account_name.to_owned(),
+            account_name: account.map(|a| a.name.clone()).unwrap_or_default(),
+            account_masked: account.map(|a| mask_tail(&a.account_id)).unwrap_or_default(),
             origin: c.origin.clone(),
+            rp_name: account.and_then(|a| a.rp_name.clone()),
             details: c.details.clone(),
             number_digits: c.number_match.map(|n| n.digits),
             created_at: c.created_at,
@@ -135,8 +147,12 @@ pub struct HistoryItem {
     pub account_name: String,
     pub kind: String,
     pub summary: String,
+    /// What was shown and signed (absent in older entries: `summary` then stands in).
+    pub details: Option<ChallengeDetails>,
     pub decision: Decision,
     pub state: ChallengeState,
+    /// Why the server refused the decision and ended the request (`number_mismatch`).
+    pub refused: Option<String>,
 }
 
 impl HistoryItem {
@@ -147,8 +163,10 @@ impl HistoryItem {
             account_name,
             kind: h.kind,
             summary: h.summary,
+            details: h.details,
             decision: h.decision,
             state: h.state,
+            refused: h.refused,
         }
     }
 }
@@ -169,11 +187,39 @@ pub struct SameDeviceRequest {
     pub number: String,
 }
 
+/// What the window shows first when it opens (or comes forward) for a reason: the shell
+/// keeps it until the UI takes it ([`crate::Shell::take_focus`]), so a window built for it
+/// finds it at start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Focus {
+    /// One waiting request (its notification or the tray was clicked).
+    Challenge { challenge: ChallengeView },
+    /// The list of waiting requests (the tray, with several).
+    Pending,
+    /// An enrollment link from outside (a deep link, a second launch), read or refused.
+    Link { opened: LinkOpened },
+    /// A page in a browser on this computer handed over its request.
+    SameDevice { request: SameDeviceRequest },
+}
+
+impl Focus {
+    /// Its kind, as the UI branches on it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Focus::Challenge { .. } => "challenge",
+            Focus::Pending => "pending",
+            Focus::Link { .. } => "link",
+            Focus::SameDevice { .. } => "same_device",
+        }
+    }
+}
+
 /// Event names, shared with the UI through the bindings.
-pub const EVENT_SAME_DEVICE: &str = "same-device";
 pub const EVENT_INBOX: &str = "inbox";
 pub const EVENT_ACCOUNTS: &str = "accounts";
-pub const EVENT_LINK: &str = "enroll-link";
+/// Something waits in [`Focus`]: take it.
+pub const EVENT_FOCUS: &str = "focus";
 
 /// The bindings file: every view, the error, the settings and the event names.
 pub fn typescript_bindings() -> String {
@@ -195,6 +241,8 @@ pub fn typescript_bindings() -> String {
         HistoryItem::decl(&cfg),
         OfflineCodeView::decl(&cfg),
         SameDeviceRequest::decl(&cfg),
+        Focus::decl(&cfg),
+        RpName::decl(&cfg),
         crate::CommandError::decl(&cfg),
         crate::Language::decl(&cfg),
         crate::Theme::decl(&cfg),
@@ -210,7 +258,7 @@ pub fn typescript_bindings() -> String {
         out.push_str("\n\n");
     }
     out.push_str(&format!(
-        "export const EVENTS = {{ inbox: \"{EVENT_INBOX}\", accounts: \"{EVENT_ACCOUNTS}\", link: \"{EVENT_LINK}\", sameDevice: \"{EVENT_SAME_DEVICE}\" }} as const;\n"
+        "export const EVENTS = {{ inbox: \"{EVENT_INBOX}\", accounts: \"{EVENT_ACCOUNTS}\", focus: \"{EVENT_FOCUS}\" }} as const;\n"
     ));
     // The one registry of error texts (inkan_protocol::error_text), Japanese and English.
     out.push_str("\n/** Every error code's text, from `inkan_protocol::error_text::ERROR_TEXTS`. */\n");

@@ -184,6 +184,20 @@ impl Driver {
         v.as_str().unwrap_or_else(|| panic!("text of {css}: {v}")).to_owned()
     }
 
+    /// A screenshot named for the state `css` shows, taken once that element is on screen:
+    /// scrolled into view, then painted.
+    async fn shot(&self, name: &str, css: &str) {
+        self.on_element(css, "show", async |id| {
+            let script = json!({"script": "arguments[0].scrollIntoView({block: 'center'})", "args": [{ELEMENT: id}]});
+            self.call(reqwest::Method::POST, "/execute/sync", Some(script)).await
+        })
+        .await;
+        // A moment for the scroll to be painted (WebKitWebDriver's async scripts do not run
+        // here; this wait is for the picture only, nothing is asserted on time).
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        self.screenshot(name).await;
+    }
+
     async fn screenshot(&self, name: &str) {
         let v = self.call(reqwest::Method::GET, "/screenshot", None).await;
         if let Some(b64) = v.as_str()
@@ -207,7 +221,7 @@ async fn enroll_approve_a_withdrawal_then_report_not_me_in_the_real_window() {
     let loopback_port = free_port();
     let ui = Driver::start_with_env(profile.path(), &[("INKAN_LOOPBACK_PORT", &loopback_port.to_string())]).await;
     ui.wait("nav .tab").await;
-    ui.screenshot("01-start").await;
+    ui.shot("01-start", "nav .tab[aria-current=page]").await;
 
     // Bad input first: a garbage link is refused with a clear message and nothing is kept.
     ui.click("button.tab[data-screen=enroll]").await;
@@ -231,7 +245,7 @@ async fn enroll_approve_a_withdrawal_then_report_not_me_in_the_real_window() {
     ui.type_into("#qr-file", qr.to_str().unwrap()).await;
     assert_eq!(ui.text(".row.server dd").await, "127.0.0.1");
     assert!(ui.text(".row.account dd").await.contains("****0001"), "the account is masked");
-    ui.screenshot("02-enroll-preview").await;
+    ui.shot("02-enroll-preview", ".preview .row.account").await;
     server.kill();
     ui.click("#confirm-enroll").await;
     assert!(ui.text("[data-code=server_unreachable]").await.contains("サーバーに接続できません"));
@@ -239,7 +253,7 @@ async fn enroll_approve_a_withdrawal_then_report_not_me_in_the_real_window() {
     server.restart().await;
     ui.click("#confirm-enroll").await;
     ui.wait("[data-state=enrolled]").await;
-    ui.screenshot("03-enrolled").await;
+    ui.shot("03-enrolled", "[data-state=enrolled]").await;
     let devices = server.devices(account).await;
     assert_eq!(devices.len(), 1, "the server has the new device");
     // The device key went into the real keychain, not a file.
@@ -272,7 +286,7 @@ async fn enroll_approve_a_withdrawal_then_report_not_me_in_the_real_window() {
     ui.click(&format!("{card} button")).await;
     assert_eq!(ui.text(".amount.big").await, "1,250,000 円");
     assert!(ui.text(".row.dest dd").await.contains("****5678"));
-    ui.screenshot("04-withdrawal").await;
+    ui.shot("04-withdrawal", ".amount.big").await;
 
     // A wrong number denies that request at once (and counts as a failure); the window says so.
     let wrong: String = number.chars().map(|c| if c == '9' { '0' } else { '9' }).collect();
@@ -293,10 +307,10 @@ async fn enroll_approve_a_withdrawal_then_report_not_me_in_the_real_window() {
     ui.click(&format!("{card} button")).await;
     ui.type_into("#number", &number).await;
     ui.click("#approve").await;
-    ui.screenshot("05-confirm").await;
+    ui.shot("05-confirm", "#confirm-approve").await;
     ui.click("#confirm-approve").await;
     ui.wait("[data-state=approved]").await;
-    ui.screenshot("06-approved").await;
+    ui.shot("06-approved", "[data-state=approved]").await;
     assert_eq!(server.wait(&created.challenge_id, 5).await.state, ChallengeState::Approved);
 
     // Same-device approval: the site's page in a browser here hands over its login through the
@@ -311,7 +325,7 @@ async fn enroll_approve_a_withdrawal_then_report_not_me_in_the_real_window() {
     let (status, answer) = same_device(loopback_port, &server.site_origin, &body).await;
     assert_eq!((status, answer["state"].as_str()), (200, Some("shown")), "{answer}");
     ui.wait(".same-device").await;
-    ui.screenshot("06b-same-device").await;
+    ui.shot("06b-same-device", ".same-device").await;
     assert_eq!(server.status(&created.challenge_id).await.state, ChallengeState::Pending, "the person decides");
     ui.click("#approve").await;
     ui.click("#confirm-approve").await;
@@ -326,7 +340,7 @@ async fn enroll_approve_a_withdrawal_then_report_not_me_in_the_real_window() {
     ui.click("#not-me").await;
     ui.click("#confirm-fraud").await;
     assert!(ui.text("[data-state=denied_fraud]").await.contains("プッシュ通知は停止されました"));
-    ui.screenshot("07-not-me").await;
+    ui.shot("07-not-me", "[data-state=denied_fraud]").await;
     assert_eq!(server.wait(&created.challenge_id, 5).await.state, ChallengeState::DeniedFraud);
     assert!(server.push_state(account).await.push_blocked);
     let refused = server.try_challenge(account, login(), true).await.expect_err("pushes are blocked");
@@ -338,7 +352,7 @@ async fn enroll_approve_a_withdrawal_then_report_not_me_in_the_real_window() {
     ui.click("button.tab[data-screen=settings]").await;
     ui.click("input[name=lang][value=en]").await;
     assert_eq!(ui.text("button.tab[data-screen=history]").await, "History");
-    ui.screenshot("08-english").await;
+    ui.shot("08-english", "button.tab[data-screen=history]").await;
     ui.quit().await;
 }
 
@@ -372,7 +386,7 @@ async fn without_a_keychain_the_window_says_so_and_nothing_is_enrolled() {
     ui.click("#read-link").await;
     ui.click("#confirm-enroll").await;
     assert!(ui.text("[data-code=keychain_unavailable]").await.contains("キーチェーンが使えません"));
-    ui.screenshot("09-no-keychain").await;
+    ui.shot("09-no-keychain", "[data-code=keychain_unavailable]").await;
     assert!(server.devices("20000002").await.is_empty(), "the ticket was not spent");
     assert!(!profile.path().join("accounts.json").exists());
     ui.quit().await;

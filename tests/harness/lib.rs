@@ -572,6 +572,7 @@ pub use inkan_core::testing::RawDevice;
 pub use inkan_server;
 pub use inkan_site;
 
+pub mod desktop;
 pub mod procs;
 pub mod site;
 

@@ -1,11 +1,15 @@
 //! The app's own preferences (language, theme, notifications, start in the tray), kept as a
-//! small JSON file beside the profile's accounts. Nothing secret is in it.
+//! small JSON file beside the profile's accounts. Nothing secret is in it. The window writes
+//! it; the resident process reads it for each notification and tray label.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{CommandError, CommandResult};
+/// The settings file could not be read or written (its path and why).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SettingsError(pub String);
 
 /// The file in the profile directory.
 pub const SETTINGS_FILE: &str = "app-settings.json";
@@ -52,19 +56,28 @@ fn path(dir: &Path) -> PathBuf {
 impl AppSettings {
     /// The saved settings, or the defaults when there are none. A damaged file is reported,
     /// not silently replaced.
-    pub fn load(dir: &Path) -> CommandResult<Self> {
+    pub fn load(dir: &Path) -> Result<Self, SettingsError> {
         match std::fs::read(path(dir)) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| CommandError::new("storage", format!("{}: {e}", path(dir).display()))),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| SettingsError(format!("{}: {e}", path(dir).display())))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(CommandError::new("storage", format!("{}: {e}", path(dir).display()))),
+            Err(e) => Err(SettingsError(format!("{}: {e}", path(dir).display()))),
         }
     }
 
+    /// The saved settings, or the defaults (with a warning) when the file is unreadable.
+    pub fn load_or_default(dir: &Path) -> Self {
+        Self::load(dir).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "settings unreadable; using the defaults");
+            Self::default()
+        })
+    }
+
     /// Saved through a temporary file and a rename, so a crash never leaves half a file.
-    pub fn save(&self, dir: &Path) -> CommandResult<()> {
+    pub fn save(&self, dir: &Path) -> Result<(), SettingsError> {
         let tmp = dir.join(format!("{SETTINGS_FILE}.tmp"));
-        let io = |e: std::io::Error| CommandError::new("storage", format!("{}: {e}", tmp.display()));
+        let io = |e: std::io::Error| SettingsError(format!("{}: {e}", tmp.display()));
         std::fs::write(&tmp, serde_json::to_vec_pretty(self).expect("settings serialise")).map_err(io)?;
         std::fs::rename(&tmp, path(dir)).map_err(io)
     }
@@ -85,6 +98,7 @@ mod tests {
         std::fs::write(dir.path().join(SETTINGS_FILE), br#"{"language":"en"}"#).unwrap();
         assert_eq!(AppSettings::load(dir.path()).unwrap().language, Language::En);
         std::fs::write(dir.path().join(SETTINGS_FILE), b"{not json").unwrap();
-        assert_eq!(AppSettings::load(dir.path()).unwrap_err().code, "storage");
+        assert!(AppSettings::load(dir.path()).unwrap_err().0.contains(SETTINGS_FILE));
+        assert_eq!(AppSettings::load_or_default(dir.path()), AppSettings::default());
     }
 }
