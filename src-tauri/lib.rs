@@ -83,6 +83,24 @@ fn launch(opts: &LaunchOptions) -> i32 {
             return 1;
         }
     };
+    if std::env::args().any(|a| a == "--register-scheme") {
+        // Bundles register `inkan://` at install; an unbundled binary asks for it here.
+        let data = std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")));
+        let exe = std::env::current_exe();
+        match (data, exe) {
+            (Some(data), Ok(exe)) => match inkan_tray::launcher::register_scheme(&exe, &data) {
+                Ok(file) => eprintln!("inkan:// を登録しました / registered inkan:// ({})", file.display()),
+                Err(e) => {
+                    eprintln!("エラー: inkan:// を登録できませんでした / Error: could not register inkan://: {e}")
+                }
+            },
+            _ => eprintln!(
+                "エラー: inkan:// を登録できませんでした / Error: could not register inkan://: no data directory"
+            ),
+        }
+    }
     let open = match (&opts.link, opts.minimised) {
         (Some(link), _) => Some(inkan_tray::Open::Link { link: link.clone() }),
         (None, true) => None,

@@ -95,6 +95,48 @@ fn start(profile: &Path, tray: &Path) -> Result<(), LaunchError> {
     .map_err(|e| LaunchError::Start(tray.display().to_string(), e.to_string()))
 }
 
+/// The desktop entry that makes `inkan://` links open `exe` (what an installed bundle ships).
+pub const SCHEME_HANDLER_FILE: &str = "inkan-app-handler.desktop";
+
+/// `--register-scheme` for an unbundled binary: writes a desktop entry for `exe` handling
+/// `x-scheme-handler/inkan` into `data_dir/applications` (`$XDG_DATA_HOME`, normally
+/// `~/.local/share`) and makes it the default handler with `xdg-mime` where that exists. The
+/// entry's path, or what could not be done.
+pub fn register_scheme(exe: &Path, data_dir: &Path) -> Result<PathBuf, String> {
+    let file = write_scheme_entry(exe, data_dir)?;
+    // Both helpers come with desktop-file-utils / xdg-utils; without them the entry is still
+    // found by desktops that scan the directory.
+    let dir = data_dir.join("applications");
+    let _ = Command::new("update-desktop-database").arg(&dir).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    match Command::new("xdg-mime").args(["default", SCHEME_HANDLER_FILE, "x-scheme-handler/inkan"]).status() {
+        Ok(status) if status.success() => Ok(file),
+        Ok(status) => Err(format!("xdg-mime default {SCHEME_HANDLER_FILE}: {status}")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(file),
+        Err(e) => Err(format!("xdg-mime: {e}")),
+    }
+}
+
+/// Writes the scheme handler's desktop entry for `exe` into `data_dir/applications`.
+fn write_scheme_entry(exe: &Path, data_dir: &Path) -> Result<PathBuf, String> {
+    let dir = data_dir.join("applications");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let file = dir.join(SCHEME_HANDLER_FILE);
+    // Exec quotes the path (desktop-entry rules: inside quotes, `"`, `` ` ``, `$` and `\` are
+    // escaped with a backslash).
+    let mut quoted = String::new();
+    for c in exe.display().to_string().chars() {
+        if matches!(c, '"' | '`' | '$' | '\\') {
+            quoted.push('\\');
+        }
+        quoted.push(c);
+    }
+    let entry = format!(
+        "[Desktop Entry]\nType=Application\nName=Inkan\nExec=\"{quoted}\" %u\nTerminal=false\nNoDisplay=true\nMimeType=x-scheme-handler/inkan;\n"
+    );
+    std::fs::write(&file, entry).map_err(|e| format!("{}: {e}", file.display()))?;
+    Ok(file)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -105,5 +147,16 @@ mod tests {
         assert_eq!(name, super::bus_name(&a.path().join(".")), "the same directory, however written");
         assert_ne!(name, super::bus_name(b.path()));
         assert!(zbus::names::WellKnownName::try_from(name.as_str()).is_ok());
+    }
+
+    #[test]
+    fn the_scheme_handler_entry_opens_the_binary_with_the_link() {
+        let data = tempfile::tempdir().unwrap();
+        let exe = std::path::Path::new("/opt/My \"Apps\"/inkan-app");
+        let file = super::write_scheme_entry(exe, data.path()).unwrap_or_else(|e| panic!("{e}"));
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(file, data.path().join("applications").join(super::SCHEME_HANDLER_FILE));
+        assert!(text.contains("Exec=\"/opt/My \\\"Apps\\\"/inkan-app\" %u\n"), "{text}");
+        assert!(text.contains("MimeType=x-scheme-handler/inkan;\n"), "{text}");
     }
 }
