@@ -7,6 +7,7 @@
 use inkan_core::{Account, Authenticator};
 use inkan_e2e::site::{PASSWORD, Page, Visitor, WITHDRAWAL_PASSWORD};
 use inkan_e2e::{TestServer, platform_keys};
+use inkan_protocol::clock::Clock;
 use inkan_protocol::{ChallengeDetails, ChallengeState, Decision};
 
 /// In Japan (Tokyo's coordinates) in the MaxMind test City database.
@@ -513,6 +514,36 @@ async fn english_switch_and_recent_activity() {
     // Off-site "back" targets are ignored.
     let page = v.get_once("/lang/ja?back=//evil.example").await;
     assert_eq!(page.location.as_deref(), Some("/"));
+}
+
+/// The top page names the login before the one the customer is in: when (in the page's
+/// language) and from where; none on the first login.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_top_page_shows_the_previous_login() {
+    let t = TestServer::start().await;
+    let account = t.customer("20000020").await;
+    let mut v = Visitor::new(&t.site_origin, HOME_IP);
+    let first_at = t.clock.now();
+    let home = login_with_email_code(&t, &mut v, &account).await;
+    assert!(!home.text().contains("前回ログイン日時"), "a first login has no previous one: {}", home.text());
+    v.post("/logout", &[]).await;
+    t.clock.advance(26 * HOUR);
+    let home = login_with_email_code(&t, &mut v, &account).await;
+    let line = format!("前回ログイン日時: {}", inkan_protocol::display::jst_date_ja(first_at));
+    assert!(home.text().contains(&line), "{line:?} in {}", home.text());
+    assert!(home.text().contains("(日本"), "the place of the previous login: {}", home.text());
+    let english = v.get("/lang/en?back=/home").await;
+    let line = format!("Previous login: {}", inkan_protocol::display::jst_date_en(first_at));
+    assert!(english.text().contains(&line), "{line:?} in {}", english.text());
+    assert!(!english.text().contains("前回"), "{}", english.text());
+    // The newest login is the one the customer is in: a third one names the second.
+    v.post("/logout", &[]).await;
+    v.get("/lang/ja?back=/login").await;
+    let second_at = t.clock.now();
+    t.clock.advance(HOUR);
+    let home = login_with_email_code(&t, &mut v, &account).await;
+    let line = format!("前回ログイン日時: {}", inkan_protocol::display::jst_date_ja(second_at));
+    assert!(home.text().contains(&line), "{line:?} in {}", home.text());
 }
 
 /// A risky login needs the e-mailed code and the push (or the offline code in the push's

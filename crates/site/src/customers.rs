@@ -59,8 +59,12 @@ fn destination_text(b: &BankAccountRow) -> String {
 
 pub async fn home(State(site): State<SharedSite>, v: Visitor, c: Customer) -> SiteResult<Markup> {
     let banks = site.store.bank_accounts(&c.row.account_id).await?;
+    let previous = site.store.previous_login(&c.row.account_id).await?;
     let body = html! {
         p.welcome { (T::Welcome.fill(v.lang, &[&c.row.name])) }
+        @if let Some((at, detail)) = &previous {
+            p.hint #previous-login { (v.t(T::PreviousLogin)) ": " (previous_login_text(v.lang, *at, detail)) }
+        }
         h2 { (v.t(T::CashBalance)) }
         p.amount data-balance=(c.row.cash_balance) { (yen(v.lang, c.row.cash_balance)) }
         h2 { (v.t(T::RegisteredDetails)) }
@@ -73,6 +77,24 @@ pub async fn home(State(site): State<SharedSite>, v: Visitor, c: Customer) -> Si
         p.hint { (v.t(T::SessionRule)) }
     };
     Ok(layout(&v, T::NavHome, Some(&c.row), body))
+}
+
+/// 「2026年12月2日 6:43(東京都 · Chrome)」: the time in the page's language, then the place and
+/// browser the login's audit row recorded (a place is kept in both languages).
+fn previous_login_text(lang: Lang, at: i64, detail: &str) -> String {
+    let when = match lang {
+        Lang::Ja => inkan_protocol::display::jst_date_ja(at),
+        Lang::En => inkan_protocol::display::jst_date_en(at),
+    };
+    let detail: serde_json::Value = serde_json::from_str(detail).unwrap_or_default();
+    let place = detail.get("place").and_then(|p| p.get(lang.code())).and_then(|p| p.as_str()).unwrap_or_default();
+    let browser = detail.get("browser").and_then(|b| b.as_str()).unwrap_or_default();
+    let wheres: Vec<&str> = [place, browser].into_iter().filter(|s| !s.is_empty()).collect();
+    match (wheres.is_empty(), lang) {
+        (true, _) => when,
+        (false, Lang::Ja) => format!("{when}({})", wheres.join(" · ")),
+        (false, Lang::En) => format!("{when} ({})", wheres.join(" · ")),
+    }
 }
 
 fn withdraw_form(v: &Visitor, c: &CustomerRow, banks: &[BankAccountRow], message: Option<Markup>) -> Markup {

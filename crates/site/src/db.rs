@@ -275,6 +275,21 @@ impl SiteStore {
         })
     }
 
+    /// The customer's login before the newest one (the newest opened the session they are in):
+    /// when, and its audit detail (place, browser). `None` before a second login.
+    pub async fn previous_login(&self, account_id: &str) -> sqlx::Result<Option<(i64, String)>> {
+        let event = crate::audit::AuditEvent::LoginSucceeded.as_str();
+        with_db!(&self.db, |w, r, pg| {
+            sqlx::query_as(
+                "SELECT at, detail FROM audit_events WHERE account_id = $1 AND event = $2 ORDER BY id DESC LIMIT 1 OFFSET 1",
+            )
+            .bind(account_id)
+            .bind(event)
+            .fetch_optional(r)
+            .await
+        })
+    }
+
     /// The account's rows in the site's audit log, newest first.
     pub async fn audit_for_account(&self, account_id: &str, limit: i64) -> sqlx::Result<Vec<AuditRow>> {
         self.db.audit_for_account(account_id, limit).await

@@ -114,6 +114,7 @@ catalogue! {
     AttemptExpired => "ログイン手続きの有効期限が切れました。最初からやり直してください。", "This login has expired. Please start over.";
 
     Welcome => "{0} 様", "Welcome, {0}";
+    PreviousLogin => "前回ログイン日時", "Previous login";
     CashBalance => "出金可能額", "Available cash";
     RegisteredDetails => "ご登録情報", "Registered details";
     Email => "認証メールアドレス", "Authentication e-mail";
