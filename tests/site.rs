@@ -132,13 +132,26 @@ async fn a_denied_or_not_me_push_stops_the_login_and_says_why() {
     v.login_password(&account, PASSWORD).await;
     let c = device.pending(&acct).await.unwrap().remove(0).challenge;
     device.decide(&acct, &c, Decision::DenyFraud, None).await.unwrap();
+    // The browser that started the reported login (perhaps the fraudster's) learns only that
+    // it was refused: not that it was reported, nor the customer's own advice.
     let page = v.get("/login/verify").await;
-    assert!(page.text().contains("心当たりがない"), "{}", page.text());
-    // Further pushes are blocked; the page offers the e-mail code instead, and a mail went out.
+    assert!(page.text().contains("拒否されました"), "{}", page.text());
+    for advice in ["心当たりがない", "パスワードを変更", "サポートセンター", "停止"] {
+        assert!(!page.text().contains(advice), "{advice:?} told to the reported browser: {}", page.text());
+    }
+    // The customer's next login says in words why pushes are stopped, the way in that still
+    // works and how to have them restarted, with no raw code; a mail went out.
     v.login_password(&account, PASSWORD).await;
     let page = v.get("/login/verify").await;
-    assert!(page.text().contains("プッシュ通知は停止されています"), "{}", page.text());
+    for words in ["「心当たりがない」と報告されたため", "メールの認証コード", "サポートセンター"]
+    {
+        assert!(page.text().contains(words), "{words:?} missing: {}", page.text());
+    }
     assert!(!page.text().contains("push_blocked"), "no raw code on the page: {}", page.text());
+    let page = v.get("/lang/en?back=/login/verify").await;
+    assert!(page.text().contains("because the app reported a request as"), "{}", page.text());
+    assert!(page.text().contains("support centre"), "{}", page.text());
+    v.get("/lang/ja?back=/login").await;
     t.mail_with("Not me").await;
     device.remove(&acct).await.unwrap();
 }
@@ -792,7 +805,7 @@ async fn a_withdrawal_whose_push_cannot_be_made_is_recorded_and_refused() {
             &[("amount", "50000"), ("destination", &destination), ("withdrawal_password", WITHDRAWAL_PASSWORD)],
         )
         .await;
-    assert!(page.text().contains("プッシュ通知は停止されています"), "{}", page.text());
+    assert!(page.text().contains("「心当たりがない」と報告されたため"), "{}", page.text());
     assert!(v.get("/home").await.text().contains("3,000,000円"), "no money moved");
     let rows = t.audit_rows(&account).await;
     let requested = rows.iter().find(|r| r["event"] == "withdrawal_requested").expect("the request is recorded");

@@ -214,7 +214,7 @@ pub async fn withdraw_submit(
                 if !super::is_refusal(&e) {
                     return Err(e.into());
                 }
-                return fail(T::PushUnavailable.fill(v.lang, &[&super::error_text(refusal_code(&e), v.lang)]));
+                return fail(super::push_unavailable(refusal_code(&e), v.lang));
             }
         }
     }

@@ -92,7 +92,7 @@ catalogue! {
     ExpiresIn => "有効期限: {0}", "Valid until: {0}";
     UseEmailInstead => "認証アプリが使えない場合は、メールで認証コードを受け取る", "Can't use the app? Get a code by e-mail instead";
     PushDenied => "認証アプリで拒否されました。手続きは中止されました。", "It was denied in the authenticator app. Nothing was done.";
-    PushNotMe => "認証アプリで「心当たりがない」と報告されました。手続きを中止し、通知を停止しました。パスワードを変更し、サポートセンターにご連絡ください。", "The authenticator app reported \"this was not me\". Nothing was done and further notifications are stopped. Change your password and call the support centre.";
+    PushBlockedExplained => "この口座では、認証アプリで「心当たりがない」と報告されたため、認証アプリへの通知を停止しています。ログインはメールの認証コードでできます。通知を再開するには、サポートセンターにご連絡ください(ご本人確認のうえ再開します)。", "Notifications to your authenticator app are stopped for this account because the app reported a request as \"not me\". You can log in with the e-mailed code. To have notifications turned back on, call the support centre (they restart them after checking your identity).";
     PushExpired => "承認の有効期限が切れました。", "The approval request expired.";
     PushCancelled => "この承認要求は取り下げられました。", "This approval request was withdrawn.";
     RiskyNeedsBoth => "いつもと異なる環境からのログインのため、メールの認証コードに加えて、認証アプリでの承認(またはアプリのオフラインコード)が必要です。", "This login comes from an unfamiliar environment, so it needs the e-mailed code and the approval in the authenticator app (or the app's offline code).";

@@ -644,15 +644,26 @@ impl From<inkan_rp_client::RpError> for SiteError {
     }
 }
 
-/// A refusal the customer is told about (push blocked, cool-down, too many pushes, no
-/// device): the verifier said no for a reason of the account. `false`: the site's own fault
-/// or the verifier's (a malformed request, an outage): an error page.
 /// What an error code means, in the page's language, from the registry the app and the CLI
 /// share ([`inkan_protocol::error_text`]).
 pub fn error_text(code: &str, lang: Lang) -> String {
     inkan_protocol::error_text::error_text(code, lang == Lang::Ja)
 }
 
+/// What the customer is told when the verifier refused to push to their app (`code`, a
+/// refusal of [`is_refusal`]): pushes stopped after a "not me" report are explained in words,
+/// with the way in that still works and how to have them restarted; the rest in the words of
+/// the shared registry.
+pub fn push_unavailable(code: &str, lang: Lang) -> String {
+    if code == inkan_protocol::ErrorCode::PushBlocked.as_str() {
+        return i18n::T::PushBlockedExplained.get(lang).to_owned();
+    }
+    i18n::T::PushUnavailable.fill(lang, &[&error_text(code, lang)])
+}
+
+/// A refusal the customer is told about (push blocked, cool-down, too many pushes, no
+/// device): the verifier said no for a reason of the account. `false`: the site's own fault
+/// or the verifier's (a malformed request, an outage): an error page.
 pub fn is_refusal(e: &inkan_rp_client::RpError) -> bool {
     matches!(e, inkan_rp_client::RpError::Api { status, .. } if !matches!(status, 400 | 401 | 422) && *status < 500)
 }

@@ -310,7 +310,9 @@ fn ends_attempt(state: ChallengeState) -> bool {
 fn attempt_ended(v: &Visitor, ended_by: Option<ChallengeState>) -> Response {
     let message = match ended_by {
         Some(ChallengeState::Denied) => T::PushDenied,
-        Some(ChallengeState::DeniedFraud) => T::PushNotMe,
+        // The browser that started a request the customer reported learns only that it was
+        // refused: the customer's own advice goes to the customer (mail, next login).
+        Some(ChallengeState::DeniedFraud) => T::PushDenied,
         Some(ChallengeState::Failed) => T::PushFailed,
         _ => T::AttemptExpired,
     };
@@ -422,7 +424,7 @@ async fn push_step(
                 Err(e) => {
                     let code = e.code().map_or("verifier_unreachable", |c| c.as_str());
                     let body = html! {
-                        (pages::error(&T::PushUnavailable.fill(v.lang, &[&super::error_text(code, v.lang)])))
+                        (pages::error(&super::push_unavailable(code, v.lang)))
                         @if !is_risky(attempt) { (email_instead_button(v)) }
                     };
                     return Ok(layout(v, T::VerifyTitle, None, body).into_response());
@@ -481,7 +483,7 @@ pub fn push_state_body(
                 p.hint { (T::ExpiresIn.fill(v.lang, &[&inkan_protocol::display::jst_minutes(expires_at)])) }
             }
             ChallengeState::Denied => { (pages::error(v.t(T::PushDenied))) }
-            ChallengeState::DeniedFraud => { (pages::error(v.t(T::PushNotMe))) }
+            ChallengeState::DeniedFraud => { (pages::error(v.t(T::PushDenied))) }
             ChallengeState::Expired => { (pages::error(v.t(T::PushExpired))) }
             ChallengeState::Failed => { (pages::error(v.t(T::PushFailed))) }
             ChallengeState::Cancelled => { (pages::error(v.t(T::PushCancelled))) }
