@@ -153,6 +153,25 @@ async fn a_denied_or_not_me_push_stops_the_login_and_says_why() {
     assert!(page.text().contains("support centre"), "{}", page.text());
     v.get("/lang/ja?back=/login").await;
     t.mail_with("Not me").await;
+
+    // The support centre, after checking who calls, has the verifier restart the pushes: the
+    // next login is pushed to the app again, and who did it and how is audited.
+    let verifier = inkan_rp_client::RpClient::new(&t.origin, &t.api_key).unwrap();
+    let store = t.site_store();
+    let now = inkan_core::Clock::now(&t.clock);
+    assert!(inkan_site::seed::operator_restore_pushes(store, &verifier, &account, "", "phone", now).await.is_err());
+    let events = audit(&t, &account).await;
+    assert!(!events.contains(&"pushes_restored".to_owned()), "a refused restore records nothing: {events:?}");
+    inkan_site::seed::operator_restore_pushes(store, &verifier, &account, "Sato", "phone call, date of birth", now)
+        .await
+        .unwrap();
+    let rows = t.audit_rows(&account).await;
+    let restored = rows.iter().find(|r| r["event"] == "pushes_restored").expect("audited");
+    assert!(restored["detail"].to_string().contains("date of birth"), "{restored}");
+    v.login_password(&account, PASSWORD).await;
+    let page = v.get("/login/verify").await;
+    assert!(page.attr("data-number").is_some(), "pushed to the app again: {}", page.text());
+    assert_eq!(device.pending(&acct).await.unwrap().len(), 1, "the login reached the app");
     device.remove(&acct).await.unwrap();
 }
 

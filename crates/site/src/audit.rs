@@ -14,6 +14,8 @@ pub enum AuditEvent {
     CustomerCreated,
     AccountLocked,
     AccountUnlocked,
+    /// An operator had the verifier restart pushes stopped by a "not me" report.
+    PushesRestored,
 
     // Login.
     LoginUnknownAccount,

@@ -264,6 +264,7 @@ catalogue! {
     EvSwitchedToEmail => "メール認証に切り替え", "Switched to the e-mailed code";
     EvAccountLocked => "口座ロック", "Account locked";
     EvAccountUnlocked => "ロック解除", "Account unlocked";
+    EvPushesRestored => "認証アプリへの通知を再開", "Notifications to the authenticator app restarted";
     EvLogout => "ログアウト", "Logged out";
     EvSessionExpired => "自動ログアウト", "Logged out automatically";
     EvCodeSent => "認証コード送信", "Code e-mailed";

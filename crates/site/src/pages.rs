@@ -143,6 +143,7 @@ pub fn event_label(lang: Lang, stored: &str) -> String {
         AuditEvent::CustomerCreated => T::EvCustomerCreated,
         AuditEvent::AccountLocked => T::EvAccountLocked,
         AuditEvent::AccountUnlocked => T::EvAccountUnlocked,
+        AuditEvent::PushesRestored => T::EvPushesRestored,
         AuditEvent::LoginUnknownAccount => T::EvLoginUnknownAccount,
         AuditEvent::LoginPasswordOk => T::EvPasswordOk,
         AuditEvent::LoginPasswordWrong => T::EvPasswordWrong,

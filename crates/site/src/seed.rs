@@ -87,6 +87,37 @@ pub async fn seed_demo_customer(store: &SiteStore, now: i64) -> anyhow::Result<O
 
 /// Unlocks a locked customer after an operator re-verified their identity: the only way out of
 /// a lock (there is no self-service link). Who verified, and how, goes to the audit log.
+/// An operator, after verifying the customer's identity, has the verifier restart the pushes a
+/// "not me" report stopped (`POST /v1/rp/accounts/{id}/unblock`), then records who and how in
+/// the site's audit log (the verifier audits its own change). Nothing is recorded when the
+/// verifier refuses or cannot be reached.
+pub async fn operator_restore_pushes(
+    store: &SiteStore,
+    verifier: &inkan_rp_client::RpClient,
+    account: &str,
+    operator: &str,
+    verified_by: &str,
+    now: i64,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !operator.trim().is_empty() && !verified_by.trim().is_empty(),
+        "--operator and --verified-by are required"
+    );
+    anyhow::ensure!(store.customer(account).await?.is_some(), "account {account} does not exist");
+    verifier.unblock(account).await?;
+    store
+        .audit(
+            now,
+            AuditEvent::PushesRestored,
+            Some(account),
+            None,
+            None,
+            serde_json::json!({"by": "operator", "operator": operator.trim(), "verified_by": verified_by.trim()}),
+        )
+        .await?;
+    Ok(())
+}
+
 pub async fn operator_unlock(
     store: &SiteStore,
     account: &str,
