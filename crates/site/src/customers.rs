@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use inkan_protocol::display::{group_thousands, jst_minutes};
+use inkan_protocol::display::group_thousands;
 use inkan_protocol::{ChallengeDetails, ChallengeState, ChallengeStatus, CreateChallengeRequest, WithdrawalContext};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -82,10 +82,7 @@ pub async fn home(State(site): State<SharedSite>, v: Visitor, c: Customer) -> Si
 /// 「2026年12月2日 6:43(東京都 · Chrome)」: the time in the page's language, then the place and
 /// browser the login's audit row recorded (a place is kept in both languages).
 fn previous_login_text(lang: Lang, at: i64, detail: &str) -> String {
-    let when = match lang {
-        Lang::Ja => inkan_protocol::display::jst_date_ja(at),
-        Lang::En => inkan_protocol::display::jst_date_en(at),
-    };
+    let when = super::when(lang, at);
     let detail: serde_json::Value = serde_json::from_str(detail).unwrap_or_default();
     let place = detail.get("place").and_then(|p| p.get(lang.code())).and_then(|p| p.as_str()).unwrap_or_default();
     let browser = detail.get("browser").and_then(|b| b.as_str()).unwrap_or_default();
@@ -149,7 +146,7 @@ pub async fn withdraw_submit(
     let Some(bank) = banks.iter().find(|b| b.id == destination_id) else {
         return fail(v.t(T::DestinationInvalid).to_owned());
     };
-    if let Some(from) = super::destinations::not_yet_usable(bank, site.now()) {
+    if let Some(from) = super::destinations::not_yet_usable(bank, site.now(), v.lang) {
         return fail(T::DestNotYet.fill(v.lang, &[&from]));
     }
     let wpassword = form.field("withdrawal_password", MAX_PASSWORD_FIELD_CHARS)?;
@@ -491,8 +488,8 @@ async fn settings_view(site: &SharedSite, v: &Visitor, c: &CustomerRow, message:
                 tr { th { (v.t(T::DeviceName)) } th { (v.t(T::Platform)) } th { (v.t(T::EnrolledAt)) } th { (v.t(T::LastUsed)) } th {} }
                 @for d in &active {
                     tr data-device=(d.device_id) {
-                        td { (d.name) } td { (d.platform) } td { (jst_minutes(d.enrolled_at)) }
-                        td { @match d.last_used_at { Some(t) => (jst_minutes(t)), None => (v.t(T::Never)) } }
+                        td { (d.name) } td { (d.platform) } td { (super::when(v.lang, d.enrolled_at)) }
+                        td { @match d.last_used_at { Some(t) => (super::when(v.lang, t)), None => (v.t(T::Never)) } }
                         td { form method="post" action={ "/settings/authenticators/" (d.device_id) "/revoke" } { (csrf(v)) button.secondary type="submit" { (v.t(T::Revoke)) } } }
                     }
                 }
@@ -501,7 +498,7 @@ async fn settings_view(site: &SharedSite, v: &Visitor, c: &CustomerRow, message:
         p { a href="/settings/authenticators/new" { (v.t(T::AddAuthenticator)) } }
         h2 { (v.t(T::Destination)) }
         @for b in &banks {
-            p data-masked { (destination_text(b)) @if let Some(from) = super::destinations::not_yet_usable(b, site.now()) { " " span.hint { (T::DestNotYet.fill(v.lang, &[&from])) } } }
+            p data-masked { (destination_text(b)) @if let Some(from) = super::destinations::not_yet_usable(b, site.now(), v.lang) { " " span.hint { (T::DestNotYet.fill(v.lang, &[&from])) } } }
         }
         p { a href="/settings/destination" { (v.t(T::DestChangeTitle)) } }
         (super::passkeys::settings_section(v, site, &passkeys))
@@ -560,7 +557,7 @@ pub async fn enroll_page(State(site): State<SharedSite>, v: Visitor, c: Customer
     let ticket = site.verifier.create_ticket(&c.row.account_id, None).await?;
     let url = format!("/settings/authenticators/new/status?ticket={}", ticket.ticket_id);
     let body = html! {
-        p { (T::EnrollLead.fill(v.lang, &[&jst_minutes(ticket.expires_at)])) }
+        p { (T::EnrollLead.fill(v.lang, &[&super::when(v.lang, ticket.expires_at)])) }
         div.qr data-ticket=(ticket.ticket_id) { (pages::inline_svg(&ticket.qr_svg)) }
         p { (v.t(T::EnrollLink)) }
         p.mono data-enroll-link { a href=(ticket.uri) { (ticket.uri) } }
@@ -741,7 +738,7 @@ fn audit_table(v: &Visitor, rows: &[inkan_kit::sqlite::AuditRow], with_account: 
             tr { th { (v.t(T::When)) } th { (v.t(T::What)) } th { (v.t(T::Details)) } }
             @for (at, event, device, _challenge, detail) in rows {
                 tr data-event=(event) {
-                    td { (jst_minutes(*at)) }
+                    td { (super::when(v.lang, *at)) }
                     td { (super::pages::event_label(v.lang, event)) }
                     td.mono {
                         @if with_account { (detail) } @else { (super::pages::customer_detail(v.lang, detail)) }
@@ -771,7 +768,7 @@ pub async fn outbox(State(site): State<SharedSite>, v: Visitor) -> SiteResult<Ma
         @for m in &mails {
             article.mail data-mail=(m.id) {
                 h2 { (m.subject) }
-                p.hint { (jst_minutes(m.at)) " · " (v.t(T::To)) ": " span data-to { (mask_email(&m.to_addr)) } }
+                p.hint { (super::when(v.lang, m.at)) " · " (v.t(T::To)) ": " span data-to { (mask_email(&m.to_addr)) } }
                 pre.mail { (m.body) }
             }
         }

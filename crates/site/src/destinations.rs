@@ -311,8 +311,8 @@ pub async fn passkey_finish(
 }
 
 /// Why a destination cannot receive money yet, if it cannot.
-pub fn not_yet_usable(b: &BankAccountRow, now: i64) -> Option<String> {
-    (b.usable_from > now).then(|| jst_minutes(b.usable_from))
+pub fn not_yet_usable(b: &BankAccountRow, now: i64, lang: crate::i18n::Lang) -> Option<String> {
+    (b.usable_from > now).then(|| crate::when(lang, b.usable_from))
 }
 
 #[cfg(test)]

@@ -644,6 +644,15 @@ impl From<inkan_rp_client::RpError> for SiteError {
     }
 }
 
+/// A time on a page, in JST and the page's language: 2026年12月2日 6:43 / 2 Dec 2026, 06:43
+/// (mails carry both languages and keep [`inkan_protocol::display::jst_minutes`]).
+pub fn when(lang: Lang, unix: i64) -> String {
+    match lang {
+        Lang::Ja => inkan_protocol::display::jst_date_ja(unix),
+        Lang::En => inkan_protocol::display::jst_date_en(unix),
+    }
+}
+
 /// What an error code means, in the page's language, from the registry the app and the CLI
 /// share ([`inkan_protocol::error_text`]).
 pub fn error_text(code: &str, lang: Lang) -> String {

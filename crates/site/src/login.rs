@@ -480,7 +480,7 @@ pub fn push_state_body(
                 p { (v.t(lead)) }
                 @if let Some(n) = number { (pages::number_box(v.lang, n)) }
                 (pages::waiting(status_url, v.t(T::Waiting)))
-                p.hint { (T::ExpiresIn.fill(v.lang, &[&inkan_protocol::display::jst_minutes(expires_at)])) }
+                p.hint { (T::ExpiresIn.fill(v.lang, &[&super::when(v.lang, expires_at)])) }
             }
             ChallengeState::Denied => { (pages::error(v.t(T::PushDenied))) }
             ChallengeState::DeniedFraud => { (pages::error(v.t(T::PushDenied))) }

@@ -661,7 +661,6 @@ pub(super) fn constant_eq(a: &str, b: &str) -> bool {
 
 /// The settings section: the customer's passkeys and the button that adds one.
 pub fn settings_section(v: &Visitor, site: &SharedSite, passkeys: &[PasskeyRow]) -> maud::Markup {
-    use inkan_protocol::display::jst_minutes;
     use maud::html;
     let csrf = super::pages::csrf(v);
     html! {
@@ -676,8 +675,8 @@ pub fn settings_section(v: &Visitor, site: &SharedSite, passkeys: &[PasskeyRow])
                     tr data-passkey=(p.cred_id) {
                         td { (p.name) @if p.suspended_at.is_some() { " " strong.warn { (v.t(T::PasskeySuspendedBadge)) } } }
                         td { (v.t(if p.backup_eligible { T::PasskeySynced } else { T::PasskeyDeviceBound })) }
-                        td { (jst_minutes(p.created_at)) }
-                        td { @match p.last_used_at { Some(t) => (jst_minutes(t)), None => (v.t(T::Never)) } }
+                        td { (super::when(v.lang, p.created_at)) }
+                        td { @match p.last_used_at { Some(t) => (super::when(v.lang, t)), None => (v.t(T::Never)) } }
                         td { form method="post" action={ "/settings/passkeys/" (p.cred_id) "/remove" } { (csrf) button.secondary type="submit" { (v.t(T::Revoke)) } } }
                     }
                 }
