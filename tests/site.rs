@@ -385,7 +385,13 @@ async fn withdrawal_shows_and_signs_the_amount_and_masked_destination() {
         panic!("withdrawal")
     };
     assert_eq!((w.amount, w.currency.as_str()), (120_000, "JPY"));
-    assert!(w.account_masked.starts_with("***") && w.account_masked.len() == 7, "{}", w.account_masked);
+    assert!(
+        w.account_masked.len() == 8
+            && w.account_masked.starts_with("****")
+            && w.account_masked[4..].bytes().all(|b| b.is_ascii_digit()),
+        "one masking style, ****NNNN: {}",
+        w.account_masked
+    );
     assert_eq!(w.bank, "みずほ銀行 / Mizuho Bank");
     let done = v.get(page.attr("data-wait-url").unwrap().trim_end_matches("/status")).await;
     assert!(done.text().contains("出金を受け付けました"), "{}", done.text());

@@ -114,14 +114,17 @@ pub fn jst_date_en(unix: i64) -> String {
     format!("{d} {} {y}, {h:02}:{min:02}", MONTHS[(m - 1) as usize])
 }
 
-/// Masks all but the last four characters: "12345678" -> "****5678" (at most 8 stars).
-/// Values shorter than seven characters keep only their last half, so a short value never
-/// shows mostly in the clear.
+/// Masks all but the last four characters, in the one style the site, the app and the CLI
+/// share: four stars and the last four ("1234567" -> "****4567", "12345678" -> "****5678"), so the
+/// masked form does not tell the length either. Values shorter than seven characters keep
+/// only their last half, so a short value never shows mostly in the clear.
 pub fn mask_tail(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
-    let keep = if chars.len() >= 7 { 4 } else { chars.len() / 2 };
-    let hidden = chars.len() - keep;
-    format!("{}{}", "*".repeat(hidden.clamp(1, 8)), chars[chars.len() - keep..].iter().collect::<String>())
+    if chars.len() >= 7 {
+        return format!("****{}", chars[chars.len() - 4..].iter().collect::<String>());
+    }
+    let keep = chars.len() / 2;
+    format!("{}{}", "*".repeat((chars.len() - keep).max(1)), chars[chars.len() - keep..].iter().collect::<String>())
 }
 
 /// Why a piece of text cannot be shown to a person (and signed as what they saw).
