@@ -125,27 +125,22 @@ enum CustomerCommand {
     },
     /// Restart the pushes to the customer's authenticator app that a "not me" report stopped,
     /// after verifying the customer's identity (through the verifier's API); records who and how.
-    RestorePushes {
-        #[arg(long)]
-        account: String,
-        /// The operator's name.
-        #[arg(long)]
-        operator: String,
-        /// How identity was verified, e.g. "phone call, PIN and date of birth".
-        #[arg(long)]
-        verified_by: String,
-    },
+    RestorePushes(OperatorAction),
     /// Unlock a locked account after verifying the customer's identity; records who and how.
-    Unlock {
-        #[arg(long)]
-        account: String,
-        /// The operator's name.
-        #[arg(long)]
-        operator: String,
-        /// How identity was verified, e.g. "phone call, PIN and date of birth".
-        #[arg(long)]
-        verified_by: String,
-    },
+    Unlock(OperatorAction),
+}
+
+/// An operator's action on a customer's account, after verifying the customer's identity.
+#[derive(clap::Args)]
+struct OperatorAction {
+    #[arg(long)]
+    account: String,
+    /// The operator's name.
+    #[arg(long)]
+    operator: String,
+    /// How identity was verified, e.g. "phone call, PIN and date of birth".
+    #[arg(long)]
+    verified_by: String,
 }
 
 fn settings(cli: &Cli, listen: SocketAddr) -> anyhow::Result<Settings> {
@@ -344,12 +339,12 @@ async fn customer(cli: &Cli, command: &CustomerCommand) -> anyhow::Result<()> {
                 println!("  出金パスワード / withdrawal password: {}", &*created.withdrawal_password);
             }
         }
-        CustomerCommand::RestorePushes { account, operator, verified_by } => {
+        CustomerCommand::RestorePushes(OperatorAction { account, operator, verified_by }) => {
             let verifier = inkan_rp_client::RpClient::new(&settings.verifier_url, settings.rp_api_key.expose())?;
             seed::operator_restore_pushes(&store, &verifier, account, operator, verified_by, now).await?;
             println!("通知を再開しました / Pushes restarted: {account} (operator {operator}; {verified_by})");
         }
-        CustomerCommand::Unlock { account, operator, verified_by } => {
+        CustomerCommand::Unlock(OperatorAction { account, operator, verified_by }) => {
             seed::operator_unlock(&store, account, operator, verified_by, now).await?;
             println!("ロックを解除しました / Unlocked: {account} (operator {operator}; {verified_by})");
         }

@@ -85,8 +85,16 @@ pub async fn seed_demo_customer(store: &SiteStore, now: i64) -> anyhow::Result<O
     create_customer(store, spec, now).await.map(Some)
 }
 
-/// Unlocks a locked customer after an operator re-verified their identity: the only way out of
-/// a lock (there is no self-service link). Who verified, and how, goes to the audit log.
+/// Who acted for the customer and how their identity was checked, as the audit detail of an
+/// operator's action; both must be given.
+fn operator_detail(operator: &str, verified_by: &str) -> anyhow::Result<serde_json::Value> {
+    anyhow::ensure!(
+        !operator.trim().is_empty() && !verified_by.trim().is_empty(),
+        "--operator and --verified-by are required"
+    );
+    Ok(serde_json::json!({"by": "operator", "operator": operator.trim(), "verified_by": verified_by.trim()}))
+}
+
 /// An operator, after verifying the customer's identity, has the verifier restart the pushes a
 /// "not me" report stopped (`POST /v1/rp/accounts/{id}/unblock`), then records who and how in
 /// the site's audit log (the verifier audits its own change). Nothing is recorded when the
@@ -99,25 +107,15 @@ pub async fn operator_restore_pushes(
     verified_by: &str,
     now: i64,
 ) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        !operator.trim().is_empty() && !verified_by.trim().is_empty(),
-        "--operator and --verified-by are required"
-    );
+    let detail = operator_detail(operator, verified_by)?;
     anyhow::ensure!(store.customer(account).await?.is_some(), "account {account} does not exist");
     verifier.unblock(account).await?;
-    store
-        .audit(
-            now,
-            AuditEvent::PushesRestored,
-            Some(account),
-            None,
-            None,
-            serde_json::json!({"by": "operator", "operator": operator.trim(), "verified_by": verified_by.trim()}),
-        )
-        .await?;
+    store.audit(now, AuditEvent::PushesRestored, Some(account), None, None, detail).await?;
     Ok(())
 }
 
+/// Unlocks a locked customer after an operator re-verified their identity: the only way out of
+/// a lock (there is no self-service link). Who verified, and how, goes to the audit log.
 pub async fn operator_unlock(
     store: &SiteStore,
     account: &str,
@@ -125,16 +123,8 @@ pub async fn operator_unlock(
     verified_by: &str,
     now: i64,
 ) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        !operator.trim().is_empty() && !verified_by.trim().is_empty(),
-        "--operator and --verified-by are required"
-    );
-    let unlocked = AuditEntry::of_account(
-        now,
-        AuditEvent::AccountUnlocked,
-        account,
-        serde_json::json!({"by": "operator", "operator": operator.trim(), "verified_by": verified_by.trim()}),
-    );
+    let unlocked =
+        AuditEntry::of_account(now, AuditEvent::AccountUnlocked, account, operator_detail(operator, verified_by)?);
     anyhow::ensure!(
         store.unlock_customer(account, unlocked).await?,
         "account {account} is not locked (or does not exist)"
