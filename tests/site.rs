@@ -574,6 +574,16 @@ async fn the_top_page_shows_the_previous_login() {
     let line = format!("Previous login: {}", inkan_protocol::display::jst_date_en(first_at));
     assert!(english.text().contains(&line), "{line:?} in {}", english.text());
     assert!(!english.text().contains("前回"), "{}", english.text());
+    // One language per page: the customer's name and the destination's bank and branch, kept
+    // in both languages, show in the page's own.
+    assert!(english.text().contains("Taro Yamada") && english.text().contains("Mizuho Bank"), "{}", english.text());
+    for japanese in ["山田", "みずほ", "渋谷"] {
+        assert!(!english.text().contains(japanese), "{japanese:?} on the English page: {}", english.text());
+    }
+    assert!(home.text().contains("山田 太郎 様") && home.text().contains("みずほ銀行"), "{}", home.text());
+    for english_word in ["Taro", "Mizuho", "Shibuya"] {
+        assert!(!home.text().contains(english_word), "{english_word:?} on the Japanese page: {}", home.text());
+    }
     // The newest login is the one the customer is in: a third one names the second.
     v.post("/logout", &[]).await;
     v.get("/lang/ja?back=/login").await;

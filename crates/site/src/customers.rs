@@ -53,15 +53,22 @@ fn yen(lang: Lang, amount: i64) -> String {
     T::Yen.fill(lang, &[&group_thousands(amount.unsigned_abs())])
 }
 
+/// A destination as its audit row and the signed withdrawal details keep it: bank and branch in
+/// both languages as registered ("みずほ銀行 / Mizuho Bank"), the number masked.
 fn destination_text(b: &BankAccountRow) -> String {
     format!("{} {} {}", b.bank, b.branch, mask_tail(&b.number))
+}
+
+/// A destination on a page: bank and branch in the page's language only.
+fn destination_on_page(lang: Lang, b: &BankAccountRow) -> String {
+    format!("{} {} {}", pages::in_lang(lang, &b.bank), pages::in_lang(lang, &b.branch), mask_tail(&b.number))
 }
 
 pub async fn home(State(site): State<SharedSite>, v: Visitor, c: Customer) -> SiteResult<Markup> {
     let banks = site.store.bank_accounts(&c.row.account_id).await?;
     let previous = site.store.previous_login(&c.row.account_id).await?;
     let body = html! {
-        p.welcome { (T::Welcome.fill(v.lang, &[&c.row.name])) }
+        p.welcome { (T::Welcome.fill(v.lang, &[&pages::in_lang(v.lang, &c.row.name)])) }
         @if let Some((at, detail)) = &previous {
             p.hint #previous-login { (v.t(T::PreviousLogin)) ": " (previous_login_text(v.lang, *at, detail)) }
         }
@@ -72,7 +79,7 @@ pub async fn home(State(site): State<SharedSite>, v: Visitor, c: Customer) -> Si
             dt { (v.t(T::AccountNumber)) } dd data-masked { (mask_tail(&c.row.account_id)) }
             dt { (v.t(T::Email)) } dd data-masked { (mask_email(&c.row.email)) }
             dt { (v.t(T::Phone)) } dd data-masked { (mask_phone(&c.row.phone)) }
-            @for b in &banks { dt { (v.t(T::Destination)) } dd data-masked { (destination_text(b)) } }
+            @for b in &banks { dt { (v.t(T::Destination)) } dd data-masked { (destination_on_page(v.lang, b)) } }
         }
         p.hint { (v.t(T::SessionRule)) }
     };
@@ -108,7 +115,7 @@ fn withdraw_form(v: &Visitor, c: &CustomerRow, banks: &[BankAccountRow], message
                 input #amount name="amount" inputmode="numeric" required maxlength="12";
                 label for="destination" { (v.t(T::Destination)) }
                 select #destination name="destination" {
-                    @for b in banks { option value=(b.id) { (destination_text(b)) } }
+                    @for b in banks { option value=(b.id) { (destination_on_page(v.lang, b)) } }
                 }
                 label for="wpassword" { (v.t(T::WithdrawalPassword)) }
                 input #wpassword name="withdrawal_password" type="password" autocomplete="off" required maxlength=(MAX_PASSWORD_FIELD_CHARS);
@@ -371,7 +378,7 @@ pub async fn withdrawal_page(
     let summary = html! {
         dl {
             dt { (v.t(T::AmountYen)) } dd.amount data-amount=(w.amount) { (yen(v.lang, w.amount)) }
-            dt { (v.t(T::Destination)) } dd data-masked { (destination_text(&bank)) }
+            dt { (v.t(T::Destination)) } dd data-masked { (destination_on_page(v.lang, &bank)) }
         }
     };
     let interim = w.state != WithdrawalState::Completed
@@ -498,7 +505,7 @@ async fn settings_view(site: &SharedSite, v: &Visitor, c: &CustomerRow, message:
         p { a href="/settings/authenticators/new" { (v.t(T::AddAuthenticator)) } }
         h2 { (v.t(T::Destination)) }
         @for b in &banks {
-            p data-masked { (destination_text(b)) @if let Some(from) = super::destinations::not_yet_usable(b, site.now(), v.lang) { " " span.hint { (T::DestNotYet.fill(v.lang, &[&from])) } } }
+            p data-masked { (destination_on_page(v.lang, b)) @if let Some(from) = super::destinations::not_yet_usable(b, site.now(), v.lang) { " " span.hint { (T::DestNotYet.fill(v.lang, &[&from])) } } }
         }
         p { a href="/settings/destination" { (v.t(T::DestChangeTitle)) } }
         (super::passkeys::settings_section(v, site, &passkeys))

@@ -137,6 +137,20 @@ pub fn inline_svg(svg: &str) -> Markup {
 
 /// An audit event's name for people; a name this version does not write shows as stored.
 /// The match has no catch-all: every event the site writes has its words.
+/// The half of a name kept in both languages ("みずほ銀行 / Mizuho Bank", "山田 太郎 / Taro
+/// Yamada") that a page in `lang` shows; a name in one language shows as it is. One language
+/// per page: the pair stays whole only where both readers see the same text (the signed
+/// details the app shows, mails, the audit log).
+pub fn in_lang(lang: Lang, text: &str) -> &str {
+    match text.split_once(" / ") {
+        Some((ja, en)) => match lang {
+            Lang::Ja => ja.trim(),
+            Lang::En => en.trim(),
+        },
+        None => text,
+    }
+}
+
 pub fn event_label(lang: Lang, stored: &str) -> String {
     let Some(event) = AuditEvent::from_stored(stored) else { return stored.to_owned() };
     let t = match event {
@@ -205,4 +219,18 @@ pub fn customer_detail(lang: Lang, detail: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(" · ")
+}
+
+#[cfg(test)]
+mod in_lang_tests {
+    use super::{Lang, in_lang};
+
+    #[test]
+    fn a_page_shows_the_half_in_its_language() {
+        assert_eq!(in_lang(Lang::Ja, "みずほ銀行 / Mizuho Bank"), "みずほ銀行");
+        assert_eq!(in_lang(Lang::En, "みずほ銀行 / Mizuho Bank"), "Mizuho Bank");
+        assert_eq!(in_lang(Lang::En, "山田 太郎 / Taro Yamada"), "Taro Yamada");
+        assert_eq!(in_lang(Lang::En, "ゆうちょ銀行"), "ゆうちょ銀行", "one language only: as it is");
+        assert_eq!(in_lang(Lang::Ja, "A/B"), "A/B", "a slash inside a name is not a pair");
+    }
 }
