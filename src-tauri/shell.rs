@@ -68,18 +68,10 @@ struct Measure {
     first_paint: std::sync::atomic::AtomicBool,
 }
 
-#[allow(clippy::disallowed_methods)] // measurement output only: wall time for a script to compare
-fn epoch_ms() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
-}
-
 impl Measure {
     /// One line on standard output, stamped with the wall time for the bench to compare.
     fn line(&self, what: &str) {
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{what} epoch_ms={}", epoch_ms());
-        let _ = out.flush();
+        inkan_tray::protocol::print_measure_line(what);
     }
 }
 

@@ -66,6 +66,25 @@ impl WindowEvent {
     }
 }
 
+/// Prints a measure-mode line, `<what> epoch_ms=<wall time>`, on standard output at once:
+/// scripts/bench-app compares the stamps of the resident process and the window process.
+pub fn print_measure_line(what: &str) {
+    print_line(&format!("{what} epoch_ms={}", epoch_ms()))
+}
+
+/// One line on standard output, flushed at once.
+pub fn print_line(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+#[allow(clippy::disallowed_methods)] // measurement output only: wall time for a script to compare
+fn epoch_ms() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

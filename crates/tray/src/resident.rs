@@ -213,7 +213,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
             Command::WindowLine(line) => match WindowEvent::from_line(&line) {
                 Some(WindowEvent::AccountsChanged) => me.watch_accounts(),
                 // The window's measure-mode timings, passed through for scripts/bench-app.
-                None if me.opts.measure => me.measure_raw(&line),
+                None if me.opts.measure => crate::protocol::print_line(&line),
                 None => {}
             },
             Command::WindowClosed(generation) => {
@@ -412,19 +412,7 @@ impl Resident {
 
     fn measure(&self, what: &str) {
         if self.opts.measure {
-            self.measure_raw(&format!("{what} epoch_ms={}", epoch_ms()));
+            crate::protocol::print_measure_line(what);
         }
     }
-
-    fn measure_raw(&self, line: &str) {
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{line}");
-        let _ = out.flush();
-    }
-}
-
-#[allow(clippy::disallowed_methods)] // measurement output only: wall time for a script to compare
-fn epoch_ms() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
 }
