@@ -102,15 +102,9 @@ impl TestDesktop {
             ("XDG_RUNTIME_DIR", runtime.display().to_string()),
             ("NO_AT_BRIDGE", "1".to_owned()),
         ];
-        let mut bus_daemon = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--print-address=1"])
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("dbus-daemon: {e} (package dbus)"));
-        let mut line = String::new();
-        BufReader::new(bus_daemon.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let mut daemon = Command::new("dbus-daemon");
+        daemon.args(["--session", "--nofork", "--print-address=1"]).envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+        let (line, bus_daemon) = spawn_reporting(daemon, "dbus-daemon (package dbus)");
         let bus = line.trim().to_owned();
         assert!(!bus.is_empty(), "dbus-daemon printed no address");
         children.push(("dbus-daemon", bus_daemon));
@@ -358,16 +352,21 @@ pub fn poll_pause(d: Duration) {
     std::thread::sleep(d);
 }
 
+/// Starts a daemon that reports where it listens as its first line of output (a display, a
+/// bus address): that line, and the running daemon. `what` names it in a failure.
+fn spawn_reporting(mut command: Command, what: &str) -> (String, Child) {
+    let mut child =
+        command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    (line, child)
+}
+
 /// Xvfb on the first free display, which it reports itself.
 fn start_xvfb() -> (String, Child) {
-    let mut xvfb = Command::new("Xvfb")
-        .args(["-displayfd", "1", "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("Xvfb: {e} (package xvfb)"));
-    let mut line = String::new();
-    BufReader::new(xvfb.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let mut command = Command::new("Xvfb");
+    command.args(["-displayfd", "1", "-screen", "0", "1280x900x24", "-nolisten", "tcp"]);
+    let (line, xvfb) = spawn_reporting(command, "Xvfb (package xvfb)");
     let n: u32 = line.trim().parse().unwrap_or_else(|_| panic!("Xvfb reported no display: {line:?}"));
     (format!(":{n}"), xvfb)
 }
